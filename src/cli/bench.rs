@@ -1,0 +1,112 @@
+//! `earshot bench`: the same work as the peers in shared/bench, timed.
+
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use earshot::features::{CpuExtractor, FeatureConfig, FeatureKind};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Normal};
+use serde::Serialize;
+
+use super::DeviceChoice;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// MFCC throughput on generated 16 kHz clips (the work of shared/bench/peer_mfcc.py).
+    Features(FeatureBenchArgs),
+    /// Training samples/s of dense, rnn and cae (the shapes of shared/bench/peer_train.py).
+    Train(super::bench_train::TrainBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeatureBenchArgs {
+    /// Hours of audio to process (10 s clips).
+    #[arg(long, default_value_t = 1.0)]
+    hours: f64,
+    /// Seconds per clip.
+    #[arg(long, default_value_t = 10.0)]
+    clip_s: f64,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
+}
+
+#[derive(Debug, Serialize)]
+struct FeatureBenchResult {
+    device: &'static str,
+    hours: f64,
+    clips: usize,
+    clip_s: f64,
+    seconds: f64,
+    audio_s_per_s: f64,
+    threads: usize,
+    config: FeatureConfig,
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
+    match cmd {
+        BenchCommand::Features(args) => bench_features(args)?,
+        BenchCommand::Train(args) => super::bench_train::run(args)?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn bench_features(args: FeatureBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.hours > 0.0 && args.clip_s > 0.0, "--hours and --clip-s must be > 0");
+    let device = args.device.resolve_features()?;
+    // peer_mfcc.py: n_fft 1024, hop 512, 128 mels, 20 MFCC at 16 kHz.
+    let config = FeatureConfig { kind: FeatureKind::Mfcc, ..FeatureConfig::default() };
+    let extractor = CpuExtractor::new(&config)?;
+    let clip_len = (args.clip_s * config.sample_rate as f64).round() as usize;
+    let clips = ((args.hours * 3600.0 / args.clip_s).round() as usize).max(1);
+    let signals = peer_signals(clips, clip_len, config.sample_rate);
+    let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+
+    extractor.extract_batch(&views[..views.len().min(2)])?; // warm-up, as the peer does
+    let started = Instant::now();
+    let batch = extractor.extract_batch(&views)?;
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(batch.frames.len() == clips, "bench produced {} clips, expected {clips}", batch.frames.len());
+
+    let audio_s = clips as f64 * args.clip_s;
+    let result = FeatureBenchResult {
+        device,
+        hours: audio_s / 3600.0,
+        clips,
+        clip_s: args.clip_s,
+        seconds,
+        audio_s_per_s: audio_s / seconds,
+        threads: rayon::current_num_threads(),
+        config,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!(
+            "earshot mfcc ({device}, {} threads): {:.0} audio-s/s ({:.2} s for {:.2} h, {} clips of {} s)",
+            result.threads, result.audio_s_per_s, seconds, result.hours, clips, args.clip_s
+        );
+    }
+    Ok(())
+}
+
+/// peer_mfcc.py's signals: 0.1 * white noise + 0.3 * a sine at 500 + 40 i Hz (seed 7).
+fn peer_signals(clips: usize, len: usize, sample_rate: u32) -> Vec<Vec<f32>> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let normal = Normal::new(0.0f32, 1.0).expect("unit normal");
+    (0..clips)
+        .map(|i| {
+            let freq = 500.0 + 40.0 * i as f64;
+            (0..len)
+                .map(|n| {
+                    let phase = 2.0 * std::f64::consts::PI * freq * n as f64 / sample_rate as f64;
+                    0.1 * normal.sample(&mut rng) + 0.3 * phase.sin() as f32
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,234 @@
+//! `earshot features`: audio files in, one `.npy` per file and `features.json` out.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use earshot::audio::{DiscoveredFile, discover};
+use earshot::features::cache::FeatureCache;
+use earshot::features::{CpuExtractor, FeatureConfig, FeatureKind, extract_file, npy};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::DeviceChoice;
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Audio files or folders (searched recursively for .wav .flac .mp3 .ogg).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output folder: one .npy per input file, mirroring the input tree, and features.json.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Sample rate the audio is resampled to, in Hz.
+    #[arg(long, default_value_t = 16_000)]
+    sr: u32,
+    /// FFT length in samples.
+    #[arg(long, default_value_t = 1024)]
+    n_fft: usize,
+    /// Samples between frames.
+    #[arg(long, default_value_t = 512)]
+    hop: usize,
+    /// Mel bands.
+    #[arg(long, default_value_t = 128)]
+    n_mels: usize,
+    /// Cepstral coefficients (with --kind mfcc).
+    #[arg(long, default_value_t = 20)]
+    n_mfcc: usize,
+    /// MFCC (n_mfcc per frame) or log-mel in dB (n_mels per frame).
+    #[arg(long, value_enum, default_value_t = FeatureKind::Mfcc)]
+    kind: FeatureKind,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Feature cache folder [default: $EARSHOT_CACHE_DIR or ~/.cache/earshot/features].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Neither read nor write the feature cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct FileRecord {
+    path: PathBuf,
+    output: PathBuf,
+    frames: usize,
+    coeffs: usize,
+    source_sample_rate: Option<u32>,
+    channels: Option<u16>,
+    resampled: bool,
+    cached: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Failure {
+    path: PathBuf,
+    reason: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    earshot_version: &'a str,
+    device: &'a str,
+    config: &'a FeatureConfig,
+    inputs: &'a [PathBuf],
+    files: Vec<FileRecord>,
+    failures: Vec<Failure>,
+}
+
+pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
+    let config = FeatureConfig {
+        sample_rate: args.sr,
+        n_fft: args.n_fft,
+        hop_length: args.hop,
+        n_mels: args.n_mels,
+        n_mfcc: args.n_mfcc,
+        kind: args.kind,
+        ..FeatureConfig::default()
+    };
+    let extractor = CpuExtractor::new(&config).context("invalid feature options")?;
+    let device = args.device.resolve_features()?;
+    let cache = (!args.no_cache)
+        .then(|| FeatureCache::new(args.cache_dir.clone().unwrap_or_else(FeatureCache::default_dir)));
+
+    let (files, unlisted) = discover(&args.inputs);
+    let mut failures: Vec<Failure> =
+        unlisted.into_iter().map(|(path, reason)| Failure { path, reason }).collect();
+    if files.is_empty() && failures.is_empty() {
+        anyhow::bail!(
+            "no audio files under {} (looked for .wav .flac .mp3 .ogg)",
+            args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    fs::create_dir_all(&args.out).with_context(|| format!("cannot create output folder {}", args.out.display()))?;
+
+    let started = Instant::now();
+    let (jobs, collisions) = plan_outputs(&files, &args.out);
+    failures.extend(collisions);
+    let progress = progress_bar(jobs.len());
+    let from_cache = AtomicUsize::new(0);
+    let results: Vec<Result<FileRecord, Failure>> = jobs
+        .par_iter()
+        .map(|(file, output)| {
+            let result = process_file(&file.path, output, &extractor, cache.as_ref());
+            if matches!(&result, Ok(r) if r.cached) {
+                from_cache.fetch_add(1, Ordering::Relaxed);
+            }
+            progress.inc(1);
+            result.map_err(|reason| Failure { path: file.path.clone(), reason })
+        })
+        .collect();
+    progress.finish_and_clear();
+
+    let mut records = Vec::new();
+    for r in results {
+        match r {
+            Ok(rec) => records.push(rec),
+            Err(f) => failures.push(f),
+        }
+    }
+    let summary = Summary {
+        earshot_version: earshot::VERSION,
+        device,
+        config: &config,
+        inputs: &args.inputs,
+        files: records,
+        failures,
+    };
+    let json_path = args.out.join("features.json");
+    write_atomically(&json_path, serde_json::to_string_pretty(&summary)?.as_bytes())
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+
+    eprintln!(
+        "features: {} file(s) written to {} ({} from cache), {} failed, {:.1} s; details in {}",
+        summary.files.len(),
+        args.out.display(),
+        from_cache.load(Ordering::Relaxed),
+        summary.failures.len(),
+        started.elapsed().as_secs_f64(),
+        json_path.display()
+    );
+    for f in &summary.failures {
+        eprintln!("  {}: {}", f.path.display(), f.reason);
+    }
+    if summary.files.is_empty() {
+        eprintln!("error: no input file could be used");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Output path for every file (`OUT/<relative>.npy`); a second file mapping to
+/// the same output (e.g. `a.wav` and `a.flac`) is refused rather than overwriting.
+fn plan_outputs<'a>(files: &'a [DiscoveredFile], out: &Path) -> (Vec<(&'a DiscoveredFile, PathBuf)>, Vec<Failure>) {
+    let mut seen: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut jobs = Vec::new();
+    let mut collisions = Vec::new();
+    for file in files {
+        let output = out.join(&file.relative).with_extension("npy");
+        if let Some(first) = seen.get(&output) {
+            collisions.push(Failure {
+                path: file.path.clone(),
+                reason: format!("its output {} is already taken by {}; rename one", output.display(), first.display()),
+            });
+            continue;
+        }
+        seen.insert(output.clone(), &file.path);
+        jobs.push((file, output));
+    }
+    (jobs, collisions)
+}
+
+fn process_file(
+    path: &Path,
+    output: &Path,
+    extractor: &CpuExtractor,
+    cache: Option<&FeatureCache>,
+) -> Result<FileRecord, String> {
+    let extracted = extract_file(path, extractor, cache)?;
+    let features = &extracted.features;
+    if let Some(parent) = output.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let mut bytes = Vec::with_capacity(features.data.len() * 4 + 128);
+    npy::write_f32(&mut bytes, &[features.frames, features.coeffs], &features.data)
+        .map_err(|e| e.to_string())?;
+    write_atomically(output, &bytes).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    Ok(FileRecord {
+        path: path.to_path_buf(),
+        output: output.to_path_buf(),
+        frames: features.frames,
+        coeffs: features.coeffs,
+        source_sample_rate: extracted.source.map(|i| i.sample_rate),
+        channels: extracted.source.map(|i| i.channels),
+        resampled: extracted.resampled,
+        cached: extracted.cached,
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("partial{}", std::process::id()));
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+    }
+    fs::rename(&tmp, path)
+}
+
+fn progress_bar(len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} features [{bar:30}] {pos}/{len} files, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}

@@ -1,0 +1,48 @@
+//! Subcommands and their arguments.
+
+mod bench;
+mod bench_train;
+mod device;
+mod features;
+mod train;
+
+pub use device::DeviceChoice;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// earshot — learn what normal audio sounds like, flag what deviates.
+///
+/// Feature extraction (MFCC / log-mel, librosa-compatible) on the CPU or the
+/// GPU, autoencoder training and anomaly detection.
+#[derive(Debug, Parser)]
+#[command(name = "earshot", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compute MFCC or log-mel features of audio files into .npy arrays.
+    ///
+    /// Example: earshot features recordings/ --out feats/ --kind logmel
+    Features(features::FeaturesArgs),
+    /// Train every model of an experiment file and compare them.
+    ///
+    /// Example: earshot train experiments/rnn_vs_cae.toml --device cpu
+    Train(train::TrainArgs),
+    /// Measure throughput (compare with the peers in shared/bench).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Features(args) => features::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}

@@ -1,0 +1,104 @@
+//! `earshot train`: every model of an experiment file, side by side.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use earshot::experiment::{Experiment, Progress, RunOptions, run_experiment};
+use earshot::features::cache::FeatureCache;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::DeviceChoice;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The experiment file (see experiments/*.toml).
+    experiment: PathBuf,
+    /// Folder that receives runs/<experiment>/<model>/.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Continue every trial from its newest checkpoint (same seed, same result).
+    #[arg(long)]
+    resume: bool,
+    /// Neither read nor write the feature cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let experiment = Experiment::load(&args.experiment)?;
+    let (device, device_name) = args.device.resolve_training()?;
+    let options = RunOptions {
+        runs_dir: args.runs_dir.clone(),
+        device,
+        device_name: device_name.clone(),
+        resume: args.resume,
+        cache: (!args.no_cache).then(|| FeatureCache::new(FeatureCache::default_dir())),
+    };
+    eprintln!(
+        "training {} ({} model(s)) on {device_name}, seed {}, into {}",
+        experiment.name,
+        experiment.model.len(),
+        experiment.seed,
+        args.runs_dir.join(&experiment.name).display()
+    );
+    let bar = ProgressBar::hidden();
+    let mut on_progress = |p: Progress| match p {
+        Progress::Stage("features") => {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("features [{bar:30}] {pos}/{len} files, eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+        }
+        Progress::Stage(trial) => {
+            bar.finish_and_clear();
+            eprintln!("== {trial}");
+        }
+        Progress::Files(done, total) => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        Progress::Epoch(trial, r) => eprintln!(
+            "{trial:>8} epoch {:>3}/{}  train {:.4}  valid {:.4}  lr {:.1e}{}",
+            r.epoch,
+            r.epochs,
+            r.train_loss,
+            r.valid_loss,
+            r.lr,
+            if r.improved { "  *" } else { "" }
+        ),
+    };
+    let summary = run_experiment(&experiment, &options, &mut on_progress)
+        .with_context(|| format!("experiment {}", args.experiment.display()))?;
+    bar.finish_and_clear();
+
+    if !summary.failures.is_empty() {
+        eprintln!("{} file(s) could not be used:", summary.failures.len());
+        for f in &summary.failures {
+            eprintln!("  {}: {}", f.path.display(), f.reason);
+        }
+    }
+    println!();
+    println!("reconstruction of held-out normal data (normalised features)");
+    println!("{:<12} {:<6} {:<7} {:>8} {:>8} {:>8} {:>6} {:>9}", "model", "kind", "status", "MSE", "RMSE", "MAE", "best", "params");
+    for t in &summary.trials {
+        println!(
+            "{:<12} {:<6} {:<7} {:>8.3} {:>8.3} {:>8.3} {:>6} {:>9}",
+            t.trial, t.kind, t.status, t.mse, t.rmse, t.mae, t.best_epoch, t.parameters
+        );
+        if let Some(reason) = &t.reason {
+            println!("{:<12} {reason}", "");
+        }
+    }
+    if let Some(t) = summary.trials.first() {
+        println!("({} windows of {}; run folders under {})", t.windows, t.held_out, summary.dir.display());
+    }
+    let any_done = summary.trials.iter().any(|t| t.status == "done");
+    Ok(if any_done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,114 @@
+//! Datasets: which files are normal training data and which are tests, their
+//! features (through the cache), the split, normalisation and windows.
+
+mod folders;
+mod load;
+mod manifest;
+mod normalize;
+pub mod synth;
+mod windows;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use folders::{DatasetFiles, Label, list_folders};
+pub use load::{FileFailure, LoadedClip, load_features};
+pub use manifest::list_manifest;
+pub use normalize::{Normalization, Normalizer};
+pub use windows::{WindowSet, split_by_file};
+
+/// How a dataset is laid out on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `root/train/normal`, `root/test/normal`, `root/test/anomaly` (files at any depth).
+    Folders,
+    /// A CSV `path,label[,split]` (`manifest = "..."`), paths inside `root`.
+    Manifest,
+}
+
+/// Where the audio is and how its features are cut into windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The layout of `root`.
+    pub layout: Layout,
+    /// The dataset folder, relative to the current directory unless absolute.
+    pub root: PathBuf,
+    /// The CSV of the `manifest` layout (relative to the current directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<PathBuf>,
+    /// Feature frames per window (the models' time axis).
+    #[serde(default = "default_frames")]
+    pub frames: usize,
+    /// Frames between window starts.
+    #[serde(default = "default_hop")]
+    pub hop: usize,
+    /// Feature normalisation, fitted on training files only.
+    #[serde(default)]
+    pub normalization: Normalization,
+    /// Share of training files held out for validation (split by file).
+    #[serde(default = "default_valid_fraction")]
+    pub valid_fraction: f64,
+    /// Use at most this many training files (after a seeded shuffle); all when absent.
+    #[serde(default)]
+    pub max_files: Option<usize>,
+}
+
+fn default_frames() -> usize {
+    32
+}
+fn default_hop() -> usize {
+    8
+}
+fn default_valid_fraction() -> f64 {
+    0.1
+}
+
+impl DataConfig {
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.frames == 0 || self.hop == 0 {
+            return Err("frames and hop must be >= 1".into());
+        }
+        if (self.layout == Layout::Manifest) != self.manifest.is_some() {
+            return Err("`manifest = \"file.csv\"` is needed with layout = \"manifest\", and only then".into());
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            return Err(format!("valid_fraction is {}, must be in [0, 1)", self.valid_fraction));
+        }
+        Ok(())
+    }
+}
+
+impl DataConfig {
+    /// The dataset's files by role, and the rows or files that were skipped.
+    pub fn list(&self) -> Result<(DatasetFiles, Vec<FileFailure>), DataError> {
+        match (self.layout, &self.manifest) {
+            (Layout::Manifest, Some(csv)) => list_manifest(&self.root, csv),
+            _ => Ok((list_folders(&self.root)?, Vec::new())),
+        }
+    }
+}
+
+/// Why a dataset could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The root or a required folder is missing.
+    #[error("{path}: {reason}")]
+    Missing {
+        /// The folder.
+        path: PathBuf,
+        /// What was expected there.
+        reason: String,
+    },
+    /// Nothing usable is left.
+    #[error("no usable {what}: {detail}")]
+    Empty {
+        /// Which part of the data.
+        what: &'static str,
+        /// Why (e.g. every file failed).
+        detail: String,
+    },
+}

@@ -1,0 +1,151 @@
+//! Experiment files: one TOML holding every setting of a run, parsed strictly
+//! (unknown keys fail with their line) and written back, resolved, into each
+//! run directory. This module drives the stages; it computes nothing itself.
+
+mod run;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataConfig;
+use crate::features::FeatureConfig;
+use crate::models::ModelConfig;
+use crate::train::TrainConfig;
+
+pub use run::{Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialRecord, run_experiment};
+
+/// A whole experiment: data, features, the models to compare and how to train them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Names the run folder `runs/<name>/`.
+    pub name: String,
+    /// Seeds model initialisation, the split and the shuffles.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Where the audio is and how it is cut into windows.
+    pub data: DataConfig,
+    /// Feature extraction.
+    #[serde(default)]
+    pub features: FeatureConfig,
+    /// The models to train on the same data, each in its own trial.
+    pub model: Vec<ModelConfig>,
+    /// The optimiser and the loop.
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// Why an experiment file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// The file could not be read.
+    #[error("cannot read experiment {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or holds an unknown key or a bad value.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong and, for a key, the allowed ones.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Experiment {
+    /// Reads and validates an experiment file.
+    pub fn load(path: &Path) -> Result<Self, ExperimentError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ExperimentError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses experiment text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ExperimentError> {
+        let experiment: Experiment = toml::from_str(text).map_err(|e| {
+            let start = e.span().map_or(0, |s| s.start);
+            let (line, column) = line_column(text, refine_offset(text, start, e.message()));
+            ExperimentError::Parse { path: path.to_path_buf(), line, column, message: e.message().to_string() }
+        })?;
+        experiment.validate().map_err(|message| ExperimentError::Invalid { path: path.to_path_buf(), message })?;
+        Ok(experiment)
+    }
+
+    /// Checks ranges the types cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.is_empty() || self.name.contains(['/', '\\']) || self.name.starts_with('.') {
+            return Err(format!("name {:?} must be a plain folder name", self.name));
+        }
+        if self.model.is_empty() {
+            return Err("at least one [[model]] table is needed".into());
+        }
+        self.features.validate().map_err(|e| format!("[features] {e}"))?;
+        self.data.validate().map_err(|e| format!("[data] {e}"))?;
+        self.train.validate().map_err(|e| format!("[train] {e}"))?;
+        let mut names = std::collections::HashSet::new();
+        for (i, model) in self.model.iter().enumerate() {
+            model.validate().map_err(|e| format!("[[model]] #{} ({}): {e}", i + 1, model.name()))?;
+            if !names.insert(model.name()) {
+                return Err(format!(
+                    "two models are named {:?}; give one a distinct `name = \"...\"`",
+                    model.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The resolved experiment as TOML (every default written out).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("an experiment always serialises")
+    }
+}
+
+/// Inside a `[[model]]` table toml points at the table, not the key (serde
+/// buffers internally tagged enums): find the first line from there that holds
+/// the key or value the message names in backticks.
+fn refine_offset(text: &str, start: usize, message: &str) -> usize {
+    let Some(token) = message.split('`').nth(1).filter(|t| !t.is_empty()) else {
+        return start;
+    };
+    let mut offset = start.min(text.len());
+    for line in text[offset..].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let is_key = trimmed.strip_prefix(token).is_some_and(|rest| rest.trim_start().starts_with('='));
+        let is_value = trimmed.contains(&format!("\"{token}\""));
+        if is_key || is_value {
+            return offset + (line.len() - trimmed.len());
+        }
+        offset += line.len();
+    }
+    start
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

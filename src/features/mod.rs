@@ -1,0 +1,215 @@
+//! MFCC and log-mel features. [`cpu`] is the reference (rustfft + rayon) whose
+//! numbers follow librosa's `feature.mfcc` / `feature.melspectrogram` +
+//! `power_to_db`; every other path is held to it.
+
+pub mod cache;
+pub mod cpu;
+mod file;
+pub mod mel;
+pub mod npy;
+
+use serde::{Deserialize, Serialize};
+
+pub use cpu::{CpuExtractor, FeatureStream};
+pub use file::{FileFeatures, extract_file};
+
+/// Which features to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureKind {
+    /// `n_mfcc` cepstral coefficients (orthonormal DCT-II of the log-mel spectrum).
+    #[default]
+    Mfcc,
+    /// `n_mels` log-mel energies in dB.
+    Logmel,
+}
+
+/// Every setting of feature extraction; defaults follow librosa's conventions
+/// with the DCASE-style frame (`n_fft` 1024, hop 512, 128 mels, 20 MFCC at 16 kHz).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeatureConfig {
+    /// Rate audio is resampled to before analysis, in Hz.
+    pub sample_rate: u32,
+    /// FFT length in samples.
+    pub n_fft: usize,
+    /// Samples between frame starts.
+    pub hop_length: usize,
+    /// Window length (centred in the FFT frame); `None` means `n_fft`.
+    pub win_length: Option<usize>,
+    /// Mel bands.
+    pub n_mels: usize,
+    /// Cepstral coefficients kept (MFCC only).
+    pub n_mfcc: usize,
+    /// Lowest mel band edge in Hz.
+    pub fmin: f32,
+    /// Highest mel band edge in Hz; `None` means `sample_rate / 2`.
+    pub fmax: Option<f32>,
+    /// Centre frames on their time stamps by zero-padding `n_fft / 2` on both ends.
+    pub center: bool,
+    /// Exponent of the magnitude spectrum (2 = power).
+    pub power: f32,
+    /// Dynamic range kept below each clip's maximum, in dB; `None` keeps all.
+    pub top_db: Option<f32>,
+    /// MFCC or log-mel.
+    pub kind: FeatureKind,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 16_000,
+            n_fft: 1024,
+            hop_length: 512,
+            win_length: None,
+            n_mels: 128,
+            n_mfcc: 20,
+            fmin: 0.0,
+            fmax: None,
+            center: true,
+            power: 2.0,
+            top_db: Some(80.0),
+            kind: FeatureKind::Mfcc,
+        }
+    }
+}
+
+/// `power_to_db`'s floor, as in librosa.
+pub const AMIN: f32 = 1e-10;
+
+impl FeatureConfig {
+    /// Coefficients per frame of the output.
+    pub fn coeffs(&self) -> usize {
+        match self.kind {
+            FeatureKind::Mfcc => self.n_mfcc,
+            FeatureKind::Logmel => self.n_mels,
+        }
+    }
+
+    /// The window length in use.
+    pub fn window_length(&self) -> usize {
+        self.win_length.unwrap_or(self.n_fft)
+    }
+
+    /// The upper mel edge in use.
+    pub fn max_frequency(&self) -> f32 {
+        self.fmax.unwrap_or(self.sample_rate as f32 / 2.0)
+    }
+
+    /// Frames a clip of `samples` samples yields (librosa's count), or `None` when
+    /// it is too short (only possible with `center = false`).
+    pub fn frame_count(&self, samples: usize) -> Option<usize> {
+        let padded = if self.center { samples + 2 * (self.n_fft / 2) } else { samples };
+        (padded >= self.n_fft).then(|| 1 + (padded - self.n_fft) / self.hop_length)
+    }
+
+    /// Checks every field against its allowed range.
+    pub fn validate(&self) -> Result<(), FeatureError> {
+        let bad = |field: &'static str, reason: String| Err(FeatureError::Config { field, reason });
+        if self.sample_rate == 0 {
+            return bad("sample_rate", "must be > 0 Hz".into());
+        }
+        if self.n_fft < 2 {
+            return bad("n_fft", format!("is {}, must be >= 2 (usually 512, 1024 or 2048)", self.n_fft));
+        }
+        if self.hop_length == 0 {
+            return bad("hop_length", "must be >= 1".into());
+        }
+        if self.window_length() == 0 || self.window_length() > self.n_fft {
+            return bad("win_length", format!("is {}, must be in 1..={}", self.window_length(), self.n_fft));
+        }
+        if self.n_mels == 0 {
+            return bad("n_mels", "must be >= 1".into());
+        }
+        if self.kind == FeatureKind::Mfcc && (self.n_mfcc == 0 || self.n_mfcc > self.n_mels) {
+            return bad("n_mfcc", format!("is {}, must be in 1..={} (n_mels)", self.n_mfcc, self.n_mels));
+        }
+        let nyquist = self.sample_rate as f32 / 2.0;
+        if !(self.fmin >= 0.0 && self.fmin < self.max_frequency()) {
+            return bad("fmin", format!("is {}, must be in 0..fmax ({})", self.fmin, self.max_frequency()));
+        }
+        if !(self.max_frequency() <= nyquist) {
+            return bad("fmax", format!("is {}, must be <= sample_rate / 2 ({nyquist})", self.max_frequency()));
+        }
+        if !(self.power > 0.0 && self.power.is_finite()) {
+            return bad("power", format!("is {}, must be > 0 (1 = magnitude, 2 = power)", self.power));
+        }
+        if let Some(top) = self.top_db
+            && !(top >= 0.0)
+        {
+            return bad("top_db", format!("is {top}, must be >= 0 or absent"));
+        }
+        Ok(())
+    }
+}
+
+/// Why features could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// A setting is out of range.
+    #[error("feature setting `{field}` {reason}")]
+    Config {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// The clip is empty or too short for even one frame.
+    #[error("clip of {samples} samples is too short: at least {needed} are needed")]
+    TooShort {
+        /// Its length.
+        samples: usize,
+        /// The minimum.
+        needed: usize,
+    },
+}
+
+/// Features of one clip, row-major `[frames, coeffs]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    /// Frame count.
+    pub frames: usize,
+    /// Coefficients per frame.
+    pub coeffs: usize,
+    /// `frames * coeffs` values.
+    pub data: Vec<f32>,
+}
+
+impl Features {
+    /// Frame `t`.
+    pub fn frame(&self, t: usize) -> &[f32] {
+        &self.data[t * self.coeffs..(t + 1) * self.coeffs]
+    }
+}
+
+/// Features of several clips, `[clips, max_frames, coeffs]`, zero past each clip's end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureBatch {
+    /// Frames of each clip.
+    pub frames: Vec<usize>,
+    /// The longest clip's frame count.
+    pub max_frames: usize,
+    /// Coefficients per frame.
+    pub coeffs: usize,
+    /// `clips * max_frames * coeffs` values.
+    pub data: Vec<f32>,
+}
+
+impl FeatureBatch {
+    /// Packs per-clip features, padding with zeros to the longest.
+    pub fn pack(clips: &[Features], coeffs: usize) -> Self {
+        let max_frames = clips.iter().map(|c| c.frames).max().unwrap_or(0);
+        let mut data = vec![0.0; clips.len() * max_frames * coeffs];
+        for (c, feats) in clips.iter().enumerate() {
+            let at = c * max_frames * coeffs;
+            data[at..at + feats.data.len()].copy_from_slice(&feats.data);
+        }
+        Self { frames: clips.iter().map(|c| c.frames).collect(), max_frames, coeffs, data }
+    }
+
+    /// Clip `c` as `[frames, coeffs]`.
+    pub fn clip(&self, c: usize) -> &[f32] {
+        let at = c * self.max_frames * self.coeffs;
+        &self.data[at..at + self.frames[c] * self.coeffs]
+    }
+}

@@ -1,0 +1,16 @@
+//! earshot: unsupervised audio anomaly detection with autoencoders.
+//!
+//! Audio flows one way through the stages, each in its own module:
+//! [`audio`] (decode, mono, resample) → [`features`] (MFCC / log-mel) →
+//! [`data`] (datasets, splits, windows) → [`models`] (the zoo) → [`train`]
+//! (loop, checkpoints, events). [`experiment`] drives them from a TOML file.
+
+pub mod audio;
+pub mod data;
+pub mod experiment;
+pub mod features;
+pub mod models;
+pub mod train;
+
+/// The crate version, recorded in every output it writes.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

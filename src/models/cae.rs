@@ -1,0 +1,115 @@
+//! A 2-D convolutional autoencoder over `[1, coeffs, frames]` patches: strided
+//! convolutions down, transposed convolutions back to the exact input shape.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+/// Convolutional autoencoder settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaeConfig {
+    /// Trial name (default "cae").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Output channels of each encoder convolution; the decoder mirrors them.
+    #[serde(default = "default_channels")]
+    pub channels: Vec<usize>,
+    /// Square kernel size.
+    #[serde(default = "default_kernel")]
+    pub kernel: usize,
+    /// Stride of every convolution (downsampling factor per layer).
+    #[serde(default = "default_stride")]
+    pub stride: usize,
+}
+
+fn default_channels() -> Vec<usize> {
+    vec![16, 32]
+}
+fn default_kernel() -> usize {
+    3
+}
+fn default_stride() -> usize {
+    2
+}
+
+impl Default for CaeConfig {
+    fn default() -> Self {
+        Self { name: None, channels: default_channels(), kernel: default_kernel(), stride: default_stride() }
+    }
+}
+
+/// The convolutional autoencoder.
+#[derive(Module, Debug)]
+pub struct ConvAe {
+    encoder: Vec<Conv2d>,
+    decoder: Vec<ConvTranspose2d>,
+}
+
+impl CaeConfig {
+    /// Checks the layer settings.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channels.is_empty() || self.channels.contains(&0) {
+            return Err("channels must list at least one width, each >= 1".into());
+        }
+        if self.kernel == 0 || self.stride == 0 || self.kernel % 2 == 0 {
+            return Err(format!("kernel must be odd and stride >= 1 (kernel {}, stride {})", self.kernel, self.stride));
+        }
+        Ok(())
+    }
+
+    /// A model for windows of `frames x coeffs`; each transposed convolution gets
+    /// the output padding that restores its encoder input's size exactly.
+    pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> ConvAe {
+        let (k, s, p) = (self.kernel, self.stride, self.kernel / 2);
+        let mut sizes = vec![[coeffs, frames]];
+        let mut widths = vec![1];
+        let mut encoder = Vec::new();
+        for &c in &self.channels {
+            let [h, w] = *sizes.last().expect("input size");
+            encoder.push(
+                Conv2dConfig::new([*widths.last().expect("input width"), c], [k, k])
+                    .with_stride([s, s])
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .init(device),
+            );
+            sizes.push([(h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1]);
+            widths.push(c);
+        }
+        let mut decoder = Vec::new();
+        for layer in (0..self.channels.len()).rev() {
+            let ([h_in, w_in], [h_out, w_out]) = (sizes[layer + 1], sizes[layer]);
+            let restored = |n: usize| (n - 1) * s + k - 2 * p;
+            decoder.push(
+                ConvTranspose2dConfig::new([widths[layer + 1], widths[layer]], [k, k])
+                    .with_stride([s, s])
+                    .with_padding([p, p])
+                    .with_padding_out([h_out - restored(h_in), w_out - restored(w_in)])
+                    .init(device),
+            );
+        }
+        ConvAe { encoder, decoder }
+    }
+}
+
+impl ConvAe {
+    /// Reconstructs `[batch, frames, coeffs]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [batch, frames, coeffs] = x.dims();
+        // [batch, frames, coeffs] -> [batch, 1, coeffs, frames]: time is the image width.
+        let mut h = x.swap_dims(1, 2).reshape([batch, 1, coeffs, frames]);
+        for conv in &self.encoder {
+            h = relu(conv.forward(h));
+        }
+        let last = self.decoder.len() - 1;
+        for (i, deconv) in self.decoder.iter().enumerate() {
+            h = deconv.forward(h);
+            if i < last {
+                h = relu(h);
+            }
+        }
+        h.reshape([batch, coeffs, frames]).swap_dims(1, 2)
+    }
+}

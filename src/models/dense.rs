@@ -1,0 +1,93 @@
+//! The DCASE 2020 task-2 baseline: `frames x coeffs` stacked into one vector,
+//! Linear + BatchNorm + ReLU down to a small bottleneck and mirrored back.
+
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+/// Dense autoencoder settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenseConfig {
+    /// Trial name (default "dense").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Widths of the encoder's hidden layers; the decoder mirrors them.
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Bottleneck width.
+    #[serde(default = "default_bottleneck")]
+    pub bottleneck: usize,
+}
+
+fn default_hidden() -> Vec<usize> {
+    vec![128, 128, 128, 128]
+}
+fn default_bottleneck() -> usize {
+    8
+}
+
+impl Default for DenseConfig {
+    fn default() -> Self {
+        Self { name: None, hidden: default_hidden(), bottleneck: default_bottleneck() }
+    }
+}
+
+/// Linear, BatchNorm, ReLU.
+#[derive(Module, Debug)]
+pub struct DenseBlock {
+    linear: Linear,
+    norm: BatchNorm,
+}
+
+impl DenseBlock {
+    fn new(input: usize, output: usize, device: &Device) -> Self {
+        Self { linear: LinearConfig::new(input, output).init(device), norm: BatchNormConfig::new(output).init(device) }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        relu(self.norm.forward(self.linear.forward(x)))
+    }
+}
+
+/// The dense autoencoder.
+#[derive(Module, Debug)]
+pub struct DenseAe {
+    blocks: Vec<DenseBlock>,
+    output: Linear,
+}
+
+impl DenseConfig {
+    /// Checks widths.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden.contains(&0) || self.bottleneck == 0 {
+            return Err("layer widths must be >= 1".into());
+        }
+        Ok(())
+    }
+
+    /// A model for windows of `frames x coeffs`.
+    pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> DenseAe {
+        let input = frames * coeffs;
+        let mut widths = vec![input];
+        widths.extend(&self.hidden);
+        widths.push(self.bottleneck);
+        widths.extend(self.hidden.iter().rev());
+        let blocks = widths.windows(2).map(|w| DenseBlock::new(w[0], w[1], device)).collect();
+        let last = *widths.last().expect("at least the input");
+        DenseAe { blocks, output: LinearConfig::new(last, input).init(device) }
+    }
+}
+
+impl DenseAe {
+    /// Reconstructs `[batch, frames, coeffs]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [batch, frames, coeffs] = x.dims();
+        let mut h = x.reshape([batch, frames * coeffs]);
+        for block in &self.blocks {
+            h = block.forward(h);
+        }
+        self.output.forward(h).reshape([batch, frames, coeffs])
+    }
+}

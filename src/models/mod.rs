@@ -1,0 +1,140 @@
+//! The autoencoder zoo, one file per architecture: [`dense`] (the DCASE
+//! baseline), [`cae`] (convolutional), [`rnn`] (LSTM / GRU) and [`vae`]
+//! (variational). Every model maps `[batch, frames, coeffs]` windows to their
+//! reconstruction; models know no files.
+
+pub mod cae;
+pub mod dense;
+pub mod rnn;
+pub mod vae;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use cae::{CaeConfig, ConvAe};
+pub use dense::{DenseAe, DenseConfig};
+pub use rnn::{Cell, RnnAe, RnnConfig};
+pub use vae::{Vae, VaeConfig};
+
+/// One model of an experiment, chosen by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ModelConfig {
+    /// Dense autoencoder (DCASE baseline).
+    Dense(DenseConfig),
+    /// Convolutional autoencoder.
+    Cae(CaeConfig),
+    /// Recurrent (LSTM / GRU) autoencoder.
+    Rnn(RnnConfig),
+    /// Variational autoencoder.
+    Vae(VaeConfig),
+}
+
+impl ModelConfig {
+    /// The trial's name: the configured `name`, else the kind.
+    pub fn name(&self) -> String {
+        let (name, kind) = match self {
+            ModelConfig::Dense(c) => (&c.name, "dense"),
+            ModelConfig::Cae(c) => (&c.name, "cae"),
+            ModelConfig::Rnn(c) => (&c.name, "rnn"),
+            ModelConfig::Vae(c) => (&c.name, "vae"),
+        };
+        name.clone().unwrap_or_else(|| kind.to_string())
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), String> {
+        let name = self.name();
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(format!("name {name:?} must be a plain folder name"));
+        }
+        match self {
+            ModelConfig::Dense(c) => c.validate(),
+            ModelConfig::Cae(c) => c.validate(),
+            ModelConfig::Rnn(c) => c.validate(),
+            ModelConfig::Vae(c) => c.validate(),
+        }
+    }
+
+    /// Builds the model for windows of `frames x coeffs` on `device`.
+    pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> Autoencoder {
+        match self {
+            ModelConfig::Dense(c) => Autoencoder::Dense(c.init(frames, coeffs, device)),
+            ModelConfig::Cae(c) => Autoencoder::Cae(c.init(frames, coeffs, device)),
+            ModelConfig::Rnn(c) => Autoencoder::Rnn(c.init(coeffs, device)),
+            ModelConfig::Vae(c) => Autoencoder::Vae(c.init(frames, coeffs, device)),
+        }
+    }
+
+    /// Weight of the KL term in `epoch` (zero for non-variational models).
+    pub fn kl_weight(&self, epoch: usize) -> f64 {
+        match self {
+            ModelConfig::Vae(c) => c.kl_weight(epoch),
+            _ => 0.0,
+        }
+    }
+}
+
+/// Any model of the zoo.
+#[derive(Module, Debug)]
+pub enum Autoencoder {
+    /// Dense.
+    Dense(DenseAe),
+    /// Convolutional.
+    Cae(ConvAe),
+    /// Recurrent.
+    Rnn(RnnAe),
+    /// Variational.
+    Vae(Vae),
+}
+
+/// A forward pass: the reconstruction and, for the VAE, the KL term.
+pub struct Forward {
+    /// `[batch, frames, coeffs]`.
+    pub reconstruction: Tensor<3>,
+    /// Per-sample KL per input value, `[batch]`; `None` for plain autoencoders.
+    pub kl: Option<Tensor<1>>,
+}
+
+impl Autoencoder {
+    /// Latent size of a variational model (it needs noise of `[batch, latent]`).
+    pub fn noise_dim(&self) -> Option<usize> {
+        match self {
+            Autoencoder::Vae(v) => Some(v.latent()),
+            _ => None,
+        }
+    }
+
+    /// Reconstructs `x`; `noise` drives the VAE's sampling (ignored by the others;
+    /// `None` uses the VAE's mean, as at evaluation).
+    pub fn forward(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> Forward {
+        match self {
+            Autoencoder::Dense(m) => Forward { reconstruction: m.forward(x), kl: None },
+            Autoencoder::Cae(m) => Forward { reconstruction: m.forward(x), kl: None },
+            Autoencoder::Rnn(m) => Forward { reconstruction: m.forward(x), kl: None },
+            Autoencoder::Vae(m) => {
+                let out = m.forward(x, noise);
+                Forward { reconstruction: out.reconstruction, kl: Some(out.kl) }
+            }
+        }
+    }
+
+    /// Training loss: mean squared reconstruction error plus `kl_weight` times the mean KL.
+    pub fn loss(&self, x: Tensor<3>, noise: Option<Tensor<2>>, kl_weight: f64) -> Tensor<1> {
+        let out = self.forward(x.clone(), noise);
+        let mse = (out.reconstruction - x).square().mean();
+        match out.kl {
+            Some(kl) if kl_weight > 0.0 => mse + kl.mean() * kl_weight,
+            _ => mse,
+        }
+    }
+}
+
+/// Per-window reconstruction errors `[batch]`: mean squared and mean absolute.
+pub fn window_errors(x: Tensor<3>, reconstruction: Tensor<3>) -> (Tensor<1>, Tensor<1>) {
+    let [batch, ..] = x.dims();
+    let diff = reconstruction - x;
+    let mse = diff.clone().square().flatten::<2>(1, 2).mean_dim(1).reshape([batch]);
+    let mae = diff.abs().flatten::<2>(1, 2).mean_dim(1).reshape([batch]);
+    (mse, mae)
+}

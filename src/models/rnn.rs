@@ -1,0 +1,162 @@
+//! The recurrent autoencoder: an LSTM or GRU encoder summarises the window in
+//! a latent vector, which is repeated over time and decoded by a second
+//! recurrent stack and a linear head.
+
+use burn::nn::{BiLstm, BiLstmConfig, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The recurrent cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// Long short-term memory.
+    #[default]
+    Lstm,
+    /// Gated recurrent unit.
+    Gru,
+}
+
+/// Recurrent autoencoder settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RnnConfig {
+    /// Trial name (default "rnn").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// LSTM or GRU.
+    #[serde(default)]
+    pub cell: Cell,
+    /// Hidden units per layer.
+    #[serde(default = "default_hidden")]
+    pub hidden: usize,
+    /// Stacked layers in encoder and decoder.
+    #[serde(default = "default_layers")]
+    pub layers: usize,
+    /// Latent vector size.
+    #[serde(default = "default_latent")]
+    pub latent: usize,
+    /// Read the window both ways in the encoder's first layer (LSTM only).
+    #[serde(default)]
+    pub bidirectional: bool,
+}
+
+fn default_hidden() -> usize {
+    64
+}
+fn default_layers() -> usize {
+    1
+}
+fn default_latent() -> usize {
+    16
+}
+
+impl Default for RnnConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            cell: Cell::Lstm,
+            hidden: default_hidden(),
+            layers: default_layers(),
+            latent: default_latent(),
+            bidirectional: false,
+        }
+    }
+}
+
+/// One recurrent layer of either kind.
+#[derive(Module, Debug)]
+pub enum RecurrentLayer {
+    /// Unidirectional LSTM.
+    Lstm(Lstm),
+    /// Bidirectional LSTM (output is twice as wide).
+    BiLstm(BiLstm),
+    /// GRU.
+    Gru(Gru),
+}
+
+impl RecurrentLayer {
+    /// Outputs of every step, `[batch, time, width]`.
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            RecurrentLayer::Lstm(l) => l.forward(x, None).0,
+            RecurrentLayer::BiLstm(l) => l.forward(x, None).0,
+            RecurrentLayer::Gru(l) => l.forward(x, None),
+        }
+    }
+}
+
+/// The recurrent autoencoder.
+#[derive(Module, Debug)]
+pub struct RnnAe {
+    encoder: Vec<RecurrentLayer>,
+    to_latent: Linear,
+    decoder: Vec<RecurrentLayer>,
+    head: Linear,
+}
+
+impl RnnConfig {
+    /// Checks sizes.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden == 0 || self.layers == 0 || self.latent == 0 {
+            return Err("hidden, layers and latent must be >= 1".into());
+        }
+        if self.bidirectional && self.cell == Cell::Gru {
+            return Err("bidirectional is available with cell = \"lstm\" only".into());
+        }
+        Ok(())
+    }
+
+    fn layer(&self, input: usize, bidirectional: bool, device: &Device) -> (RecurrentLayer, usize) {
+        match (self.cell, bidirectional) {
+            (Cell::Lstm, false) => {
+                (RecurrentLayer::Lstm(LstmConfig::new(input, self.hidden, true).init(device)), self.hidden)
+            }
+            (Cell::Lstm, true) => {
+                (RecurrentLayer::BiLstm(BiLstmConfig::new(input, self.hidden, true).init(device)), 2 * self.hidden)
+            }
+            (Cell::Gru, _) => (RecurrentLayer::Gru(GruConfig::new(input, self.hidden, true).init(device)), self.hidden),
+        }
+    }
+
+    /// A model for windows of `coeffs` per frame (any number of frames).
+    pub fn init(&self, coeffs: usize, device: &Device) -> RnnAe {
+        let mut encoder = Vec::new();
+        let mut width = coeffs;
+        for i in 0..self.layers {
+            let (layer, out) = self.layer(width, self.bidirectional && i == 0, device);
+            encoder.push(layer);
+            width = out;
+        }
+        let to_latent = LinearConfig::new(width, self.latent).init(device);
+        let mut decoder = Vec::new();
+        let mut width = self.latent;
+        for _ in 0..self.layers {
+            let (layer, out) = self.layer(width, false, device);
+            decoder.push(layer);
+            width = out;
+        }
+        RnnAe { encoder, to_latent, decoder, head: LinearConfig::new(width, coeffs).init(device) }
+    }
+}
+
+impl RnnAe {
+    /// Reconstructs `[batch, frames, coeffs]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [batch, frames, _] = x.dims();
+        let mut h = x;
+        for layer in &self.encoder {
+            h = layer.forward(h);
+        }
+        // The last step's output summarises the window (for a bidirectional first
+        // layer, later layers have already mixed both directions in).
+        let width = h.dims()[2];
+        let summary = h.narrow(1, frames - 1, 1).reshape([batch, width]);
+        let latent = self.to_latent.forward(summary);
+        let mut d = latent.unsqueeze_dim::<3>(1).repeat_dim(1, frames);
+        for layer in &self.decoder {
+            d = layer.forward(d);
+        }
+        self.head.forward(d)
+    }
+}

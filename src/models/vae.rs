@@ -1,0 +1,147 @@
+//! The variational autoencoder: a dense encoder to a mean and log-variance, a
+//! reparameterised sample, a dense decoder. Loss = reconstruction MSE +
+//! beta * KL (per input value, so beta is independent of the window size),
+//! with beta ramped up over the first epochs (KL warm-up).
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+/// Variational autoencoder settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaeConfig {
+    /// Trial name (default "vae").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Widths of the encoder's hidden layers; the decoder mirrors them.
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Latent dimensions.
+    #[serde(default = "default_latent")]
+    pub latent: usize,
+    /// Weight of the KL term once warmed up.
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    /// Epochs over which the KL weight rises linearly from 0 to `beta`.
+    #[serde(default = "default_warmup")]
+    pub kl_warmup_epochs: usize,
+}
+
+fn default_hidden() -> Vec<usize> {
+    vec![256, 64]
+}
+fn default_latent() -> usize {
+    16
+}
+fn default_beta() -> f64 {
+    1.0
+}
+fn default_warmup() -> usize {
+    5
+}
+
+impl Default for VaeConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            hidden: default_hidden(),
+            latent: default_latent(),
+            beta: default_beta(),
+            kl_warmup_epochs: default_warmup(),
+        }
+    }
+}
+
+/// The variational autoencoder.
+#[derive(Module, Debug)]
+pub struct Vae {
+    encoder: Vec<Linear>,
+    mean: Linear,
+    log_var: Linear,
+    decoder: Vec<Linear>,
+    output: Linear,
+}
+
+/// What the VAE returns besides the reconstruction.
+pub struct VaeOutput {
+    /// `[batch, frames, coeffs]`.
+    pub reconstruction: Tensor<3>,
+    /// KL divergence to N(0, I) per sample, divided by the input size: `[batch]`.
+    pub kl: Tensor<1>,
+}
+
+impl VaeConfig {
+    /// Checks sizes.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden.contains(&0) || self.latent == 0 {
+            return Err("layer widths and latent must be >= 1".into());
+        }
+        if !(self.beta >= 0.0) {
+            return Err(format!("beta is {}, must be >= 0", self.beta));
+        }
+        Ok(())
+    }
+
+    /// The KL weight in `epoch` (0-based).
+    pub fn kl_weight(&self, epoch: usize) -> f64 {
+        if self.kl_warmup_epochs == 0 {
+            self.beta
+        } else {
+            self.beta * ((epoch + 1) as f64 / self.kl_warmup_epochs as f64).min(1.0)
+        }
+    }
+
+    /// A model for windows of `frames x coeffs`.
+    pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> Vae {
+        let input = frames * coeffs;
+        let chain = |widths: &[usize]| -> Vec<Linear> {
+            widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect()
+        };
+        let mut down = vec![input];
+        down.extend(&self.hidden);
+        let top = *down.last().expect("input");
+        let mut up = vec![self.latent];
+        up.extend(self.hidden.iter().rev());
+        let bottom = *up.last().expect("latent");
+        Vae {
+            encoder: chain(&down),
+            mean: LinearConfig::new(top, self.latent).init(device),
+            log_var: LinearConfig::new(top, self.latent).init(device),
+            decoder: chain(&up),
+            output: LinearConfig::new(bottom, input).init(device),
+        }
+    }
+}
+
+impl Vae {
+    /// Latent size.
+    pub fn latent(&self) -> usize {
+        self.mean.weight.dims()[1]
+    }
+
+    /// Encodes, samples `z = mean + exp(log_var / 2) * noise` (the mean when
+    /// `noise` is `None`, as at evaluation) and decodes.
+    pub fn forward(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> VaeOutput {
+        let [batch, frames, coeffs] = x.dims();
+        let mut h = x.reshape([batch, frames * coeffs]);
+        for layer in &self.encoder {
+            h = relu(layer.forward(h));
+        }
+        let mean = self.mean.forward(h.clone());
+        // Clamped so that exp() cannot overflow early in training.
+        let log_var = self.log_var.forward(h).clamp(-20.0, 20.0);
+        let z = match noise {
+            Some(eps) => mean.clone() + (log_var.clone() * 0.5).exp() * eps,
+            None => mean.clone(),
+        };
+        let kl = (log_var.clone().exp() + mean.square() - log_var - 1.0).sum_dim(1).reshape([batch])
+            * (0.5 / (frames * coeffs) as f64);
+        let mut d = z;
+        for layer in &self.decoder {
+            d = relu(layer.forward(d));
+        }
+        VaeOutput { reconstruction: self.output.forward(d).reshape([batch, frames, coeffs]), kl }
+    }
+}

@@ -1,0 +1,111 @@
+//! `TrainConfig`: the optimiser, the schedule and the loop's stopping rules.
+
+use serde::{Deserialize, Serialize};
+
+/// Which optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam (L2 weight decay added to the gradient when `weight_decay > 0`).
+    #[default]
+    Adam,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+}
+
+/// How the learning rate moves over epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// The same rate throughout.
+    #[default]
+    Constant,
+    /// Cosine decay from the rate to 1% of it at the last epoch.
+    Cosine,
+    /// Multiply by `step_gamma` every `step_epochs`.
+    Step,
+}
+
+/// The training loop's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Passes over the training windows (at most; see `patience`).
+    pub epochs: usize,
+    /// Windows per step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Adam or AdamW.
+    pub optimizer: OptimizerKind,
+    /// Weight decay (0 = none).
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Epochs between decays (`schedule = "step"`).
+    pub step_epochs: usize,
+    /// Decay factor (`schedule = "step"`).
+    pub step_gamma: f64,
+    /// Linear warm-up epochs before the schedule.
+    pub warmup_epochs: usize,
+    /// Stop after this many epochs without a better validation loss; none = never.
+    pub patience: Option<usize>,
+    /// Clip the gradient norm to this; none = no clipping.
+    pub grad_clip: Option<f64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            optimizer: OptimizerKind::Adam,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            step_epochs: 10,
+            step_gamma: 0.5,
+            warmup_epochs: 0,
+            patience: Some(10),
+            grad_clip: Some(5.0),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err("epochs and batch_size must be >= 1".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(format!("learning_rate is {}, must be > 0", self.learning_rate));
+        }
+        if !(self.weight_decay >= 0.0) || !(self.step_gamma > 0.0) || self.step_epochs == 0 {
+            return Err("weight_decay must be >= 0, step_gamma > 0 and step_epochs >= 1".into());
+        }
+        if let Some(c) = self.grad_clip
+            && !(c > 0.0)
+        {
+            return Err(format!("grad_clip is {c}, must be > 0 or absent"));
+        }
+        Ok(())
+    }
+
+    /// The learning rate of `epoch` (0-based).
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        if epoch < self.warmup_epochs {
+            return self.learning_rate * (epoch + 1) as f64 / (self.warmup_epochs + 1) as f64;
+        }
+        let e = (epoch - self.warmup_epochs) as f64;
+        let span = (self.epochs.saturating_sub(self.warmup_epochs)).max(1) as f64;
+        match self.schedule {
+            Schedule::Constant => self.learning_rate,
+            Schedule::Cosine => {
+                let floor = 0.01 * self.learning_rate;
+                floor + 0.5 * (self.learning_rate - floor) * (1.0 + (std::f64::consts::PI * e / span).cos())
+            }
+            Schedule::Step => self.learning_rate * self.step_gamma.powi((e as usize / self.step_epochs) as i32),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! `events.jsonl`: append-only, one JSON object a line, flushed as written, so
+//! a dashboard (or a person with `tail -f`) follows a run live.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+/// The event log of one trial.
+pub struct EventLog {
+    file: File,
+    trial: String,
+}
+
+impl EventLog {
+    /// Opens (appending) `path` for `trial`.
+    pub fn open(path: &Path, trial: &str) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self { file, trial: trial.to_string() })
+    }
+
+    /// A loss of `split` ("train" or "valid") after `epoch` (1-based).
+    pub fn loss(&mut self, epoch: usize, split: &str, loss: f64, lr: f64) -> std::io::Result<()> {
+        self.write(json!({"epoch": epoch, "split": split, "loss": loss, "lr": lr}))
+    }
+
+    /// Any other event; `t` and `trial` are added.
+    pub fn write(&mut self, mut event: Value) -> std::io::Result<()> {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        if let Value::Object(map) = &mut event {
+            map.insert("t".into(), json!(t));
+            map.insert("trial".into(), json!(self.trial));
+        }
+        let mut line = serde_json::to_vec(&event).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        // One write per line: a reader never sees half an event from us.
+        self.file.write_all(&line)?;
+        self.file.flush()
+    }
+
+    /// The trial's final status.
+    pub fn status(&mut self, done: bool, reason: Option<&str>) -> std::io::Result<()> {
+        self.write(json!({"status": if done { "done" } else { "failed" }, "reason": reason}))
+    }
+}

@@ -1,0 +1,37 @@
+//! The training loop: seeded, checkpointed every epoch, resumable, with early
+//! stopping, gradient clipping and a learning-rate schedule; every epoch goes to
+//! `events.jsonl`. NaN or Inf in a loss ends the trial as `failed`, never a panic.
+
+pub mod checkpoint;
+mod config;
+pub mod events;
+mod trainer;
+
+pub use config::{OptimizerKind, Schedule, TrainConfig};
+pub use trainer::{EpochReport, Outcome, Trial, TrialResult, evaluate, train_trial};
+
+use std::path::PathBuf;
+
+/// Why a trial could not run (a diverging loss is an [`Outcome`], not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A file of the run directory could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A model or optimiser record could not be (de)serialised.
+    #[error("{path}: {reason}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// What burn said.
+        reason: String,
+    },
+    /// There is nothing to train on.
+    #[error("no training windows: {0}")]
+    NoData(String),
+}

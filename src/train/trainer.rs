@@ -1,0 +1,285 @@
+//! One trial: a model trained on windows, with checkpoints and events.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::decay::WeightDecayConfig;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand_distr::{Distribution, Normal};
+
+use super::checkpoint::{self, Checkpoint, LoopState};
+use super::events::EventLog;
+use super::{OptimizerKind, TrainConfig, TrainError};
+use crate::data::WindowSet;
+use crate::models::{Autoencoder, ModelConfig, window_errors};
+
+/// Windows per evaluation batch.
+const EVAL_BATCH: usize = 256;
+
+/// Everything one trial needs.
+pub struct Trial<'a> {
+    /// Trial name (folder and events).
+    pub name: &'a str,
+    /// The model to build.
+    pub model: &'a ModelConfig,
+    /// The loop's settings.
+    pub train: &'a TrainConfig,
+    /// Seeds initialisation, shuffles and VAE noise.
+    pub seed: u64,
+    /// The trial's run directory.
+    pub dir: &'a Path,
+    /// Where to compute (without autodiff; the loop adds it).
+    pub device: Device,
+    /// Continue from the newest checkpoint.
+    pub resume: bool,
+}
+
+/// One epoch's numbers, for progress output.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochReport {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Of at most.
+    pub epochs: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Validation reconstruction MSE.
+    pub valid_loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Whether it is the best so far.
+    pub improved: bool,
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Ran all epochs or stopped early.
+    Done {
+        /// Whether early stopping ended it.
+        stopped_early: bool,
+    },
+    /// The loss diverged.
+    Failed {
+        /// 1-based epoch of the divergence.
+        epoch: usize,
+        /// For people.
+        reason: String,
+    },
+}
+
+/// A finished trial.
+pub struct TrialResult {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The best model (by validation loss), for inference.
+    pub model: Option<Autoencoder>,
+    /// Its validation loss.
+    pub best_valid: f64,
+    /// Its epoch.
+    pub best_epoch: usize,
+    /// Epochs completed.
+    pub epochs_done: usize,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io { path: path.to_path_buf(), source }
+}
+
+fn record_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    TrainError::Record { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    let clip = config.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
+    match config.optimizer {
+        OptimizerKind::Adam => {
+            let decay = (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay));
+            AdamConfig::new().with_weight_decay(decay).with_grad_clipping(clip).init()
+        }
+        OptimizerKind::Adamw => {
+            AdamWConfig::new().with_weight_decay(config.weight_decay as f32).with_grad_clipping(clip).init()
+        }
+    }
+}
+
+/// A deterministic stream per (seed, epoch): resuming at an epoch replays it exactly.
+fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
+    StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Host data of windows `indices` as a `[batch, frames, coeffs]` tensor.
+fn batch_tensor(set: &WindowSet, indices: &[usize], device: &Device) -> Tensor<3> {
+    let data = TensorData::new(set.gather(indices), [indices.len(), set.frames, set.coeffs]);
+    Tensor::from_data(data, device)
+}
+
+/// Trains one trial to the end (or to divergence), writing its run directory.
+pub fn train_trial(
+    trial: &Trial,
+    data: (&WindowSet, &WindowSet),
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<TrialResult, TrainError> {
+    let (train, valid) = data;
+    if train.is_empty() {
+        return Err(TrainError::NoData(format!("trial {} got 0 windows", trial.name)));
+    }
+    let dir = trial.dir;
+    let checkpoints = dir.join("checkpoints");
+    let model_dir = dir.join("model");
+    std::fs::create_dir_all(&model_dir).map_err(io(&model_dir))?;
+    let events_path = dir.join("events.jsonl");
+    let mut events = EventLog::open(&events_path, trial.name).map_err(io(&events_path))?;
+
+    let autodiff = trial.device.clone().autodiff();
+    trial.device.seed(trial.seed);
+    let mut model = trial.model.init(train.frames, train.coeffs, &autodiff);
+    let mut optim = optimizer(trial.train);
+    let mut state = LoopState { epochs_done: 0, best_valid: f64::INFINITY, best_epoch: 0, last_train: f64::NAN };
+    if trial.resume
+        && let Some(ckpt) = checkpoint::latest(&checkpoints).map_err(io(&checkpoints))?
+    {
+        let record = ModuleRecord::from_bytes(ckpt.model.into()).map_err(|e| record_err(&checkpoints, e))?;
+        model = model.load_record(record);
+        let record = OptimizerRecord::from_bytes(ckpt.optimizer.into()).map_err(|e| record_err(&checkpoints, e))?;
+        optim = optim.load_record(record);
+        state = ckpt.state;
+        events
+            .write(serde_json::json!({"event": "resume", "epoch": state.epochs_done}))
+            .map_err(io(&events_path))?;
+    } else {
+        events
+            .write(serde_json::json!({"event": "start", "train_windows": train.len(), "valid_windows": valid.len()}))
+            .map_err(io(&events_path))?;
+    }
+
+    let cfg = trial.train;
+    let normal = Normal::new(0.0f32, 1.0).expect("unit normal");
+    let mut since_best = state.epochs_done.saturating_sub(state.best_epoch);
+    let mut outcome = Outcome::Done { stopped_early: false };
+    for epoch in state.epochs_done..cfg.epochs {
+        if cfg.patience.is_some_and(|p| since_best >= p) && state.best_epoch > 0 {
+            outcome = Outcome::Done { stopped_early: true };
+            break;
+        }
+        let lr = cfg.learning_rate_at(epoch);
+        let kl_weight = trial.model.kl_weight(epoch);
+        let mut rng = epoch_rng(trial.seed, epoch);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut rng);
+        // Losses stay on the device and are read once per epoch: no sync per step.
+        let mut loss_sum: Option<Tensor<1>> = None;
+        let mut steps = 0usize;
+        for indices in order.chunks(cfg.batch_size) {
+            // A batch of one has no batch statistics; it is dropped (at most one per epoch).
+            if indices.len() < 2 && train.len() >= 2 {
+                continue;
+            }
+            let x = batch_tensor(train, indices, &autodiff);
+            let noise = model.noise_dim().map(|d| {
+                let values: Vec<f32> = (0..indices.len() * d).map(|_| normal.sample(&mut rng)).collect();
+                Tensor::<2>::from_data(TensorData::new(values, [indices.len(), d]), &autodiff)
+            });
+            let loss = model.loss(x, noise, kl_weight);
+            let detached = loss.clone().detach();
+            loss_sum = Some(match loss_sum {
+                Some(sum) => sum + detached,
+                None => detached,
+            });
+            steps += 1;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+        }
+        let epoch_number = epoch + 1;
+        let train_loss = loss_sum.map_or(f64::NAN, |s| s.into_scalar::<f32>() as f64 / steps.max(1) as f64);
+        let valid_loss = if valid.is_empty() {
+            train_loss
+        } else {
+            evaluate(&model.valid(), valid, &trial.device).0
+        };
+        events.loss(epoch_number, "train", train_loss, lr).map_err(io(&events_path))?;
+        if train_loss.is_finite() {
+            events.loss(epoch_number, "valid", valid_loss, lr).map_err(io(&events_path))?;
+        }
+        if !train_loss.is_finite() || !valid_loss.is_finite() {
+            let reason = format!("loss became {} in epoch {epoch_number}", if train_loss.is_nan() { "NaN" } else { "infinite" });
+            events.status(false, Some(&reason)).map_err(io(&events_path))?;
+            outcome = Outcome::Failed { epoch: epoch_number, reason };
+            break;
+        }
+        let improved = valid_loss < state.best_valid;
+        if improved {
+            state.best_valid = valid_loss;
+            state.best_epoch = epoch_number;
+            since_best = 0;
+            let bytes = model.clone().valid().into_record().into_bytes().map_err(|e| record_err(&model_dir, e))?;
+            write_atomically(&model_dir.join("model.bin"), &bytes)?;
+        } else {
+            since_best += 1;
+        }
+        state.epochs_done = epoch_number;
+        state.last_train = train_loss;
+        let ckpt = Checkpoint {
+            model: model.clone().into_record().into_bytes().map_err(|e| record_err(&checkpoints, e))?.to_vec(),
+            optimizer: optim.to_record().into_bytes().map_err(|e| record_err(&checkpoints, e))?.to_vec(),
+            state: state.clone(),
+        };
+        checkpoint::save(&checkpoints, &ckpt).map_err(io(&checkpoints))?;
+        on_epoch(&EpochReport { epoch: epoch_number, epochs: cfg.epochs, train_loss, valid_loss, lr, improved });
+    }
+    if let Outcome::Done { stopped_early } = outcome {
+        events
+            .write(serde_json::json!({"event": "best", "epoch": state.best_epoch, "valid_loss": state.best_valid, "stopped_early": stopped_early}))
+            .map_err(io(&events_path))?;
+    }
+    let best = load_model(trial.model, train.frames, train.coeffs, &model_dir.join("model.bin"), &trial.device).ok();
+    Ok(TrialResult {
+        outcome,
+        model: best,
+        best_valid: state.best_valid,
+        best_epoch: state.best_epoch,
+        epochs_done: state.epochs_done,
+    })
+}
+
+/// Loads a model saved by training.
+pub fn load_model(
+    config: &ModelConfig,
+    frames: usize,
+    coeffs: usize,
+    path: &Path,
+    device: &Device,
+) -> Result<Autoencoder, TrainError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let record = ModuleRecord::from_bytes(bytes.into()).map_err(|e| record_err(path, e))?;
+    Ok(config.init(frames, coeffs, device).load_record(record).valid())
+}
+
+/// Mean reconstruction MSE and MAE over `set`, and per-window MSE.
+pub fn evaluate(model: &Autoencoder, set: &WindowSet, device: &Device) -> (f64, f64, Vec<f32>) {
+    let mut per_window = Vec::with_capacity(set.len());
+    let mut abs_sum = 0.0f64;
+    let all: Vec<usize> = (0..set.len()).collect();
+    for indices in all.chunks(EVAL_BATCH) {
+        let x = batch_tensor(set, indices, device);
+        let out = model.forward(x.clone(), None);
+        let (mse, mae) = window_errors(x, out.reconstruction);
+        per_window.extend(mse.into_data().to_vec::<f32>().unwrap_or_default());
+        abs_sum += mae.into_data().to_vec::<f32>().unwrap_or_default().iter().map(|&v| v as f64).sum::<f64>();
+    }
+    let n = per_window.len().max(1) as f64;
+    let mse = per_window.iter().map(|&v| v as f64).sum::<f64>() / n;
+    (mse, abs_sum / n, per_window)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}

@@ -1,0 +1,43 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A generated fixture under tests/fixtures.
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests").join("fixtures").join(name)
+}
+
+/// The shared real recordings: `$EARSHOT_DATA_DIR`, else `../shared/data` beside the
+/// clone, else `/work/shared/data`; `None` (and a note on stderr) when absent.
+pub fn shared_data() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("EARSHOT_DATA_DIR").map(PathBuf::from),
+        Some(repo().join("..").join("shared").join("data")),
+        Some(PathBuf::from("/work/shared/data")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.join("README.md").is_file());
+    if found.is_none() {
+        eprintln!("note: shared/data not found (set EARSHOT_DATA_DIR); skipping real-recording checks");
+    }
+    found
+}
+
+/// max |a - b| / max |b|, the parity measure of the issues.
+pub fn relative_max_error(ours: &[f32], reference: &[f32]) -> f64 {
+    assert_eq!(ours.len(), reference.len(), "lengths differ");
+    let peak = reference.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+    let worst = ours.iter().zip(reference).fold(0.0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
+    worst / peak.max(f64::MIN_POSITIVE)
+}
+
+/// Reads a float32 .npy file as (shape, data).
+pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    earshot::features::npy::read_f32(std::io::BufReader::new(file)).expect("valid npy")
+}
