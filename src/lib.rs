@@ -7,6 +7,7 @@
 
 pub mod audio;
 pub mod data;
+pub mod eval;
 pub mod experiment;
 pub mod features;
 pub mod models;

@@ -18,14 +18,33 @@ fn a_folder_with_good_and_bad_files_gives_npy_per_file_and_a_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir_all(input.join("nested/deeper")).unwrap();
-    std::fs::copy(common::fixture("chirp_16k_float.wav"), input.join("chirp.wav")).unwrap();
-    std::fs::copy(common::fixture("stereo_22k_pcm24.wav"), input.join("nested/stereo.wav")).unwrap();
-    std::fs::copy(common::fixture("chirp_16k.ogg"), input.join("nested/deeper/chirp.ogg")).unwrap();
+    std::fs::copy(
+        common::fixture("chirp_16k_float.wav"),
+        input.join("chirp.wav"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::fixture("stereo_22k_pcm24.wav"),
+        input.join("nested/stereo.wav"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::fixture("chirp_16k.ogg"),
+        input.join("nested/deeper/chirp.ogg"),
+    )
+    .unwrap();
     std::fs::write(input.join("nested/broken.wav"), b"not audio at all").unwrap();
     std::fs::write(input.join("readme.txt"), b"ignored: not an audio extension").unwrap();
     let out = tmp.path().join("out");
     let cache = tmp.path().join("cache");
-    let args = ["features", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu"];
+    let args = [
+        "features",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ];
 
     let run = earshot(&args, &cache);
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -36,7 +55,10 @@ fn a_folder_with_good_and_bad_files_gives_npy_per_file_and_a_summary() {
     assert_eq!(shape, vec![1 + 20_800 / 512, 20]);
     assert!(data.iter().all(|v| v.is_finite()));
     // Resampled 22.05 kHz -> 16 kHz: 19845 samples become 14400.
-    assert_eq!(common::read_npy(&out.join("nested/stereo.npy")).0, vec![1 + 14_400 / 512, 20]);
+    assert_eq!(
+        common::read_npy(&out.join("nested/stereo.npy")).0,
+        vec![1 + 14_400 / 512, 20]
+    );
     assert!(out.join("nested/deeper/chirp.npy").is_file());
 
     let summary: serde_json::Value =
@@ -46,8 +68,18 @@ fn a_folder_with_good_and_bad_files_gives_npy_per_file_and_a_summary() {
     assert_eq!(summary["files"].as_array().unwrap().len(), 3);
     let failures = summary["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1);
-    assert!(failures[0]["path"].as_str().unwrap().ends_with("broken.wav"));
-    let stereo = summary["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("stereo.wav")).unwrap();
+    assert!(
+        failures[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("broken.wav")
+    );
+    let stereo = summary["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("stereo.wav"))
+        .unwrap();
     assert_eq!(stereo["source_sample_rate"], 22_050);
     assert_eq!(stereo["resampled"], true);
 
@@ -57,7 +89,13 @@ fn a_folder_with_good_and_bad_files_gives_npy_per_file_and_a_summary() {
     assert!(again.status.success());
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("features.json")).unwrap()).unwrap();
-    assert!(summary["files"].as_array().unwrap().iter().all(|f| f["cached"] == true));
+    assert!(
+        summary["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["cached"] == true)
+    );
     assert_eq!(std::fs::read(out.join("chirp.npy")).unwrap(), first);
 }
 
@@ -67,12 +105,34 @@ fn logmel_kind_and_options_shape_the_output() {
     let out = tmp.path().join("out");
     let file = common::fixture("chirp_16k_float.wav");
     let run = earshot(
-        &["features", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--kind", "logmel", "--n-mels", "40",
-          "--n-fft", "512", "--hop", "160", "--sr", "8000", "--no-cache"],
+        &[
+            "features",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--kind",
+            "logmel",
+            "--n-mels",
+            "40",
+            "--n-fft",
+            "512",
+            "--hop",
+            "160",
+            "--sr",
+            "8000",
+            "--no-cache",
+        ],
         tmp.path(),
     );
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert_eq!(common::read_npy(&out.join("chirp_16k_float.npy")).0, vec![1 + 10_400 / 160, 40]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        common::read_npy(&out.join("chirp_16k_float.npy")).0,
+        vec![1 + 10_400 / 160, 40]
+    );
 }
 
 #[test]
@@ -80,27 +140,72 @@ fn nothing_usable_fails_and_says_why() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("a.wav"), b"text").unwrap();
     let out = tmp.path().join("out");
-    let run = earshot(&["features", tmp.path().to_str().unwrap(), "--out", out.to_str().unwrap()], tmp.path());
+    let run = earshot(
+        &[
+            "features",
+            tmp.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
     assert!(!run.status.success());
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(stderr.contains("a.wav: not a valid WAV") && stderr.contains("no input file could be used"), "{stderr}");
+    assert!(
+        stderr.contains("a.wav: not a valid WAV") && stderr.contains("no input file could be used"),
+        "{stderr}"
+    );
 
-    let run = earshot(&["features", "/no/such/folder", "--out", out.to_str().unwrap()], tmp.path());
+    let run = earshot(
+        &[
+            "features",
+            "/no/such/folder",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
     assert!(!run.status.success());
-    assert!(String::from_utf8_lossy(&run.stderr).contains("/no/such/folder: no such file or folder"));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("/no/such/folder: no such file or folder")
+    );
 
-    let run = earshot(&["features", tmp.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--n-mfcc", "500"], tmp.path());
+    let run = earshot(
+        &[
+            "features",
+            tmp.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--n-mfcc",
+            "500",
+        ],
+        tmp.path(),
+    );
     assert!(!run.status.success());
-    assert!(String::from_utf8_lossy(&run.stderr).contains("n_mfcc"), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("n_mfcc"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
 
 #[test]
 fn bench_reports_json_with_the_promised_keys() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = earshot(&["bench", "features", "--hours", "0.01", "--json"], tmp.path());
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = earshot(
+        &[
+            "bench", "features", "--hours", "0.02", "--clip-s", "1", "--repeat", "1", "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let result: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert!(result["audio_s_per_s"].as_f64().unwrap() > 0.0);
-    assert!((result["hours"].as_f64().unwrap() - 0.01).abs() < 1e-3);
+    assert!((result["hours"].as_f64().unwrap() - 0.02).abs() < 1e-9);
+    assert_eq!(result["clips"], 72);
     assert!(result["threads"].as_u64().unwrap() >= 1);
 }

@@ -9,13 +9,24 @@ use earshot::data::synth::{SynthCounts, write_dataset};
 
 fn earshot(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.current_dir(dir).env("EARSHOT_CACHE_DIR", dir.join("cache"));
+    cmd.current_dir(dir)
+        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
     cmd
 }
 
 fn dataset(dir: &Path) -> PathBuf {
     let root = dir.join("data");
-    write_dataset(&root, SynthCounts { train: 16, test_normal: 4, test_anomaly: 4, seconds: 1.0 }, 3).unwrap();
+    write_dataset(
+        &root,
+        SynthCounts {
+            train: 16,
+            test_normal: 4,
+            test_anomaly: 4,
+            seconds: 1.0,
+        },
+        3,
+    )
+    .unwrap();
     root
 }
 
@@ -47,12 +58,21 @@ patience = 100
 }
 
 fn run(dir: &Path, exp: &Path, extra: &[&str]) -> Output {
-    earshot(dir).arg("train").arg(exp).args(["--device", "cpu"]).args(extra).output().unwrap()
+    earshot(dir)
+        .arg("train")
+        .arg(exp)
+        .args(["--device", "cpu"])
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 fn metrics(dir: &Path, exp: &str, trial: &str) -> serde_json::Value {
     let path = dir.join("runs").join(exp).join(trial).join("metrics.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -64,17 +84,38 @@ fn trains_writes_the_run_folder_and_repeats_exactly() {
     let exp = experiment(dir, "pair", 3, "", models);
     let out = run(dir, &exp, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("rnn") && stdout.contains("cae") && stdout.contains("RMSE"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("rnn") && stdout.contains("cae") && stdout.contains("RMSE"),
+        "{stdout}"
+    );
 
     let trial = dir.join("runs/pair/rnn");
-    for file in ["config.toml", "events.jsonl", "metrics.json", "model/model.bin", "model/normalizer.json"] {
+    for file in [
+        "config.toml",
+        "events.jsonl",
+        "metrics.json",
+        "model/model.bin",
+        "model/normalizer.json",
+    ] {
         assert!(trial.join(file).is_file(), "missing {file}");
     }
     let config = std::fs::read_to_string(trial.join("config.toml")).unwrap();
-    assert!(config.contains("earshot_version") && config.contains("seed = 11") && config.contains("device"), "{config}");
+    assert!(
+        config.contains("earshot_version")
+            && config.contains("seed = 11")
+            && config.contains("device"),
+        "{config}"
+    );
     let events = std::fs::read_to_string(trial.join("events.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = events
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.iter().filter(|e| e["split"] == "train").count(), 3);
     assert_eq!(lines.iter().filter(|e| e["split"] == "valid").count(), 3);
     assert_eq!(lines.last().unwrap()["status"], "done");
@@ -86,8 +127,10 @@ fn trains_writes_the_run_folder_and_repeats_exactly() {
     // Same seed, same device: the same numbers, to the last bit.
     let again = run(dir, &exp, &["--runs-dir", "runs2"]);
     assert!(again.status.success());
-    let m2: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("runs2/pair/rnn/metrics.json")).unwrap()).unwrap();
+    let m2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs2/pair/rnn/metrics.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(m["mse"], m2["mse"]);
     assert_eq!(m["best_valid_loss"], m2["best_valid_loss"]);
 }
@@ -101,7 +144,11 @@ fn a_killed_run_resumes_to_the_same_result() {
     let epochs = 12;
     let exp = experiment(dir, "resume", epochs, "", models);
     let whole = run(dir, &exp, &["--runs-dir", "whole"]);
-    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
 
     let mut child = earshot(dir)
         .arg("train")
@@ -114,18 +161,34 @@ fn a_killed_run_resumes_to_the_same_result() {
     let checkpoints = dir.join("killed/resume/dense/checkpoints");
     let started = Instant::now();
     while !checkpoints.join("epoch-00003").is_dir() {
-        assert!(started.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
-        assert!(child.try_wait().unwrap().is_none(), "finished before it could be killed");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!dir.join("killed/resume/dense/metrics.json").exists(), "killed before the end");
+    assert!(
+        !dir.join("killed/resume/dense/metrics.json").exists(),
+        "killed before the end"
+    );
 
     let resumed = run(dir, &exp, &["--runs-dir", "killed", "--resume"]);
-    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
     let read = |root: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(root).join("resume/dense/metrics.json")).unwrap()).unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.join(root).join("resume/dense/metrics.json")).unwrap(),
+        )
+        .unwrap()
     };
     let (a, b) = (read("whole"), read("killed"));
     assert_eq!(a["epochs"], epochs);
@@ -150,7 +213,10 @@ fn a_diverging_loss_fails_the_trial_with_its_epoch_and_the_next_trial_runs() {
     assert!(m["reason"].as_str().unwrap().contains("epoch 1"), "{m}");
     let events = std::fs::read_to_string(dir.join("runs/nan/exploding/events.jsonl")).unwrap();
     assert!(events.contains("\"status\":\"failed\""));
-    assert!(dir.join("runs/nan/cae/metrics.json").is_file(), "the next trial still ran");
+    assert!(
+        dir.join("runs/nan/cae/metrics.json").is_file(),
+        "the next trial still ran"
+    );
 }
 
 #[test]
@@ -162,17 +228,29 @@ fn config_errors_name_the_key_and_its_line() {
     let out = run(dir, &exp, &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bad.toml:5") && stderr.contains("window_size"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:5") && stderr.contains("window_size"),
+        "{stderr}"
+    );
 
     std::fs::write(&exp, "name = \"x\"\n[data]\nlayout = \"folders\"\nroot = \"data\"\n\n[[model]]\nkind = \"transformer\"\n").unwrap();
     let stderr = String::from_utf8_lossy(&run(dir, &exp, &[]).stderr).to_string();
-    assert!(stderr.contains("bad.toml:7") && stderr.contains("transformer") && stderr.contains("rnn"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:7") && stderr.contains("transformer") && stderr.contains("rnn"),
+        "{stderr}"
+    );
 
     std::fs::write(&exp, "name = \"x\"\n[data]\nlayout = \"folders\"\nroot = \"data\"\n[[model]]\nkind = \"rnn\"\nhiden = 3\n").unwrap();
     let stderr = String::from_utf8_lossy(&run(dir, &exp, &[]).stderr).to_string();
-    assert!(stderr.contains("bad.toml:7") && stderr.contains("hiden") && stderr.contains("hidden"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:7") && stderr.contains("hiden") && stderr.contains("hidden"),
+        "{stderr}"
+    );
 
     std::fs::write(&exp, "name = \"x\"\n[data]\nlayout = \"folders\"\nroot = \"no/such/dir\"\n[[model]]\nkind = \"rnn\"\n").unwrap();
     let stderr = String::from_utf8_lossy(&run(dir, &exp, &[]).stderr).to_string();
-    assert!(stderr.contains("no/such/dir") && stderr.contains("not found"), "{stderr}");
+    assert!(
+        stderr.contains("no/such/dir") && stderr.contains("not found"),
+        "{stderr}"
+    );
 }

@@ -44,7 +44,8 @@ impl Case {
 
 fn manifest() -> Manifest {
     let path = common::repo().join("tests/reference/librosa/cases.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("cases.json")).expect("valid manifest")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("cases.json"))
+        .expect("valid manifest")
 }
 
 #[test]
@@ -66,11 +67,23 @@ fn cpu_features_match_librosa_within_1e3() {
         for (kind, suffix) in [(FeatureKind::Mfcc, "mfcc"), (FeatureKind::Logmel, "logmel")] {
             let extractor = CpuExtractor::new(&case.config(kind)).expect("valid config");
             let ours = extractor.extract(&clip.samples).expect("features");
-            let reference = common::repo().join(format!("tests/reference/librosa/{}_{suffix}.npy", case.name));
+            let reference = common::repo().join(format!(
+                "tests/reference/librosa/{}_{suffix}.npy",
+                case.name
+            ));
             let (shape, expected) = common::read_npy(&reference);
-            assert_eq!([ours.frames, ours.coeffs], [shape[0], shape[1]], "{} {suffix} shape", case.name);
+            assert_eq!(
+                [ours.frames, ours.coeffs],
+                [shape[0], shape[1]],
+                "{} {suffix} shape",
+                case.name
+            );
             let err = common::relative_max_error(&ours.data, &expected);
-            assert!(err <= 1e-3, "{} {suffix}: max |ours - librosa| / max |librosa| = {err:.2e}", case.name);
+            assert!(
+                err <= 1e-3,
+                "{} {suffix}: max |ours - librosa| / max |librosa| = {err:.2e}",
+                case.name
+            );
             checked += 1;
         }
     }
@@ -81,7 +94,12 @@ fn cpu_features_match_librosa_within_1e3() {
 fn streaming_batch_and_whole_clip_agree() {
     let clip = audio::load(&common::fixture("chirp_16k_float.wav"), None).unwrap();
     for kind in [FeatureKind::Mfcc, FeatureKind::Logmel] {
-        let config = FeatureConfig { n_fft: 512, hop_length: 160, kind, ..FeatureConfig::default() };
+        let config = FeatureConfig {
+            n_fft: 512,
+            hop_length: 160,
+            kind,
+            ..FeatureConfig::default()
+        };
         let extractor = CpuExtractor::new(&config).unwrap();
         let whole = extractor.extract(&clip.samples).unwrap();
         // Odd chunk sizes cross frame boundaries at every offset.
@@ -96,7 +114,11 @@ fn streaming_batch_and_whole_clip_agree() {
         assert_eq!(batch.clip(1), &extractor.extract(short).unwrap().data[..]);
         assert_eq!(batch.frames, vec![whole.frames, 1 + 3000 / 160]);
         // Padding past the short clip's end is zero.
-        assert!(batch.data[batch.max_frames * batch.coeffs + batch.clip(1).len()..].iter().all(|&v| v == 0.0));
+        assert!(
+            batch.data[batch.max_frames * batch.coeffs + batch.clip(1).len()..]
+                .iter()
+                .all(|&v| v == 0.0)
+        );
     }
 }
 
@@ -113,15 +135,44 @@ fn frame_counts_follow_librosa() {
 #[test]
 fn invalid_settings_name_the_field() {
     let cases = [
-        (FeatureConfig { n_mfcc: 200, ..Default::default() }, "n_mfcc"),
-        (FeatureConfig { hop_length: 0, ..Default::default() }, "hop_length"),
-        (FeatureConfig { fmax: Some(9000.0), ..Default::default() }, "fmax"),
-        (FeatureConfig { win_length: Some(4096), ..Default::default() }, "win_length"),
+        (
+            FeatureConfig {
+                n_mfcc: 200,
+                ..Default::default()
+            },
+            "n_mfcc",
+        ),
+        (
+            FeatureConfig {
+                hop_length: 0,
+                ..Default::default()
+            },
+            "hop_length",
+        ),
+        (
+            FeatureConfig {
+                fmax: Some(9000.0),
+                ..Default::default()
+            },
+            "fmax",
+        ),
+        (
+            FeatureConfig {
+                win_length: Some(4096),
+                ..Default::default()
+            },
+            "win_length",
+        ),
     ];
     for (config, field) in cases {
-        let message = CpuExtractor::new(&config).err().expect("rejected").to_string();
+        let message = CpuExtractor::new(&config)
+            .err()
+            .expect("rejected")
+            .to_string();
         assert!(message.contains(field), "{message}");
     }
-    let empty = CpuExtractor::new(&FeatureConfig::default()).unwrap().extract(&[]);
+    let empty = CpuExtractor::new(&FeatureConfig::default())
+        .unwrap()
+        .extract(&[]);
     assert!(empty.unwrap_err().to_string().contains("too short"));
 }

@@ -25,7 +25,9 @@ fn loss_ratio(config: ModelConfig, steps: usize, lr: f64) -> f64 {
     let mut first = None;
     let mut last = f64::NAN;
     for _ in 0..steps {
-        let noise = model.noise_dim().map(|d| Tensor::<2>::zeros([8, d], &device));
+        let noise = model
+            .noise_dim()
+            .map(|d| Tensor::<2>::zeros([8, d], &device));
         let loss = model.loss(x.clone(), noise, 0.0);
         last = loss.clone().into_scalar::<f32>() as f64;
         first.get_or_insert(last);
@@ -37,7 +39,15 @@ fn loss_ratio(config: ModelConfig, steps: usize, lr: f64) -> f64 {
 
 #[test]
 fn dense_overfits() {
-    let ratio = loss_ratio(ModelConfig::Dense(DenseConfig { hidden: vec![64, 32], bottleneck: 8, ..Default::default() }), 300, 3e-3);
+    let ratio = loss_ratio(
+        ModelConfig::Dense(DenseConfig {
+            hidden: vec![64, 32],
+            bottleneck: 8,
+            ..Default::default()
+        }),
+        300,
+        3e-3,
+    );
     assert!(ratio >= 10.0, "loss fell only {ratio:.1}x");
 }
 
@@ -50,7 +60,12 @@ fn cae_overfits() {
 #[test]
 fn lstm_and_gru_overfit() {
     for cell in [Cell::Lstm, Cell::Gru] {
-        let config = RnnConfig { cell, hidden: 32, latent: 16, ..Default::default() };
+        let config = RnnConfig {
+            cell,
+            hidden: 32,
+            latent: 16,
+            ..Default::default()
+        };
         let ratio = loss_ratio(ModelConfig::Rnn(config), 300, 1e-2);
         assert!(ratio >= 10.0, "{cell:?}: loss fell only {ratio:.1}x");
     }
@@ -58,14 +73,24 @@ fn lstm_and_gru_overfit() {
 
 #[test]
 fn bidirectional_two_layer_lstm_overfits() {
-    let config = RnnConfig { hidden: 24, layers: 2, latent: 16, bidirectional: true, ..Default::default() };
+    let config = RnnConfig {
+        hidden: 24,
+        layers: 2,
+        latent: 16,
+        bidirectional: true,
+        ..Default::default()
+    };
     let ratio = loss_ratio(ModelConfig::Rnn(config), 300, 1e-2);
     assert!(ratio >= 10.0, "loss fell only {ratio:.1}x");
 }
 
 #[test]
 fn vae_overfits() {
-    let config = VaeConfig { hidden: vec![64], latent: 8, ..Default::default() };
+    let config = VaeConfig {
+        hidden: vec![64],
+        latent: 8,
+        ..Default::default()
+    };
     let ratio = loss_ratio(ModelConfig::Vae(config), 300, 3e-3);
     assert!(ratio >= 10.0, "loss fell only {ratio:.1}x");
 }
@@ -76,6 +101,9 @@ fn cae_restores_odd_shapes_exactly() {
     for (frames, coeffs) in [(13, 7), (32, 20), (5, 3)] {
         let model = ModelConfig::Cae(CaeConfig::default()).init(frames, coeffs, &device);
         let x = Tensor::<3>::zeros([2, frames, coeffs], &device);
-        assert_eq!(model.forward(x, None).reconstruction.dims(), [2, frames, coeffs]);
+        assert_eq!(
+            model.forward(x, None).reconstruction.dims(),
+            [2, frames, coeffs]
+        );
     }
 }

@@ -30,19 +30,28 @@ impl CompressedSource {
             hint.with_extension(extension);
         }
         let probed = symphonia::default::get_probe()
-            .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
+            .format(
+                &hint,
+                stream,
+                &FormatOptions::default(),
+                &MetadataOptions::default(),
+            )
             .map_err(|e| match e {
                 SymphoniaError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
                     AudioErrorKind::Io(io)
                 }
-                other => AudioErrorKind::Unsupported(format!("no decoder recognises the file ({other})")),
+                other => {
+                    AudioErrorKind::Unsupported(format!("no decoder recognises the file ({other})"))
+                }
             })?;
         let format = probed.format;
         let track = format
             .tracks()
             .iter()
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or_else(|| AudioErrorKind::Unsupported("the container holds no audio track".into()))?;
+            .ok_or_else(|| {
+                AudioErrorKind::Unsupported("the container holds no audio track".into())
+            })?;
         let params = &track.codec_params;
         let decoder = symphonia::default::get_codecs()
             .make(params, &DecoderOptions::default())
@@ -55,8 +64,18 @@ impl CompressedSource {
             expected: "audio",
             detail: "the stream declares no sample rate".into(),
         })?;
-        let info = SourceInfo { sample_rate, channels: channels.unwrap_or(1), frames: params.n_frames };
-        Ok(Self { track_id: track.id, format, decoder, info, buffer: None })
+        let info = SourceInfo {
+            sample_rate,
+            channels: channels.unwrap_or(1),
+            frames: params.n_frames,
+        };
+        Ok(Self {
+            track_id: track.id,
+            format,
+            decoder,
+            info,
+            buffer: None,
+        })
     }
 }
 
@@ -69,7 +88,9 @@ impl MonoSource for CompressedSource {
         loop {
             let packet = match self.format.next_packet() {
                 Ok(p) => p,
-                Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(SymphoniaError::IoError(e))
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
                     return Ok(false);
                 }
                 Err(SymphoniaError::ResetRequired) => return Ok(false),

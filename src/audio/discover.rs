@@ -23,18 +23,37 @@ pub fn discover(inputs: &[PathBuf]) -> (Vec<DiscoveredFile>, Vec<(PathBuf, Strin
     let mut missing = Vec::new();
     for input in inputs {
         if input.is_file() {
-            let relative = input.file_name().map(PathBuf::from).unwrap_or_else(|| input.clone());
-            files.push(DiscoveredFile { path: input.clone(), relative });
+            let relative = input
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| input.clone());
+            files.push(DiscoveredFile {
+                path: input.clone(),
+                relative,
+            });
         } else if input.is_dir() {
-            for entry in walkdir::WalkDir::new(input).follow_links(true).sort_by_file_name() {
+            for entry in walkdir::WalkDir::new(input)
+                .follow_links(true)
+                .sort_by_file_name()
+            {
                 match entry {
                     Ok(e) if e.file_type().is_file() && has_audio_extension(e.path()) => {
-                        let relative = e.path().strip_prefix(input).unwrap_or(e.path()).to_path_buf();
-                        files.push(DiscoveredFile { path: e.path().to_path_buf(), relative });
+                        let relative = e
+                            .path()
+                            .strip_prefix(input)
+                            .unwrap_or(e.path())
+                            .to_path_buf();
+                        files.push(DiscoveredFile {
+                            path: e.path().to_path_buf(),
+                            relative,
+                        });
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| input.clone());
+                        let path = e
+                            .path()
+                            .map(Path::to_path_buf)
+                            .unwrap_or_else(|| input.clone());
                         missing.push((path, format!("cannot list: {e}")));
                     }
                 }

@@ -34,7 +34,9 @@ pub enum AudioErrorKind {
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
     /// The file is not in a format its extension claims.
-    #[error("not a valid {expected} file ({detail}); check that the file is audio and its extension is right")]
+    #[error(
+        "not a valid {expected} file ({detail}); check that the file is audio and its extension is right"
+    )]
     NotAudio {
         /// The format the extension promised.
         expected: &'static str,
@@ -116,7 +118,10 @@ pub struct AudioReader {
 impl AudioReader {
     /// Opens `path`; `target_rate` of `None` keeps the native rate.
     pub fn open(path: &Path, target_rate: Option<u32>) -> Result<Self, AudioError> {
-        let err = |kind| AudioError { path: path.to_path_buf(), kind };
+        let err = |kind| AudioError {
+            path: path.to_path_buf(),
+            kind,
+        };
         let source = open_source(path).map_err(err)?;
         let info = source.info();
         let target = target_rate.unwrap_or(info.sample_rate);
@@ -156,7 +161,10 @@ impl AudioReader {
         out.clear();
         while out.is_empty() && !self.finished {
             self.native.clear();
-            let more = self.source.next_chunk(&mut self.native).map_err(|kind| self.error(kind))?;
+            let more = self
+                .source
+                .next_chunk(&mut self.native)
+                .map_err(|kind| self.error(kind))?;
             self.frames_read += self.native.len() as u64;
             if let Some(i) = self.native.iter().position(|s| !s.is_finite()) {
                 let index = self.frames_read - self.native.len() as u64 + i as u64;
@@ -175,7 +183,10 @@ impl AudioReader {
                     return Err(self.error(AudioErrorKind::Empty));
                 }
                 if let Some(r) = self.resampler.as_mut() {
-                    r.finish(out).map_err(|kind| AudioError { path: self.path.clone(), kind })?;
+                    r.finish(out).map_err(|kind| AudioError {
+                        path: self.path.clone(),
+                        kind,
+                    })?;
                 }
             }
         }
@@ -183,7 +194,10 @@ impl AudioReader {
     }
 
     fn error(&self, kind: AudioErrorKind) -> AudioError {
-        AudioError { path: self.path.clone(), kind }
+        AudioError {
+            path: self.path.clone(),
+            kind,
+        }
     }
 }
 
@@ -206,7 +220,11 @@ pub fn load(path: &Path, target_rate: Option<u32>) -> Result<Clip, AudioError> {
     while reader.read_chunk(&mut chunk)? {
         samples.extend_from_slice(&chunk);
     }
-    Ok(Clip { samples, sample_rate: reader.sample_rate(), source: reader.info() })
+    Ok(Clip {
+        samples,
+        sample_rate: reader.sample_rate(),
+        source: reader.info(),
+    })
 }
 
 fn open_source(path: &Path) -> Result<Box<dyn MonoSource>, AudioErrorKind> {
@@ -229,5 +247,9 @@ pub(crate) fn mix_to_mono(interleaved: &[f32], channels: usize, out: &mut Vec<f3
         return;
     }
     let scale = 1.0 / channels as f32;
-    out.extend(interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() * scale));
+    out.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|f| f.iter().sum::<f32>() * scale),
+    );
 }

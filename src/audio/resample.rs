@@ -24,9 +24,14 @@ pub struct StreamResampler {
 impl StreamResampler {
     /// A resampler from `from` Hz to `to` Hz.
     pub fn new(from: u32, to: u32) -> Result<Self, AudioErrorKind> {
-        let inner = FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK_IN, 2, 1).map_err(|e| {
-            AudioErrorKind::Resample { from, to, detail: e.to_string() }
-        })?;
+        let inner =
+            FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK_IN, 2, 1).map_err(|e| {
+                AudioErrorKind::Resample {
+                    from,
+                    to,
+                    detail: e.to_string(),
+                }
+            })?;
         let delay_left = inner.output_delay();
         let scratch_out = vec![vec![0.0; inner.output_frames_max()]];
         Ok(Self {
@@ -46,12 +51,13 @@ impl StreamResampler {
         self.pending.extend_from_slice(input);
         self.consumed += input.len() as u64;
         let mut offset = 0;
-        while self.pending.len() - offset >= self.inner.input_frames_next() {
+        let pending = std::mem::take(&mut self.pending);
+        while pending.len() - offset >= self.inner.input_frames_next() {
             let need = self.inner.input_frames_next();
-            let chunk = &self.pending[offset..offset + need];
-            self.run(Some(chunk), out)?;
+            self.run(Some(&pending[offset..offset + need]), out)?;
             offset += need;
         }
+        self.pending = pending;
         self.pending.drain(..offset);
         Ok(())
     }
@@ -68,7 +74,12 @@ impl StreamResampler {
         Ok(())
     }
 
-    fn run_partial(&mut self, input: &[f32], out: &mut Vec<f32>, expected: u64) -> Result<(), AudioErrorKind> {
+    fn run_partial(
+        &mut self,
+        input: &[f32],
+        out: &mut Vec<f32>,
+        expected: u64,
+    ) -> Result<(), AudioErrorKind> {
         let mut padded = input.to_vec();
         padded.resize(self.inner.input_frames_next(), 0.0);
         let before = out.len();
@@ -84,7 +95,11 @@ impl StreamResampler {
         let (_, written) = self
             .inner
             .process_into_buffer(&input, &mut self.scratch_out, None)
-            .map_err(|e| AudioErrorKind::Resample { from: self.from, to: self.to, detail: e.to_string() })?;
+            .map_err(|e| AudioErrorKind::Resample {
+                from: self.from,
+                to: self.to,
+                detail: e.to_string(),
+            })?;
         let fresh = &self.scratch_out[0][..written];
         let skip = self.delay_left.min(fresh.len());
         self.delay_left -= skip;

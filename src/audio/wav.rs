@@ -25,7 +25,9 @@ impl WavSource {
         match (spec.sample_format, spec.bits_per_sample) {
             (SampleFormat::Int, 8 | 16 | 24 | 32) | (SampleFormat::Float, 32) => {}
             (format, bits) => {
-                return Err(AudioErrorKind::Unsupported(format!("WAV {format:?} {bits}-bit")));
+                return Err(AudioErrorKind::Unsupported(format!(
+                    "WAV {format:?} {bits}-bit"
+                )));
             }
         }
         let info = SourceInfo {
@@ -66,20 +68,24 @@ impl MonoSource for WavSource {
         self.interleaved.clear();
         let scale = self.scale;
         let result = match self.format {
-            SampleFormat::Int => fill(self.reader.samples::<i32>().take(wanted), &mut self.interleaved, |s| {
-                s as f32 * scale
-            }),
-            SampleFormat::Float => fill(self.reader.samples::<f32>().take(wanted), &mut self.interleaved, |s| s),
+            SampleFormat::Int => fill(
+                self.reader.samples::<i32>().take(wanted),
+                &mut self.interleaved,
+                |s| s as f32 * scale,
+            ),
+            SampleFormat::Float => fill(
+                self.reader.samples::<f32>().take(wanted),
+                &mut self.interleaved,
+                |s| s,
+            ),
         };
         let got_frames = (self.interleaved.len() / channels) as u64;
         if let Err(e) = result {
             return Err(match e {
-                hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    AudioErrorKind::Truncated {
-                        declared: self.info.frames.unwrap_or(0),
-                        read: self.frames_done + got_frames,
-                    }
-                }
+                hound::Error::IoError(io) if is_short_read(&io) => AudioErrorKind::Truncated {
+                    declared: self.info.frames.unwrap_or(0),
+                    read: self.frames_done + got_frames,
+                },
                 other => map_hound(other),
             });
         }
@@ -102,18 +108,31 @@ fn fill<S, I: Iterator<Item = hound::Result<S>>>(
 
 fn map_hound(e: hound::Error) -> AudioErrorKind {
     match e {
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioErrorKind::NotAudio { expected: "WAV", detail: "the header is cut short".into() }
-        }
+        hound::Error::IoError(io) if is_short_read(&io) => AudioErrorKind::NotAudio {
+            expected: "WAV",
+            detail: "the header is cut short".into(),
+        },
         hound::Error::IoError(io) => AudioErrorKind::Io(io),
         hound::Error::FormatError("file contains zero channels") => AudioErrorKind::NoChannels,
-        hound::Error::FormatError(msg) => AudioErrorKind::NotAudio { expected: "WAV", detail: msg.into() },
+        hound::Error::FormatError(msg) => AudioErrorKind::NotAudio {
+            expected: "WAV",
+            detail: msg.into(),
+        },
         hound::Error::Unsupported => {
             AudioErrorKind::Unsupported("WAV encoding other than integer PCM or IEEE float".into())
         }
         hound::Error::TooWide | hound::Error::InvalidSampleFormat => {
             AudioErrorKind::Unsupported("WAV sample width or format".into())
         }
-        hound::Error::UnfinishedSample => AudioErrorKind::Truncated { declared: 0, read: 0 },
+        hound::Error::UnfinishedSample => AudioErrorKind::Truncated {
+            declared: 0,
+            read: 0,
+        },
     }
+}
+
+/// hound reports running out of bytes either as `UnexpectedEof` or as its own message.
+fn is_short_read(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::UnexpectedEof
+        || e.to_string().contains("Failed to read enough bytes")
 }

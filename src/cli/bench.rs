@@ -33,6 +33,9 @@ pub struct FeatureBenchArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
+    /// Timed passes over the clips; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,6 +45,7 @@ struct FeatureBenchResult {
     clips: usize,
     clip_s: f64,
     seconds: f64,
+    repeats: usize,
     audio_s_per_s: f64,
     threads: usize,
     config: FeatureConfig,
@@ -56,10 +60,16 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
 }
 
 fn bench_features(args: FeatureBenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.hours > 0.0 && args.clip_s > 0.0, "--hours and --clip-s must be > 0");
+    anyhow::ensure!(
+        args.hours > 0.0 && args.clip_s > 0.0,
+        "--hours and --clip-s must be > 0"
+    );
     let device = args.device.resolve_features()?;
     // peer_mfcc.py: n_fft 1024, hop 512, 128 mels, 20 MFCC at 16 kHz.
-    let config = FeatureConfig { kind: FeatureKind::Mfcc, ..FeatureConfig::default() };
+    let config = FeatureConfig {
+        kind: FeatureKind::Mfcc,
+        ..FeatureConfig::default()
+    };
     let extractor = CpuExtractor::new(&config)?;
     let clip_len = (args.clip_s * config.sample_rate as f64).round() as usize;
     let clips = ((args.hours * 3600.0 / args.clip_s).round() as usize).max(1);
@@ -67,10 +77,19 @@ fn bench_features(args: FeatureBenchArgs) -> anyhow::Result<()> {
     let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
 
     extractor.extract_batch(&views[..views.len().min(2)])?; // warm-up, as the peer does
-    let started = Instant::now();
-    let batch = extractor.extract_batch(&views)?;
-    let seconds = started.elapsed().as_secs_f64();
-    anyhow::ensure!(batch.frames.len() == clips, "bench produced {} clips, expected {clips}", batch.frames.len());
+    let mut times = Vec::new();
+    for _ in 0..args.repeat.max(1) {
+        let started = Instant::now();
+        let batch = extractor.extract_batch(&views)?;
+        times.push(started.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            batch.frames.len() == clips,
+            "bench produced {} clips, expected {clips}",
+            batch.frames.len()
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    let seconds = times[times.len() / 2];
 
     let audio_s = clips as f64 * args.clip_s;
     let result = FeatureBenchResult {
@@ -79,6 +98,7 @@ fn bench_features(args: FeatureBenchArgs) -> anyhow::Result<()> {
         clips,
         clip_s: args.clip_s,
         seconds,
+        repeats: times.len(),
         audio_s_per_s: audio_s / seconds,
         threads: rayon::current_num_threads(),
         config,

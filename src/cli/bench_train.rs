@@ -45,7 +45,10 @@ fn peers() -> Vec<(&'static str, ModelConfig, usize, usize)> {
 }
 
 pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.samples >= args.batch && args.batch > 0, "--samples must be >= --batch > 0");
+    anyhow::ensure!(
+        args.samples >= args.batch && args.batch > 0,
+        "--samples must be >= --batch > 0"
+    );
     let (device, device_name) = args.device.resolve_training()?;
     let autodiff = device.clone().autodiff();
     let mut results = serde_json::Map::new();
@@ -59,7 +62,9 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
         autodiff.seed(0);
         let mut rng = StdRng::seed_from_u64(0);
         let normal = Normal::new(0.0f32, 1.0)?;
-        let data: Vec<f32> = (0..args.samples * frames * coeffs).map(|_| normal.sample(&mut rng)).collect();
+        let data: Vec<f32> = (0..args.samples * frames * coeffs)
+            .map(|_| normal.sample(&mut rng))
+            .collect();
         let mut model = config.init(frames, coeffs, &autodiff);
         let mut optim = AdamConfig::new().init();
         let mut epoch = |count: usize, model: &mut earshot::models::Autoencoder| -> f32 {
@@ -67,7 +72,8 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
             for start in (0..count).step_by(args.batch) {
                 let b = args.batch.min(count - start);
                 let slice = data[start * frames * coeffs..(start + b) * frames * coeffs].to_vec();
-                let x = Tensor::<3>::from_data(TensorData::new(slice, [b, frames, coeffs]), &autodiff);
+                let x =
+                    Tensor::<3>::from_data(TensorData::new(slice, [b, frames, coeffs]), &autodiff);
                 let loss = model.loss(x, None, 0.0);
                 last = loss.clone().detach();
                 let grads = GradientsParams::from_grads(loss.backward(), &*model);
@@ -82,7 +88,9 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
         let seconds = started.elapsed().as_secs_f64();
         let rate = args.samples as f64 / seconds;
         if !args.json {
-            println!("earshot {device_name} {name:6} {rate:10.0} samples/s  ({seconds:.2} s, loss {loss:.3})");
+            println!(
+                "earshot {device_name} {name:6} {rate:10.0} samples/s  ({seconds:.2} s, loss {loss:.3})"
+            );
         }
         results.insert(name.into(), rate.into());
     }

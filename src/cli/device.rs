@@ -17,12 +17,16 @@ pub enum DeviceChoice {
 
 /// The adapters wgpu can see: (name, is a software rasteriser).
 fn adapters() -> Vec<(String, bool)> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::default());
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
         .into_iter()
         .map(|a| {
             let info = a.get_info();
-            (format!("{} ({:?})", info.name, info.backend), info.device_type == wgpu::DeviceType::Cpu)
+            (
+                format!("{} ({:?})", info.name, info.backend),
+                info.device_type == wgpu::DeviceType::Cpu,
+            )
         })
         .collect()
 }
@@ -37,7 +41,9 @@ impl DeviceChoice {
             DeviceChoice::Cpu => Ok("cpu"),
             DeviceChoice::Auto => {
                 if adapters().iter().any(|(_, software)| !software) {
-                    eprintln!("note: GPU feature kernels are not part of this version yet; features run on the CPU");
+                    eprintln!(
+                        "note: GPU feature kernels are not part of this version yet; features run on the CPU"
+                    );
                 }
                 Ok("cpu")
             }
@@ -59,11 +65,17 @@ impl DeviceChoice {
         match self {
             DeviceChoice::Cpu => Ok(use_cpu()),
             DeviceChoice::Wgpu => match adapters().into_iter().next() {
-                Some((name, _)) => Ok((Device::wgpu(DeviceKind::DefaultDevice), format!("wgpu: {name}"))),
+                Some((name, _)) => Ok((
+                    Device::wgpu(DeviceKind::DefaultDevice),
+                    format!("wgpu: {name}"),
+                )),
                 None => anyhow::bail!(NO_ADAPTER),
             },
             DeviceChoice::Auto => match adapters().into_iter().find(|(_, software)| !software) {
-                Some((name, _)) => Ok((Device::wgpu(DeviceKind::DefaultDevice), format!("wgpu: {name}"))),
+                Some((name, _)) => Ok((
+                    Device::wgpu(DeviceKind::DefaultDevice),
+                    format!("wgpu: {name}"),
+                )),
                 None => {
                     eprintln!("note: no hardware GPU adapter found; training on the CPU");
                     Ok(use_cpu())

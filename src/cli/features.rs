@@ -96,19 +96,31 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
     };
     let extractor = CpuExtractor::new(&config).context("invalid feature options")?;
     let device = args.device.resolve_features()?;
-    let cache = (!args.no_cache)
-        .then(|| FeatureCache::new(args.cache_dir.clone().unwrap_or_else(FeatureCache::default_dir)));
+    let cache = (!args.no_cache).then(|| {
+        FeatureCache::new(
+            args.cache_dir
+                .clone()
+                .unwrap_or_else(FeatureCache::default_dir),
+        )
+    });
 
     let (files, unlisted) = discover(&args.inputs);
-    let mut failures: Vec<Failure> =
-        unlisted.into_iter().map(|(path, reason)| Failure { path, reason }).collect();
+    let mut failures: Vec<Failure> = unlisted
+        .into_iter()
+        .map(|(path, reason)| Failure { path, reason })
+        .collect();
     if files.is_empty() && failures.is_empty() {
         anyhow::bail!(
             "no audio files under {} (looked for .wav .flac .mp3 .ogg)",
-            args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            args.inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
-    fs::create_dir_all(&args.out).with_context(|| format!("cannot create output folder {}", args.out.display()))?;
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
 
     let started = Instant::now();
     let (jobs, collisions) = plan_outputs(&files, &args.out);
@@ -123,7 +135,10 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
                 from_cache.fetch_add(1, Ordering::Relaxed);
             }
             progress.inc(1);
-            result.map_err(|reason| Failure { path: file.path.clone(), reason })
+            result.map_err(|reason| Failure {
+                path: file.path.clone(),
+                reason,
+            })
         })
         .collect();
     progress.finish_and_clear();
@@ -144,8 +159,11 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         failures,
     };
     let json_path = args.out.join("features.json");
-    write_atomically(&json_path, serde_json::to_string_pretty(&summary)?.as_bytes())
-        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    write_atomically(
+        &json_path,
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", json_path.display()))?;
 
     eprintln!(
         "features: {} file(s) written to {} ({} from cache), {} failed, {:.1} s; details in {}",
@@ -168,7 +186,10 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
 
 /// Output path for every file (`OUT/<relative>.npy`); a second file mapping to
 /// the same output (e.g. `a.wav` and `a.flac`) is refused rather than overwriting.
-fn plan_outputs<'a>(files: &'a [DiscoveredFile], out: &Path) -> (Vec<(&'a DiscoveredFile, PathBuf)>, Vec<Failure>) {
+fn plan_outputs<'a>(
+    files: &'a [DiscoveredFile],
+    out: &Path,
+) -> (Vec<(&'a DiscoveredFile, PathBuf)>, Vec<Failure>) {
     let mut seen: HashMap<PathBuf, &Path> = HashMap::new();
     let mut jobs = Vec::new();
     let mut collisions = Vec::new();
@@ -177,7 +198,11 @@ fn plan_outputs<'a>(files: &'a [DiscoveredFile], out: &Path) -> (Vec<(&'a Discov
         if let Some(first) = seen.get(&output) {
             collisions.push(Failure {
                 path: file.path.clone(),
-                reason: format!("its output {} is already taken by {}; rename one", output.display(), first.display()),
+                reason: format!(
+                    "its output {} is already taken by {}; rename one",
+                    output.display(),
+                    first.display()
+                ),
             });
             continue;
         }
@@ -196,12 +221,18 @@ fn process_file(
     let extracted = extract_file(path, extractor, cache)?;
     let features = &extracted.features;
     if let Some(parent) = output.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let mut bytes = Vec::with_capacity(features.data.len() * 4 + 128);
-    npy::write_f32(&mut bytes, &[features.frames, features.coeffs], &features.data)
-        .map_err(|e| e.to_string())?;
-    write_atomically(output, &bytes).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    npy::write_f32(
+        &mut bytes,
+        &[features.frames, features.coeffs],
+        &features.data,
+    )
+    .map_err(|e| e.to_string())?;
+    write_atomically(output, &bytes)
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     Ok(FileRecord {
         path: path.to_path_buf(),
         output: output.to_path_buf(),
@@ -226,9 +257,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn progress_bar(len: usize) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} features [{bar:30}] {pos}/{len} files, {per_sec}, eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} features [{bar:30}] {pos}/{len} files, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_train;
+mod demo;
 mod device;
 mod features;
 mod train;
@@ -25,6 +26,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate a small dataset, train an RNN and a convolutional autoencoder, compare them.
+    ///
+    /// Runs in a few minutes on 2 CPU cores; writes demo/data and demo/runs.
+    Demo(demo::DemoArgs),
     /// Compute MFCC or log-mel features of audio files into .npy arrays.
     ///
     /// Example: earshot features recordings/ --out feats/ --kind logmel
@@ -41,6 +46,7 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Features(args) => features::run(args),
         Command::Train(args) => train::run(args),
         Command::Bench(cmd) => bench::run(cmd),

@@ -31,20 +31,38 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
-    let (device, device_name) = args.device.resolve_training()?;
+    train_and_report(
+        &experiment,
+        args.runs_dir,
+        args.device,
+        args.resume,
+        !args.no_cache,
+    )
+    .with_context(|| format!("experiment {}", args.experiment.display()))
+}
+
+/// Trains every model of `experiment` and prints the comparison table.
+pub fn train_and_report(
+    experiment: &Experiment,
+    runs_dir: PathBuf,
+    device: DeviceChoice,
+    resume: bool,
+    use_cache: bool,
+) -> anyhow::Result<ExitCode> {
+    let (device, device_name) = device.resolve_training()?;
     let options = RunOptions {
-        runs_dir: args.runs_dir.clone(),
+        runs_dir: runs_dir.clone(),
         device,
         device_name: device_name.clone(),
-        resume: args.resume,
-        cache: (!args.no_cache).then(|| FeatureCache::new(FeatureCache::default_dir())),
+        resume,
+        cache: use_cache.then(|| FeatureCache::new(FeatureCache::default_dir())),
     };
     eprintln!(
         "training {} ({} model(s)) on {device_name}, seed {}, into {}",
         experiment.name,
         experiment.model.len(),
         experiment.seed,
-        args.runs_dir.join(&experiment.name).display()
+        runs_dir.join(&experiment.name).display()
     );
     let bar = ProgressBar::hidden();
     let mut on_progress = |p: Progress| match p {
@@ -74,8 +92,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             if r.improved { "  *" } else { "" }
         ),
     };
-    let summary = run_experiment(&experiment, &options, &mut on_progress)
-        .with_context(|| format!("experiment {}", args.experiment.display()))?;
+    let summary = run_experiment(experiment, &options, &mut on_progress)?;
     bar.finish_and_clear();
 
     if !summary.failures.is_empty() {
@@ -85,20 +102,53 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!();
-    println!("reconstruction of held-out normal data (normalised features)");
-    println!("{:<12} {:<6} {:<7} {:>8} {:>8} {:>8} {:>6} {:>9}", "model", "kind", "status", "MSE", "RMSE", "MAE", "best", "params");
+    println!(
+        "reconstruction of held-out normal data (normalised features) and detection on the test split"
+    );
+    println!(
+        "{:<12} {:<6} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
+        "model", "kind", "status", "MSE", "RMSE", "MAE", "AUC", "pAUC", "best", "params"
+    );
+    let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"));
     for t in &summary.trials {
         println!(
-            "{:<12} {:<6} {:<7} {:>8.3} {:>8.3} {:>8.3} {:>6} {:>9}",
-            t.trial, t.kind, t.status, t.mse, t.rmse, t.mae, t.best_epoch, t.parameters
+            "{:<12} {:<6} {:<7} {:>8.3} {:>8.3} {:>8.3} {:>7} {:>7} {:>6} {:>9}",
+            t.trial,
+            t.kind,
+            t.status,
+            t.mse,
+            t.rmse,
+            t.mae,
+            opt(t.auc),
+            opt(t.pauc),
+            t.best_epoch,
+            t.parameters
         );
         if let Some(reason) = &t.reason {
             println!("{:<12} {reason}", "");
         }
     }
     if let Some(t) = summary.trials.first() {
-        println!("({} windows of {}; run folders under {})", t.windows, t.held_out, summary.dir.display());
+        println!(
+            "({} windows of {}; run folders under {})",
+            t.windows,
+            t.held_out,
+            summary.dir.display()
+        );
+        println!(
+            "per-file scores and flags: {}/<model>/scores.csv, metrics: .../metrics.json",
+            summary.dir.display()
+        );
+        if t.auc.is_none() && t.status == "done" {
+            println!(
+                "(AUC needs both normal and anomalous test files; this test split has one class or none)"
+            );
+        }
     }
     let any_done = summary.trials.iter().any(|t| t.status == "done");
-    Ok(if any_done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if any_done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -31,12 +31,18 @@ pub fn list_folders(root: &Path) -> Result<DatasetFiles, DataError> {
     if !root.is_dir() {
         return Err(DataError::Missing {
             path: root.to_path_buf(),
-            reason: "dataset root not found (a relative `root` is taken from the current directory)".into(),
+            reason:
+                "dataset root not found (a relative `root` is taken from the current directory)"
+                    .into(),
         });
     }
     let train_dir = root.join("train").join("normal");
     let files = |dir: PathBuf| -> Vec<PathBuf> {
-        if dir.is_dir() { discover(&[dir]).0.into_iter().map(|f| f.path).collect() } else { Vec::new() }
+        if dir.is_dir() {
+            discover(&[dir]).0.into_iter().map(|f| f.path).collect()
+        } else {
+            Vec::new()
+        }
     };
     let train = files(train_dir.clone());
     if train.is_empty() {
@@ -46,8 +52,14 @@ pub fn list_folders(root: &Path) -> Result<DatasetFiles, DataError> {
                 .into(),
         });
     }
-    let mut test: Vec<(PathBuf, Label)> =
-        files(root.join("test").join("normal")).into_iter().map(|p| (p, Label::Normal)).collect();
-    test.extend(files(root.join("test").join("anomaly")).into_iter().map(|p| (p, Label::Anomaly)));
+    let mut test: Vec<(PathBuf, Label)> = files(root.join("test").join("normal"))
+        .into_iter()
+        .map(|p| (p, Label::Normal))
+        .collect();
+    test.extend(
+        files(root.join("test").join("anomaly"))
+            .into_iter()
+            .map(|p| (p, Label::Anomaly)),
+    );
     Ok(DatasetFiles { train, test })
 }

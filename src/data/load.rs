@@ -37,8 +37,14 @@ pub fn load_features(
         .par_iter()
         .map(|path| {
             let result = extract_file(path, extractor, cache)
-                .map(|f| LoadedClip { path: path.clone(), features: f.features })
-                .map_err(|reason| FileFailure { path: path.clone(), reason });
+                .map(|f| LoadedClip {
+                    path: path.clone(),
+                    features: f.features,
+                })
+                .map_err(|reason| FileFailure {
+                    path: path.clone(),
+                    reason,
+                });
             on_file();
             result
         })

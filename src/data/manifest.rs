@@ -8,9 +8,14 @@ use std::path::{Component, Path, PathBuf};
 use super::{DataError, DatasetFiles, FileFailure, Label};
 
 /// Reads `manifest` (relative paths resolve inside `root`).
-pub fn list_manifest(root: &Path, manifest: &Path) -> Result<(DatasetFiles, Vec<FileFailure>), DataError> {
-    let text = std::fs::read_to_string(manifest)
-        .map_err(|e| DataError::Missing { path: manifest.to_path_buf(), reason: format!("cannot read manifest: {e}") })?;
+pub fn list_manifest(
+    root: &Path,
+    manifest: &Path,
+) -> Result<(DatasetFiles, Vec<FileFailure>), DataError> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| DataError::Missing {
+        path: manifest.to_path_buf(),
+        reason: format!("cannot read manifest: {e}"),
+    })?;
     let mut files = DatasetFiles::default();
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
@@ -21,23 +26,39 @@ pub fn list_manifest(root: &Path, manifest: &Path) -> Result<(DatasetFiles, Vec<
             continue;
         }
         let mut bad = |reason: String| {
-            problems.push(FileFailure { path: manifest.to_path_buf(), reason: format!("line {line}: {reason}") })
+            problems.push(FileFailure {
+                path: manifest.to_path_buf(),
+                reason: format!("line {line}: {reason}"),
+            })
         };
         let fields: Vec<&str> = row.split(',').map(str::trim).collect();
         if !(2..=3).contains(&fields.len()) {
-            bad(format!("expected `path,label[,split]`, got {} fields", fields.len()));
+            bad(format!(
+                "expected `path,label[,split]`, got {} fields",
+                fields.len()
+            ));
             continue;
         }
         let relative = Path::new(fields[0]);
-        if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
-            bad(format!("{} leaves the dataset root; paths must be relative and inside {}", fields[0], root.display()));
+        if relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, Component::ParentDir))
+        {
+            bad(format!(
+                "{} leaves the dataset root; paths must be relative and inside {}",
+                fields[0],
+                root.display()
+            ));
             continue;
         }
         let label = match fields[1].to_ascii_lowercase().as_str() {
             "normal" | "0" => Label::Normal,
             "anomaly" | "anomalous" | "1" => Label::Anomaly,
             other => {
-                bad(format!("unknown label {other:?}; allowed: normal, anomaly (or 0, 1)"));
+                bad(format!(
+                    "unknown label {other:?}; allowed: normal, anomaly (or 0, 1)"
+                ));
                 continue;
             }
         };
@@ -54,7 +75,10 @@ pub fn list_manifest(root: &Path, manifest: &Path) -> Result<(DatasetFiles, Vec<
         };
         let path: PathBuf = root.join(relative);
         if !seen.insert(path.clone()) {
-            bad(format!("{} is listed twice; the first row counts", fields[0]));
+            bad(format!(
+                "{} is listed twice; the first row counts",
+                fields[0]
+            ));
             continue;
         }
         if !path.is_file() {
@@ -74,7 +98,10 @@ pub fn list_manifest(root: &Path, manifest: &Path) -> Result<(DatasetFiles, Vec<
     if files.train.is_empty() {
         return Err(DataError::Empty {
             what: "training files",
-            detail: format!("{} lists no usable row with split `train`", manifest.display()),
+            detail: format!(
+                "{} lists no usable row with split `train`",
+                manifest.display()
+            ),
         });
     }
     Ok((files, problems))

@@ -73,10 +73,16 @@ impl DataConfig {
             return Err("frames and hop must be >= 1".into());
         }
         if (self.layout == Layout::Manifest) != self.manifest.is_some() {
-            return Err("`manifest = \"file.csv\"` is needed with layout = \"manifest\", and only then".into());
+            return Err(
+                "`manifest = \"file.csv\"` is needed with layout = \"manifest\", and only then"
+                    .into(),
+            );
         }
         if !(0.0..1.0).contains(&self.valid_fraction) {
-            return Err(format!("valid_fraction is {}, must be in [0, 1)", self.valid_fraction));
+            return Err(format!(
+                "valid_fraction is {}, must be in [0, 1)",
+                self.valid_fraction
+            ));
         }
         Ok(())
     }

@@ -30,7 +30,11 @@ pub struct Normalizer {
 
 impl Normalizer {
     /// Fits on `clips` (training files only), in f64 so long datasets do not drift.
-    pub fn fit<'a>(method: Normalization, coeffs: usize, clips: impl IntoIterator<Item = &'a Features>) -> Self {
+    pub fn fit<'a>(
+        method: Normalization,
+        coeffs: usize,
+        clips: impl IntoIterator<Item = &'a Features>,
+    ) -> Self {
         let mut sum = vec![0.0f64; coeffs];
         let mut sq = vec![0.0f64; coeffs];
         let mut n = 0usize;
@@ -45,9 +49,11 @@ impl Normalizer {
         }
         let n = n.max(1) as f64;
         let (mean, var): (Vec<f64>, Vec<f64>) = match method {
-            Normalization::Zscore => {
-                sum.iter().zip(&sq).map(|(s, q)| (s / n, (q / n - (s / n).powi(2)).max(0.0))).unzip()
-            }
+            Normalization::Zscore => sum
+                .iter()
+                .zip(&sq)
+                .map(|(s, q)| (s / n, (q / n - (s / n).powi(2)).max(0.0)))
+                .unzip(),
             Normalization::Global => {
                 let total = n * coeffs as f64;
                 let m = sum.iter().sum::<f64>() / total;

@@ -37,21 +37,31 @@ pub fn normal_clip(rng: &mut StdRng, seconds: f32) -> Vec<f32> {
     for (i, v) in out.iter_mut().enumerate() {
         low = 0.97 * low + 0.03 * normal.sample(rng);
         let t = i as f32 / SYNTH_RATE as f32;
-        *v = level * 4.0 * low + 0.02 * (2.0 * PI * hum * t).sin() + 0.01 * (4.0 * PI * hum * t).sin();
+        *v = level * 4.0 * low
+            + 0.02 * (2.0 * PI * hum * t).sin()
+            + 0.01 * (4.0 * PI * hum * t).sin();
     }
     // Two or three voiced bursts: a harmonic source shaped by two formants.
     for _ in 0..rng.random_range(2..4) {
         let start = rng.random_range(0..n.saturating_sub(SYNTH_RATE as usize / 2).max(1));
-        let len = rng.random_range(SYNTH_RATE as usize / 6..SYNTH_RATE as usize / 2).min(n - start);
+        let len = rng
+            .random_range(SYNTH_RATE as usize / 6..SYNTH_RATE as usize / 2)
+            .min(n - start);
         let f0 = rng.random_range(110.0f32..220.0);
-        let formants = [rng.random_range(500.0f32..900.0), rng.random_range(1200.0f32..2200.0)];
+        let formants = [
+            rng.random_range(500.0f32..900.0),
+            rng.random_range(1200.0f32..2200.0),
+        ];
         for k in 0..len {
             let t = k as f32 / SYNTH_RATE as f32;
             let envelope = (PI * k as f32 / len as f32).sin().powi(2);
             let mut s = 0.0;
             for h in 1..20 {
                 let f = f0 * h as f32;
-                let gain: f32 = formants.iter().map(|&fm| 1.0 / (1.0 + ((f - fm) / 150.0).powi(2))).sum();
+                let gain: f32 = formants
+                    .iter()
+                    .map(|&fm| 1.0 / (1.0 + ((f - fm) / 150.0).powi(2)))
+                    .sum();
                 s += gain * (2.0 * PI * f * t).sin() / h as f32;
             }
             out[start + k] += 0.08 * envelope * s;
@@ -69,7 +79,10 @@ pub fn anomalous_clip(rng: &mut StdRng, seconds: f32) -> Vec<f32> {
         let mut at = rng.random_range(0..n / 3);
         while at + SYNTH_RATE as usize / 8 < n {
             let len = SYNTH_RATE as usize / 10;
-            let (f_start, f_end) = (rng.random_range(3000.0f32..6000.0), rng.random_range(2000.0f32..4000.0));
+            let (f_start, f_end) = (
+                rng.random_range(3000.0f32..6000.0),
+                rng.random_range(2000.0f32..4000.0),
+            );
             let mut phase = 0.0f32;
             for k in 0..len {
                 let f = f_start + (f_end - f_start) * k as f32 / len as f32;
@@ -85,7 +98,8 @@ pub fn anomalous_clip(rng: &mut StdRng, seconds: f32) -> Vec<f32> {
             let start = rng.random_range(0..n - SYNTH_RATE as usize / 3);
             for k in 0..SYNTH_RATE as usize / 3 {
                 let t = k as f32 / SYNTH_RATE as f32;
-                out[start + k] += 0.4 * (-t / 0.06).exp() * (1.0 - (-t / 0.004).exp()) * normal.sample(rng);
+                out[start + k] +=
+                    0.4 * (-t / 0.06).exp() * (1.0 - (-t / 0.004).exp()) * normal.sample(rng);
             }
         }
     }
@@ -105,8 +119,11 @@ pub fn write_dataset(root: &Path, counts: SynthCounts, seed: u64) -> std::io::Re
         let dir = root.join(folder);
         std::fs::create_dir_all(&dir)?;
         for i in 0..count {
-            let clip =
-                if anomalous { anomalous_clip(&mut rng, counts.seconds) } else { normal_clip(&mut rng, counts.seconds) };
+            let clip = if anomalous {
+                anomalous_clip(&mut rng, counts.seconds)
+            } else {
+                normal_clip(&mut rng, counts.seconds)
+            };
             let stem = if anomalous { "anomaly" } else { "normal" };
             write_wav(&dir.join(format!("{stem}_{i:04}.wav")), &clip)?;
             written += 1;
@@ -116,11 +133,18 @@ pub fn write_dataset(root: &Path, counts: SynthCounts, seed: u64) -> std::io::Re
 }
 
 fn write_wav(path: &Path, samples: &[f32]) -> std::io::Result<()> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: SYNTH_RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SYNTH_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let to_io = |e: hound::Error| std::io::Error::other(e.to_string());
     let mut writer = hound::WavWriter::create(path, spec).map_err(to_io)?;
     for &s in samples {
-        writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).map_err(to_io)?;
+        writer
+            .write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+            .map_err(to_io)?;
     }
     writer.finalize().map_err(to_io)
 }

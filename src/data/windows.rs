@@ -23,8 +23,17 @@ impl WindowSet {
     /// Cuts every clip into windows of `frames` with `hop`. A clip shorter than
     /// one window is wrapped around (repeated) to fill exactly one, so short
     /// sounds still count, with their own statistics.
-    pub fn cut<'a>(clips: impl IntoIterator<Item = &'a Features>, frames: usize, hop: usize) -> Self {
-        let mut set = Self { frames, coeffs: 0, data: Vec::new(), clip: Vec::new() };
+    pub fn cut<'a>(
+        clips: impl IntoIterator<Item = &'a Features>,
+        frames: usize,
+        hop: usize,
+    ) -> Self {
+        let mut set = Self {
+            frames,
+            coeffs: 0,
+            data: Vec::new(),
+            clip: Vec::new(),
+        };
         for (index, clip) in clips.into_iter().enumerate() {
             set.coeffs = clip.coeffs;
             if clip.frames == 0 {
@@ -39,7 +48,9 @@ impl WindowSet {
             }
             let mut start = 0;
             while start + frames <= clip.frames {
-                set.data.extend_from_slice(&clip.data[start * clip.coeffs..(start + frames) * clip.coeffs]);
+                set.data.extend_from_slice(
+                    &clip.data[start * clip.coeffs..(start + frames) * clip.coeffs],
+                );
                 set.clip.push(index);
                 start += hop;
             }

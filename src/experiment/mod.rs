@@ -13,7 +13,9 @@ use crate::features::FeatureConfig;
 use crate::models::ModelConfig;
 use crate::train::TrainConfig;
 
-pub use run::{Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialRecord, run_experiment};
+pub use run::{
+    Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialRecord, run_experiment,
+};
 
 /// A whole experiment: data, features, the models to compare and how to train them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,8 +78,10 @@ pub enum ExperimentError {
 impl Experiment {
     /// Reads and validates an experiment file.
     pub fn load(path: &Path) -> Result<Self, ExperimentError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ExperimentError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
@@ -86,9 +90,19 @@ impl Experiment {
         let experiment: Experiment = toml::from_str(text).map_err(|e| {
             let start = e.span().map_or(0, |s| s.start);
             let (line, column) = line_column(text, refine_offset(text, start, e.message()));
-            ExperimentError::Parse { path: path.to_path_buf(), line, column, message: e.message().to_string() }
+            ExperimentError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
         })?;
-        experiment.validate().map_err(|message| ExperimentError::Invalid { path: path.to_path_buf(), message })?;
+        experiment
+            .validate()
+            .map_err(|message| ExperimentError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
         Ok(experiment)
     }
 
@@ -100,12 +114,16 @@ impl Experiment {
         if self.model.is_empty() {
             return Err("at least one [[model]] table is needed".into());
         }
-        self.features.validate().map_err(|e| format!("[features] {e}"))?;
+        self.features
+            .validate()
+            .map_err(|e| format!("[features] {e}"))?;
         self.data.validate().map_err(|e| format!("[data] {e}"))?;
         self.train.validate().map_err(|e| format!("[train] {e}"))?;
         let mut names = std::collections::HashSet::new();
         for (i, model) in self.model.iter().enumerate() {
-            model.validate().map_err(|e| format!("[[model]] #{} ({}): {e}", i + 1, model.name()))?;
+            model
+                .validate()
+                .map_err(|e| format!("[[model]] #{} ({}): {e}", i + 1, model.name()))?;
             if !names.insert(model.name()) {
                 return Err(format!(
                     "two models are named {:?}; give one a distinct `name = \"...\"`",
@@ -132,7 +150,9 @@ fn refine_offset(text: &str, start: usize, message: &str) -> usize {
     let mut offset = start.min(text.len());
     for line in text[offset..].split_inclusive('\n') {
         let trimmed = line.trim_start();
-        let is_key = trimmed.strip_prefix(token).is_some_and(|rest| rest.trim_start().starts_with('='));
+        let is_key = trimmed
+            .strip_prefix(token)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
         let is_value = trimmed.contains(&format!("\"{token}\""));
         if is_key || is_value {
             return offset + (line.len() - trimmed.len());

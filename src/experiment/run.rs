@@ -2,15 +2,19 @@
 //! `runs/<experiment>/<trial>/`, each leaving its resolved config, events,
 //! checkpoints, model and metrics.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
 use crate::data::{self, DataError, FileFailure, Label, LoadedClip, Normalizer, WindowSet};
+use crate::eval::{ClipScore, Confusion, clip_scores, partial_auc, percentile, roc_auc};
 use crate::features::cache::FeatureCache;
 use crate::features::{CpuExtractor, FeatureError};
+use crate::models::Autoencoder;
 use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
 
 /// How to run.
@@ -54,6 +58,18 @@ pub struct TrialMetrics {
     pub rmse: f64,
     /// Mean absolute error.
     pub mae: f64,
+    /// ROC AUC of clip scores, test normal vs anomaly (absent with one class).
+    pub auc: Option<f64>,
+    /// Partial AUC up to FPR 0.1, McClish-standardised.
+    pub pauc: Option<f64>,
+    /// Clip-score threshold: 95th percentile of validation normal clips.
+    pub threshold: Option<f64>,
+    /// Precision of flags at the threshold.
+    pub precision: Option<f64>,
+    /// Recall at the threshold.
+    pub recall: Option<f64>,
+    /// F1 at the threshold.
+    pub f1: Option<f64>,
     /// Which data: "test/normal" or "validation".
     pub held_out: String,
     /// Windows evaluated.
@@ -121,46 +137,62 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|source| RunError::Io { path: path.to_path_buf(), source })
+        .map_err(|source| RunError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
-/// Prepared data: normalised windows for training, validation and held-out normal.
+/// Prepared data: normalised windows for training, validation and test.
 struct Prepared {
     normalizer: Normalizer,
     train: WindowSet,
     valid: WindowSet,
-    held_out: WindowSet,
-    held_out_name: &'static str,
+    valid_clips: usize,
+    test: WindowSet,
+    /// Path and label of each test clip, in window-set clip order.
+    test_clips: Vec<(PathBuf, Label)>,
     failures: Vec<FileFailure>,
 }
 
-fn prepare(exp: &Experiment, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<Prepared, RunError> {
+fn prepare(
+    exp: &Experiment,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Prepared, RunError> {
     let (files, skipped) = exp.data.list()?;
     let extractor = CpuExtractor::new(&exp.features)?;
-    let (mut train_idx, valid_idx) = data::split_by_file(files.train.len(), exp.data.valid_fraction, exp.seed);
+    let (mut train_idx, valid_idx) =
+        data::split_by_file(files.train.len(), exp.data.valid_fraction, exp.seed);
     if let Some(max) = exp.data.max_files {
         train_idx.truncate(max);
     }
-    let pick = |idx: &[usize]| idx.iter().map(|&i| files.train[i].clone()).collect::<Vec<_>>();
-    let test_normal: Vec<PathBuf> =
-        files.test.iter().filter(|(_, l)| *l == Label::Normal).map(|(p, _)| p.clone()).collect();
-    let groups = [pick(&train_idx), pick(&valid_idx), test_normal];
+    let pick = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| files.train[i].clone())
+            .collect::<Vec<_>>()
+    };
+    let labels: HashMap<PathBuf, Label> = files.test.iter().cloned().collect();
+    let groups = [
+        pick(&train_idx),
+        pick(&valid_idx),
+        files.test.iter().map(|(p, _)| p.clone()).collect(),
+    ];
     let total: usize = groups.iter().map(Vec::len).sum();
     progress(Progress::Stage("features"));
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let mut loaded: Vec<Vec<LoadedClip>> = Vec::new();
     let mut failures = skipped;
     let (tx, rx) = std::sync::mpsc::channel::<usize>();
     std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            let mut out = Vec::new();
-            for group in &groups {
-                let tick = || {
-                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    let _ = tx.send(n);
-                };
-                out.push(data::load_features(group, &extractor, opts.cache.as_ref(), &tick));
-            }
+            let tick = || {
+                let _ = tx.send(done.fetch_add(1, Ordering::Relaxed) + 1);
+            };
+            let out: Vec<_> = groups
+                .iter()
+                .map(|g| data::load_features(g, &extractor, opts.cache.as_ref(), &tick))
+                .collect();
             drop(tx);
             out
         });
@@ -173,21 +205,126 @@ fn prepare(exp: &Experiment, opts: &RunOptions, progress: &mut dyn FnMut(Progres
         }
     });
     let mut loaded = loaded.into_iter();
-    let (mut train_clips, mut valid_clips, mut test_clips) =
-        (loaded.next().unwrap_or_default(), loaded.next().unwrap_or_default(), loaded.next().unwrap_or_default());
+    let mut next = || loaded.next().unwrap_or_default();
+    let (mut train_clips, mut valid_clips, mut test_clips) = (next(), next(), next());
     if train_clips.is_empty() {
-        return Err(DataError::Empty { what: "training files", detail: format!("all {} failed", groups[0].len()) }.into());
+        let detail = format!("all {} training files failed", groups[0].len());
+        return Err(DataError::Empty {
+            what: "training files",
+            detail,
+        }
+        .into());
     }
-    let coeffs = exp.features.coeffs();
-    let normalizer = Normalizer::fit(exp.data.normalization, coeffs, train_clips.iter().map(|c| &c.features));
-    for clip in train_clips.iter_mut().chain(valid_clips.iter_mut()).chain(test_clips.iter_mut()) {
+    let normalizer = Normalizer::fit(
+        exp.data.normalization,
+        exp.features.coeffs(),
+        train_clips.iter().map(|c| &c.features),
+    );
+    for clip in train_clips
+        .iter_mut()
+        .chain(valid_clips.iter_mut())
+        .chain(test_clips.iter_mut())
+    {
         normalizer.apply(&mut clip.features.data);
     }
-    let cut = |clips: &[LoadedClip]| WindowSet::cut(clips.iter().map(|c| &c.features), exp.data.frames, exp.data.hop);
-    let (train, valid) = (cut(&train_clips), cut(&valid_clips));
-    let (held_out, held_out_name) =
-        if test_clips.is_empty() { (valid.clone(), "validation") } else { (cut(&test_clips), "test/normal") };
-    Ok(Prepared { normalizer, train, valid, held_out, held_out_name, failures })
+    let cut = |clips: &[LoadedClip]| {
+        WindowSet::cut(
+            clips.iter().map(|c| &c.features),
+            exp.data.frames,
+            exp.data.hop,
+        )
+    };
+    Ok(Prepared {
+        normalizer,
+        train: cut(&train_clips),
+        valid: cut(&valid_clips),
+        valid_clips: valid_clips.len(),
+        test: cut(&test_clips),
+        test_clips: test_clips
+            .iter()
+            .map(|c| (c.path.clone(), labels[&c.path]))
+            .collect(),
+        failures,
+    })
+}
+
+/// Percentile of validation normal clip scores used as the default threshold.
+const THRESHOLD_PERCENTILE: f64 = 95.0;
+
+/// Reconstruction of held-out normal windows and, with anomalies, detection metrics.
+fn score_trial(
+    model: &Autoencoder,
+    prepared: &Prepared,
+    device: &Device,
+    metrics: &mut TrialMetrics,
+    dir: &Path,
+) -> Result<(), RunError> {
+    let (valid_sq, _) = train::evaluate(model, &prepared.valid, device);
+    let (test_sq, test_abs) = train::evaluate(model, &prepared.test, device);
+    let normal_window = |w: &usize| prepared.test_clips[prepared.test.clip[*w]].1 == Label::Normal;
+    let held: Vec<usize> = (0..prepared.test.len()).filter(normal_window).collect();
+    let (sq, ab, name): (Vec<f32>, Vec<f32>, &str) = if held.is_empty() {
+        let (s, a) = train::evaluate(model, &prepared.valid, device);
+        (s, a, "validation")
+    } else {
+        (
+            held.iter().map(|&w| test_sq[w]).collect(),
+            held.iter().map(|&w| test_abs[w]).collect(),
+            "test/normal",
+        )
+    };
+    metrics.mse = train::mean(&sq);
+    metrics.rmse = metrics.mse.sqrt();
+    metrics.mae = train::mean(&ab);
+    metrics.windows = sq.len();
+    metrics.held_out = name.to_string();
+
+    let valid_scores: Vec<f64> = clip_scores(
+        &valid_sq,
+        &prepared.valid.clip,
+        prepared.valid_clips,
+        ClipScore::Mean,
+    )
+    .into_iter()
+    .flatten()
+    .collect();
+    let test_scores = clip_scores(
+        &test_sq,
+        &prepared.test.clip,
+        prepared.test_clips.len(),
+        ClipScore::Mean,
+    );
+    metrics.threshold = percentile(&valid_scores, THRESHOLD_PERCENTILE);
+    let mut scored = Vec::new();
+    let mut csv = String::from("file,score,label,flag\n");
+    for ((path, label), score) in prepared.test_clips.iter().zip(&test_scores) {
+        let Some(score) = score else { continue };
+        let flag = metrics.threshold.is_some_and(|t| *score > t);
+        let label_text = if *label == Label::Anomaly {
+            "anomaly"
+        } else {
+            "normal"
+        };
+        csv.push_str(&format!(
+            "{},{score:.6},{label_text},{}\n",
+            path.display(),
+            u8::from(flag)
+        ));
+        scored.push((*score, *label == Label::Anomaly));
+    }
+    if !scored.is_empty() {
+        write(&dir.join("scores.csv"), csv.as_bytes())?;
+    }
+    let (scores, anomalous): (Vec<f64>, Vec<bool>) = scored.into_iter().unzip();
+    metrics.auc = roc_auc(&scores, &anomalous);
+    metrics.pauc = partial_auc(&scores, &anomalous, 0.1);
+    if let (Some(t), Some(_)) = (metrics.threshold, metrics.auc) {
+        let c = Confusion::at(&scores, &anomalous, t);
+        metrics.precision = Some(c.precision());
+        metrics.recall = Some(c.recall());
+        metrics.f1 = Some(c.f1());
+    }
+    Ok(())
 }
 
 /// Runs every model of `exp`.
@@ -205,7 +342,10 @@ pub fn run_experiment(
         progress(Progress::Stage(&name));
         let dir = exp_dir.join(&name);
         let model_dir = dir.join("model");
-        std::fs::create_dir_all(&model_dir).map_err(|source| RunError::Io { path: model_dir.clone(), source })?;
+        std::fs::create_dir_all(&model_dir).map_err(|source| RunError::Io {
+            path: model_dir.clone(),
+            source,
+        })?;
         let record = TrialRecord {
             earshot_version: crate::VERSION.to_string(),
             trial: name.clone(),
@@ -217,7 +357,10 @@ pub fn run_experiment(
         let record_text = toml::to_string_pretty(&record).expect("records serialise");
         write(&dir.join("config.toml"), record_text.as_bytes())?;
         write(&model_dir.join("config.toml"), record_text.as_bytes())?;
-        write(&model_dir.join("normalizer.json"), &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"))?;
+        write(
+            &model_dir.join("normalizer.json"),
+            &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"),
+        )?;
 
         let trial = Trial {
             name: &name,
@@ -228,48 +371,71 @@ pub fn run_experiment(
             device: opts.device.clone(),
             resume: opts.resume,
         };
-        let result = train::train_trial(&trial, (&prepared.train, &prepared.valid), &mut |report| {
-            progress(Progress::Epoch(&name, report))
-        })?;
-        let (status, reason) = match &result.outcome {
-            Outcome::Done { .. } => ("done", None),
-            Outcome::Failed { reason, .. } => ("failed", Some(reason.clone())),
-        };
-        let (mse, mae, parameters) = match &result.model {
-            Some(m) if status == "done" => {
-                let (mse, mae, _) = train::evaluate(m, &prepared.held_out, &opts.device);
-                (mse, mae, burn::module::Module::num_params(m))
-            }
-            _ => (f64::NAN, f64::NAN, 0),
-        };
-        let metrics = TrialMetrics {
+        let result =
+            train::train_trial(&trial, (&prepared.train, &prepared.valid), &mut |report| {
+                progress(Progress::Epoch(&name, report))
+            })?;
+        let mut metrics = TrialMetrics {
             trial: name.clone(),
             kind: kind_of(model),
-            status: status.to_string(),
-            reason: reason.clone(),
-            mse,
-            rmse: mse.sqrt(),
-            mae,
-            held_out: prepared.held_out_name.to_string(),
-            windows: prepared.held_out.len(),
+            status: "done".into(),
+            reason: None,
+            mse: f64::NAN,
+            rmse: f64::NAN,
+            mae: f64::NAN,
+            held_out: String::new(),
+            windows: 0,
+            auc: None,
+            pauc: None,
+            threshold: None,
+            precision: None,
+            recall: None,
+            f1: None,
             best_epoch: result.best_epoch,
             best_valid_loss: result.best_valid,
             epochs: result.epochs_done,
-            parameters,
+            parameters: 0,
         };
-        write(&dir.join("metrics.json"), &serde_json::to_vec_pretty(&metrics).expect("json"))?;
-        if status == "done" {
+        match (&result.outcome, &result.model) {
+            (Outcome::Done { .. }, Some(m)) => {
+                metrics.parameters = burn::module::Module::num_params(m);
+                score_trial(m, &prepared, &opts.device, &mut metrics, &dir)?;
+            }
+            (Outcome::Failed { reason, .. }, _) => {
+                metrics.status = "failed".into();
+                metrics.reason = Some(reason.clone());
+            }
+            (Outcome::Done { .. }, None) => {
+                metrics.status = "failed".into();
+                metrics.reason = Some("no model was saved".into());
+            }
+        }
+        write(
+            &dir.join("metrics.json"),
+            &serde_json::to_vec_pretty(&metrics).expect("json"),
+        )?;
+        if metrics.status == "done" {
             let events_path = dir.join("events.jsonl");
-            let mut events = train::events::EventLog::open(&events_path, &name)
-                .map_err(|source| RunError::Io { path: events_path.clone(), source })?;
+            let mut events =
+                train::events::EventLog::open(&events_path, &name).map_err(|source| {
+                    RunError::Io {
+                        path: events_path.clone(),
+                        source,
+                    }
+                })?;
             events
-                .write(serde_json::json!({"metric": "reconstruction", "mse": mse, "rmse": mse.sqrt(), "mae": mae}))
+                .write(serde_json::json!({"metric": "test", "mse": metrics.mse, "rmse": metrics.rmse, "mae": metrics.mae,
+                    "auc": metrics.auc, "pauc": metrics.pauc, "threshold": metrics.threshold}))
                 .and_then(|_| events.status(true, None))
                 .map_err(|source| RunError::Io { path: events_path, source })?;
         }
         trials.push(metrics);
     }
-    Ok(RunSummary { trials, failures: prepared.failures, dir: exp_dir })
+    Ok(RunSummary {
+        trials,
+        failures: prepared.failures,
+        dir: exp_dir,
+    })
 }
 
 fn kind_of(model: &crate::models::ModelConfig) -> String {

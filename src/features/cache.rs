@@ -45,14 +45,23 @@ impl FeatureCache {
         let file = fs::File::open(entry).ok()?;
         match npy::read_f32(std::io::BufReader::new(file)) {
             Ok((shape, data)) if shape.len() == 2 && shape[1] == config.coeffs() => {
-                Some(Features { frames: shape[0], coeffs: shape[1], data })
+                Some(Features {
+                    frames: shape[0],
+                    coeffs: shape[1],
+                    data,
+                })
             }
             _ => None,
         }
     }
 
     /// Stores features; written to a temporary name and renamed so readers never see half a file.
-    pub fn put(&self, path: &Path, config: &FeatureConfig, features: &Features) -> std::io::Result<()> {
+    pub fn put(
+        &self,
+        path: &Path,
+        config: &FeatureConfig,
+        features: &Features,
+    ) -> std::io::Result<()> {
         let Some(entry) = self.entry(path, config) else {
             return Ok(());
         };
@@ -60,7 +69,11 @@ impl FeatureCache {
         let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
         {
             let mut out = std::io::BufWriter::new(fs::File::create(&tmp)?);
-            npy::write_f32(&mut out, &[features.frames, features.coeffs], &features.data)?;
+            npy::write_f32(
+                &mut out,
+                &[features.frames, features.coeffs],
+                &features.data,
+            )?;
             std::io::Write::flush(&mut out)?;
         }
         fs::rename(&tmp, &entry)
@@ -68,7 +81,12 @@ impl FeatureCache {
 
     fn entry(&self, path: &Path, config: &FeatureConfig) -> Option<PathBuf> {
         let meta = fs::metadata(path).ok()?;
-        let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+        let mtime = meta
+            .modified()
+            .ok()?
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
         let canonical = fs::canonicalize(path).ok()?;
         let config_text = serde_json::to_string(config).ok()?;
         let key = format!(
@@ -82,5 +100,7 @@ impl FeatureCache {
 
 /// 64-bit FNV-1a: a stable hash (std's hasher may change between releases).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -21,15 +21,28 @@ pub struct FileFeatures {
 }
 
 /// Features of `path`; the error is a reason for people (the caller knows the path).
-pub fn extract_file(path: &Path, extractor: &CpuExtractor, cache: Option<&FeatureCache>) -> Result<FileFeatures, String> {
+pub fn extract_file(
+    path: &Path,
+    extractor: &CpuExtractor,
+    cache: Option<&FeatureCache>,
+) -> Result<FileFeatures, String> {
     let config = extractor.config();
     if let Some(features) = cache.and_then(|c| c.get(path, config)) {
-        return Ok(FileFeatures { features, source: None, resampled: false, cached: true });
+        return Ok(FileFeatures {
+            features,
+            source: None,
+            resampled: false,
+            cached: true,
+        });
     }
-    let mut reader = AudioReader::open(path, Some(config.sample_rate)).map_err(|e| e.kind.to_string())?;
+    let mut reader =
+        AudioReader::open(path, Some(config.sample_rate)).map_err(|e| e.kind.to_string())?;
     let mut stream = extractor.stream();
     let mut chunk = Vec::new();
-    while reader.read_chunk(&mut chunk).map_err(|e| e.kind.to_string())? {
+    while reader
+        .read_chunk(&mut chunk)
+        .map_err(|e| e.kind.to_string())?
+    {
         stream.push(&chunk);
     }
     let features = stream.finish().map_err(|e| e.to_string())?;
@@ -39,5 +52,10 @@ pub fn extract_file(path: &Path, extractor: &CpuExtractor, cache: Option<&Featur
         // A cache that cannot be written only costs time later.
         eprintln!("warning: feature cache {}: {e}", c.dir().display());
     }
-    Ok(FileFeatures { features, source: Some(reader.info()), resampled: reader.is_resampled(), cached: false })
+    Ok(FileFeatures {
+        features,
+        source: Some(reader.info()),
+        resampled: reader.is_resampled(),
+        cached: false,
+    })
 }

@@ -7,7 +7,11 @@ pub fn hz_to_mel(hz: f64) -> f64 {
     const MIN_LOG_HZ: f64 = 1000.0;
     let min_log_mel = MIN_LOG_HZ / F_SP;
     let log_step = 6.4f64.ln() / 27.0;
-    if hz >= MIN_LOG_HZ { min_log_mel + (hz / MIN_LOG_HZ).ln() / log_step } else { hz / F_SP }
+    if hz >= MIN_LOG_HZ {
+        min_log_mel + (hz / MIN_LOG_HZ).ln() / log_step
+    } else {
+        hz / F_SP
+    }
 }
 
 /// Mel to Hz on the Slaney scale (inverse of [`hz_to_mel`]).
@@ -16,7 +20,11 @@ pub fn mel_to_hz(mel: f64) -> f64 {
     const MIN_LOG_HZ: f64 = 1000.0;
     let min_log_mel = MIN_LOG_HZ / F_SP;
     let log_step = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel { MIN_LOG_HZ * (log_step * (mel - min_log_mel)).exp() } else { F_SP * mel }
+    if mel >= min_log_mel {
+        MIN_LOG_HZ * (log_step * (mel - min_log_mel)).exp()
+    } else {
+        F_SP * mel
+    }
 }
 
 /// One band: weights for the contiguous FFT bins starting at `start`.
@@ -58,11 +66,15 @@ impl MelFilterbank {
                 };
                 let nonzero: Vec<usize> = (0..bins).filter(|&k| weight(k) > 0.0).collect();
                 match (nonzero.first(), nonzero.last()) {
-                    (Some(&a), Some(&b)) => {
-                        MelBand { start: a, weights: (a..=b).map(|k| weight(k) as f32).collect() }
-                    }
+                    (Some(&a), Some(&b)) => MelBand {
+                        start: a,
+                        weights: (a..=b).map(|k| weight(k) as f32).collect(),
+                    },
                     // Too narrow to catch a bin: librosa warns and keeps an empty band.
-                    _ => MelBand { start: 0, weights: Vec::new() },
+                    _ => MelBand {
+                        start: 0,
+                        weights: Vec::new(),
+                    },
                 }
             })
             .collect();
@@ -89,7 +101,11 @@ pub fn dct_ortho(n_out: usize, n_in: usize) -> Vec<f32> {
     let n = n_in as f64;
     let mut m = Vec::with_capacity(n_out * n_in);
     for k in 0..n_out {
-        let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+        let scale = if k == 0 {
+            (1.0 / n).sqrt()
+        } else {
+            (2.0 / n).sqrt()
+        };
         for i in 0..n_in {
             let angle = std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n);
             m.push((scale * angle.cos()) as f32);

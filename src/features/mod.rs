@@ -99,7 +99,11 @@ impl FeatureConfig {
     /// Frames a clip of `samples` samples yields (librosa's count), or `None` when
     /// it is too short (only possible with `center = false`).
     pub fn frame_count(&self, samples: usize) -> Option<usize> {
-        let padded = if self.center { samples + 2 * (self.n_fft / 2) } else { samples };
+        let padded = if self.center {
+            samples + 2 * (self.n_fft / 2)
+        } else {
+            samples
+        };
         (padded >= self.n_fft).then(|| 1 + (padded - self.n_fft) / self.hop_length)
     }
 
@@ -110,29 +114,60 @@ impl FeatureConfig {
             return bad("sample_rate", "must be > 0 Hz".into());
         }
         if self.n_fft < 2 {
-            return bad("n_fft", format!("is {}, must be >= 2 (usually 512, 1024 or 2048)", self.n_fft));
+            return bad(
+                "n_fft",
+                format!(
+                    "is {}, must be >= 2 (usually 512, 1024 or 2048)",
+                    self.n_fft
+                ),
+            );
         }
         if self.hop_length == 0 {
             return bad("hop_length", "must be >= 1".into());
         }
         if self.window_length() == 0 || self.window_length() > self.n_fft {
-            return bad("win_length", format!("is {}, must be in 1..={}", self.window_length(), self.n_fft));
+            return bad(
+                "win_length",
+                format!("is {}, must be in 1..={}", self.window_length(), self.n_fft),
+            );
         }
         if self.n_mels == 0 {
             return bad("n_mels", "must be >= 1".into());
         }
         if self.kind == FeatureKind::Mfcc && (self.n_mfcc == 0 || self.n_mfcc > self.n_mels) {
-            return bad("n_mfcc", format!("is {}, must be in 1..={} (n_mels)", self.n_mfcc, self.n_mels));
+            return bad(
+                "n_mfcc",
+                format!(
+                    "is {}, must be in 1..={} (n_mels)",
+                    self.n_mfcc, self.n_mels
+                ),
+            );
         }
         let nyquist = self.sample_rate as f32 / 2.0;
         if !(self.fmin >= 0.0 && self.fmin < self.max_frequency()) {
-            return bad("fmin", format!("is {}, must be in 0..fmax ({})", self.fmin, self.max_frequency()));
+            return bad(
+                "fmin",
+                format!(
+                    "is {}, must be in 0..fmax ({})",
+                    self.fmin,
+                    self.max_frequency()
+                ),
+            );
         }
         if !(self.max_frequency() <= nyquist) {
-            return bad("fmax", format!("is {}, must be <= sample_rate / 2 ({nyquist})", self.max_frequency()));
+            return bad(
+                "fmax",
+                format!(
+                    "is {}, must be <= sample_rate / 2 ({nyquist})",
+                    self.max_frequency()
+                ),
+            );
         }
         if !(self.power > 0.0 && self.power.is_finite()) {
-            return bad("power", format!("is {}, must be > 0 (1 = magnitude, 2 = power)", self.power));
+            return bad(
+                "power",
+                format!("is {}, must be > 0 (1 = magnitude, 2 = power)", self.power),
+            );
         }
         if let Some(top) = self.top_db
             && !(top >= 0.0)
@@ -204,7 +239,12 @@ impl FeatureBatch {
             let at = c * max_frames * coeffs;
             data[at..at + feats.data.len()].copy_from_slice(&feats.data);
         }
-        Self { frames: clips.iter().map(|c| c.frames).collect(), max_frames, coeffs, data }
+        Self {
+            frames: clips.iter().map(|c| c.frames).collect(),
+            max_frames,
+            coeffs,
+            data,
+        }
     }
 
     /// Clip `c` as `[frames, coeffs]`.

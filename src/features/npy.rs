@@ -7,10 +7,21 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Writes a C-order `float32` array of `shape` holding `data`.
 pub fn write_f32<W: Write>(mut out: W, shape: &[usize], data: &[f32]) -> io::Result<()> {
-    assert_eq!(shape.iter().product::<usize>(), data.len(), "shape must cover the data");
+    assert_eq!(
+        shape.iter().product::<usize>(),
+        data.len(),
+        "shape must cover the data"
+    );
     let dims = match shape {
         [one] => format!("({one},)"),
-        _ => format!("({})", shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
     // Magic (6) + version (2) + length (2) + header + newline is padded to 64 bytes.
@@ -30,7 +41,12 @@ pub fn write_f32<W: Write>(mut out: W, shape: &[usize], data: &[f32]) -> io::Res
 
 /// Reads a C-order little-endian `float32` array: its shape and data.
 pub fn read_f32<R: Read>(mut input: R) -> io::Result<(Vec<usize>, Vec<f32>)> {
-    let invalid = |msg: &str| io::Error::new(io::ErrorKind::InvalidData, format!("not a float32 .npy file: {msg}"));
+    let invalid = |msg: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a float32 .npy file: {msg}"),
+        )
+    };
     let mut preamble = [0u8; 10];
     input.read_exact(&mut preamble)?;
     if &preamble[..6] != MAGIC {
@@ -65,6 +81,9 @@ pub fn read_f32<R: Read>(mut input: R) -> io::Result<(Vec<usize>, Vec<f32>)> {
     let count: usize = shape.iter().product();
     let mut bytes = vec![0u8; count * 4];
     input.read_exact(&mut bytes)?;
-    let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let data = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     Ok((shape, data))
 }

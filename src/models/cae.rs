@@ -37,7 +37,12 @@ fn default_stride() -> usize {
 
 impl Default for CaeConfig {
     fn default() -> Self {
-        Self { name: None, channels: default_channels(), kernel: default_kernel(), stride: default_stride() }
+        Self {
+            name: None,
+            channels: default_channels(),
+            kernel: default_kernel(),
+            stride: default_stride(),
+        }
     }
 }
 
@@ -55,7 +60,10 @@ impl CaeConfig {
             return Err("channels must list at least one width, each >= 1".into());
         }
         if self.kernel == 0 || self.stride == 0 || self.kernel % 2 == 0 {
-            return Err(format!("kernel must be odd and stride >= 1 (kernel {}, stride {})", self.kernel, self.stride));
+            return Err(format!(
+                "kernel must be odd and stride >= 1 (kernel {}, stride {})",
+                self.kernel, self.stride
+            ));
         }
         Ok(())
     }

@@ -30,7 +30,11 @@ fn default_bottleneck() -> usize {
 
 impl Default for DenseConfig {
     fn default() -> Self {
-        Self { name: None, hidden: default_hidden(), bottleneck: default_bottleneck() }
+        Self {
+            name: None,
+            hidden: default_hidden(),
+            bottleneck: default_bottleneck(),
+        }
     }
 }
 
@@ -43,7 +47,10 @@ pub struct DenseBlock {
 
 impl DenseBlock {
     fn new(input: usize, output: usize, device: &Device) -> Self {
-        Self { linear: LinearConfig::new(input, output).init(device), norm: BatchNormConfig::new(output).init(device) }
+        Self {
+            linear: LinearConfig::new(input, output).init(device),
+            norm: BatchNormConfig::new(output).init(device),
+        }
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
@@ -74,9 +81,15 @@ impl DenseConfig {
         widths.extend(&self.hidden);
         widths.push(self.bottleneck);
         widths.extend(self.hidden.iter().rev());
-        let blocks = widths.windows(2).map(|w| DenseBlock::new(w[0], w[1], device)).collect();
+        let blocks = widths
+            .windows(2)
+            .map(|w| DenseBlock::new(w[0], w[1], device))
+            .collect();
         let last = *widths.last().expect("at least the input");
-        DenseAe { blocks, output: LinearConfig::new(last, input).init(device) }
+        DenseAe {
+            blocks,
+            output: LinearConfig::new(last, input).init(device),
+        }
     }
 }
 

@@ -109,12 +109,24 @@ impl Autoencoder {
     /// `None` uses the VAE's mean, as at evaluation).
     pub fn forward(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> Forward {
         match self {
-            Autoencoder::Dense(m) => Forward { reconstruction: m.forward(x), kl: None },
-            Autoencoder::Cae(m) => Forward { reconstruction: m.forward(x), kl: None },
-            Autoencoder::Rnn(m) => Forward { reconstruction: m.forward(x), kl: None },
+            Autoencoder::Dense(m) => Forward {
+                reconstruction: m.forward(x),
+                kl: None,
+            },
+            Autoencoder::Cae(m) => Forward {
+                reconstruction: m.forward(x),
+                kl: None,
+            },
+            Autoencoder::Rnn(m) => Forward {
+                reconstruction: m.forward(x),
+                kl: None,
+            },
             Autoencoder::Vae(m) => {
                 let out = m.forward(x, noise);
-                Forward { reconstruction: out.reconstruction, kl: Some(out.kl) }
+                Forward {
+                    reconstruction: out.reconstruction,
+                    kl: Some(out.kl),
+                }
             }
         }
     }
@@ -134,7 +146,12 @@ impl Autoencoder {
 pub fn window_errors(x: Tensor<3>, reconstruction: Tensor<3>) -> (Tensor<1>, Tensor<1>) {
     let [batch, ..] = x.dims();
     let diff = reconstruction - x;
-    let mse = diff.clone().square().flatten::<2>(1, 2).mean_dim(1).reshape([batch]);
+    let mse = diff
+        .clone()
+        .square()
+        .flatten::<2>(1, 2)
+        .mean_dim(1)
+        .reshape([batch]);
     let mae = diff.abs().flatten::<2>(1, 2).mean_dim(1).reshape([batch]);
     (mse, mae)
 }

@@ -109,13 +109,18 @@ impl RnnConfig {
 
     fn layer(&self, input: usize, bidirectional: bool, device: &Device) -> (RecurrentLayer, usize) {
         match (self.cell, bidirectional) {
-            (Cell::Lstm, false) => {
-                (RecurrentLayer::Lstm(LstmConfig::new(input, self.hidden, true).init(device)), self.hidden)
-            }
-            (Cell::Lstm, true) => {
-                (RecurrentLayer::BiLstm(BiLstmConfig::new(input, self.hidden, true).init(device)), 2 * self.hidden)
-            }
-            (Cell::Gru, _) => (RecurrentLayer::Gru(GruConfig::new(input, self.hidden, true).init(device)), self.hidden),
+            (Cell::Lstm, false) => (
+                RecurrentLayer::Lstm(LstmConfig::new(input, self.hidden, true).init(device)),
+                self.hidden,
+            ),
+            (Cell::Lstm, true) => (
+                RecurrentLayer::BiLstm(BiLstmConfig::new(input, self.hidden, true).init(device)),
+                2 * self.hidden,
+            ),
+            (Cell::Gru, _) => (
+                RecurrentLayer::Gru(GruConfig::new(input, self.hidden, true).init(device)),
+                self.hidden,
+            ),
         }
     }
 
@@ -136,7 +141,12 @@ impl RnnConfig {
             decoder.push(layer);
             width = out;
         }
-        RnnAe { encoder, to_latent, decoder, head: LinearConfig::new(width, coeffs).init(device) }
+        RnnAe {
+            encoder,
+            to_latent,
+            decoder,
+            head: LinearConfig::new(width, coeffs).init(device),
+        }
     }
 }
 

@@ -97,7 +97,10 @@ impl VaeConfig {
     pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> Vae {
         let input = frames * coeffs;
         let chain = |widths: &[usize]| -> Vec<Linear> {
-            widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect()
+            widths
+                .windows(2)
+                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .collect()
         };
         let mut down = vec![input];
         down.extend(&self.hidden);
@@ -136,12 +139,17 @@ impl Vae {
             Some(eps) => mean.clone() + (log_var.clone() * 0.5).exp() * eps,
             None => mean.clone(),
         };
-        let kl = (log_var.clone().exp() + mean.square() - log_var - 1.0).sum_dim(1).reshape([batch])
+        let kl = (log_var.clone().exp() + mean.square() - log_var - 1.0)
+            .sum_dim(1)
+            .reshape([batch])
             * (0.5 / (frames * coeffs) as f64);
         let mut d = z;
         for layer in &self.decoder {
             d = relu(layer.forward(d));
         }
-        VaeOutput { reconstruction: self.output.forward(d).reshape([batch, frames, coeffs]), kl }
+        VaeOutput {
+            reconstruction: self.output.forward(d).reshape([batch, frames, coeffs]),
+            kl,
+        }
     }
 }

@@ -46,7 +46,10 @@ pub fn save(dir: &Path, checkpoint: &Checkpoint) -> std::io::Result<()> {
     fs::create_dir_all(&tmp)?;
     fs::write(tmp.join("model.bin"), &checkpoint.model)?;
     fs::write(tmp.join("optimizer.bin"), &checkpoint.optimizer)?;
-    fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(&checkpoint.state).map_err(std::io::Error::other)?)?;
+    fs::write(
+        tmp.join("state.json"),
+        serde_json::to_vec_pretty(&checkpoint.state).map_err(std::io::Error::other)?,
+    )?;
     let _ = fs::remove_dir_all(&final_dir);
     fs::rename(&tmp, &final_dir)?;
     let mut all = list(dir)?;
@@ -85,7 +88,16 @@ pub fn latest(dir: &Path) -> std::io::Result<Option<Checkpoint>> {
     let Some((_, path)) = list(dir)?.pop() else {
         return Ok(None);
     };
-    let state: LoopState = serde_json::from_slice(&fs::read(path.join("state.json"))?)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
-    Ok(Some(Checkpoint { model: fs::read(path.join("model.bin"))?, optimizer: fs::read(path.join("optimizer.bin"))?, state }))
+    let state: LoopState =
+        serde_json::from_slice(&fs::read(path.join("state.json"))?).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        })?;
+    Ok(Some(Checkpoint {
+        model: fs::read(path.join("model.bin"))?,
+        optimizer: fs::read(path.join("optimizer.bin"))?,
+        state,
+    }))
 }

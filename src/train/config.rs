@@ -79,7 +79,10 @@ impl TrainConfig {
             return Err("epochs and batch_size must be >= 1".into());
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(format!("learning_rate is {}, must be > 0", self.learning_rate));
+            return Err(format!(
+                "learning_rate is {}, must be > 0",
+                self.learning_rate
+            ));
         }
         if !(self.weight_decay >= 0.0) || !(self.step_gamma > 0.0) || self.step_epochs == 0 {
             return Err("weight_decay must be >= 0, step_gamma > 0 and step_epochs >= 1".into());
@@ -103,9 +106,14 @@ impl TrainConfig {
             Schedule::Constant => self.learning_rate,
             Schedule::Cosine => {
                 let floor = 0.01 * self.learning_rate;
-                floor + 0.5 * (self.learning_rate - floor) * (1.0 + (std::f64::consts::PI * e / span).cos())
+                floor
+                    + 0.5
+                        * (self.learning_rate - floor)
+                        * (1.0 + (std::f64::consts::PI * e / span).cos())
             }
-            Schedule::Step => self.learning_rate * self.step_gamma.powi((e as usize / self.step_epochs) as i32),
+            Schedule::Step => {
+                self.learning_rate * self.step_gamma.powi((e as usize / self.step_epochs) as i32)
+            }
         }
     }
 }

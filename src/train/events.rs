@@ -18,7 +18,10 @@ impl EventLog {
     /// Opens (appending) `path` for `trial`.
     pub fn open(path: &Path, trial: &str) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { file, trial: trial.to_string() })
+        Ok(Self {
+            file,
+            trial: trial.to_string(),
+        })
     }
 
     /// A loss of `split` ("train" or "valid") after `epoch` (1-based).
@@ -28,7 +31,10 @@ impl EventLog {
 
     /// Any other event; `t` and `trial` are added.
     pub fn write(&mut self, mut event: Value) -> std::io::Result<()> {
-        let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
         if let Value::Object(map) = &mut event {
             map.insert("t".into(), json!(t));
             map.insert("trial".into(), json!(self.trial));

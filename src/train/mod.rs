@@ -8,7 +8,9 @@ pub mod events;
 mod trainer;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig};
-pub use trainer::{EpochReport, Outcome, Trial, TrialResult, evaluate, train_trial};
+pub use trainer::{
+    EpochReport, Outcome, Trial, TrialResult, evaluate, load_model, mean, train_trial,
+};
 
 use std::path::PathBuf;
 

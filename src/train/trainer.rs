@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
-use burn::module::Module;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
-use burn::optim::decay::WeightDecayConfig;
 use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -89,23 +90,36 @@ pub struct TrialResult {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io { path: path.to_path_buf(), source }
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn record_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Record { path: path.to_path_buf(), reason: e.to_string() }
+    TrainError::Record {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
-    let clip = config.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
+    let clip = config
+        .grad_clip
+        .map(|c| GradientClippingConfig::Norm(c as f32));
     match config.optimizer {
         OptimizerKind::Adam => {
-            let decay = (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay));
-            AdamConfig::new().with_weight_decay(decay).with_grad_clipping(clip).init()
+            let decay = (config.weight_decay > 0.0)
+                .then(|| WeightDecayConfig::new(config.weight_decay as f32));
+            AdamConfig::new()
+                .with_weight_decay(decay)
+                .with_grad_clipping(clip)
+                .init()
         }
-        OptimizerKind::Adamw => {
-            AdamWConfig::new().with_weight_decay(config.weight_decay as f32).with_grad_clipping(clip).init()
-        }
+        OptimizerKind::Adamw => AdamWConfig::new()
+            .with_weight_decay(config.weight_decay as f32)
+            .with_grad_clipping(clip)
+            .init(),
     }
 }
 
@@ -128,7 +142,10 @@ pub fn train_trial(
 ) -> Result<TrialResult, TrainError> {
     let (train, valid) = data;
     if train.is_empty() {
-        return Err(TrainError::NoData(format!("trial {} got 0 windows", trial.name)));
+        return Err(TrainError::NoData(format!(
+            "trial {} got 0 windows",
+            trial.name
+        )));
     }
     let dir = trial.dir;
     let checkpoints = dir.join("checkpoints");
@@ -141,13 +158,20 @@ pub fn train_trial(
     trial.device.seed(trial.seed);
     let mut model = trial.model.init(train.frames, train.coeffs, &autodiff);
     let mut optim = optimizer(trial.train);
-    let mut state = LoopState { epochs_done: 0, best_valid: f64::INFINITY, best_epoch: 0, last_train: f64::NAN };
+    let mut state = LoopState {
+        epochs_done: 0,
+        best_valid: f64::INFINITY,
+        best_epoch: 0,
+        last_train: f64::NAN,
+    };
     if trial.resume
         && let Some(ckpt) = checkpoint::latest(&checkpoints).map_err(io(&checkpoints))?
     {
-        let record = ModuleRecord::from_bytes(ckpt.model.into()).map_err(|e| record_err(&checkpoints, e))?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
+            .map_err(|e| record_err(&checkpoints, e))?;
         model = model.load_record(record);
-        let record = OptimizerRecord::from_bytes(ckpt.optimizer.into()).map_err(|e| record_err(&checkpoints, e))?;
+        let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
+            .map_err(|e| record_err(&checkpoints, e))?;
         optim = optim.load_record(record);
         state = ckpt.state;
         events
@@ -162,10 +186,14 @@ pub fn train_trial(
     let cfg = trial.train;
     let normal = Normal::new(0.0f32, 1.0).expect("unit normal");
     let mut since_best = state.epochs_done.saturating_sub(state.best_epoch);
-    let mut outcome = Outcome::Done { stopped_early: false };
+    let mut outcome = Outcome::Done {
+        stopped_early: false,
+    };
     for epoch in state.epochs_done..cfg.epochs {
         if cfg.patience.is_some_and(|p| since_best >= p) && state.best_epoch > 0 {
-            outcome = Outcome::Done { stopped_early: true };
+            outcome = Outcome::Done {
+                stopped_early: true,
+            };
             break;
         }
         let lr = cfg.learning_rate_at(epoch);
@@ -183,7 +211,9 @@ pub fn train_trial(
             }
             let x = batch_tensor(train, indices, &autodiff);
             let noise = model.noise_dim().map(|d| {
-                let values: Vec<f32> = (0..indices.len() * d).map(|_| normal.sample(&mut rng)).collect();
+                let values: Vec<f32> = (0..indices.len() * d)
+                    .map(|_| normal.sample(&mut rng))
+                    .collect();
                 Tensor::<2>::from_data(TensorData::new(values, [indices.len(), d]), &autodiff)
             });
             let loss = model.loss(x, noise, kl_weight);
@@ -197,20 +227,38 @@ pub fn train_trial(
             model = optim.step(lr, model, grads);
         }
         let epoch_number = epoch + 1;
-        let train_loss = loss_sum.map_or(f64::NAN, |s| s.into_scalar::<f32>() as f64 / steps.max(1) as f64);
+        let train_loss = loss_sum.map_or(f64::NAN, |s| {
+            s.into_scalar::<f32>() as f64 / steps.max(1) as f64
+        });
         let valid_loss = if valid.is_empty() {
             train_loss
         } else {
-            evaluate(&model.valid(), valid, &trial.device).0
+            mean(&evaluate(&model.valid(), valid, &trial.device).0)
         };
-        events.loss(epoch_number, "train", train_loss, lr).map_err(io(&events_path))?;
+        events
+            .loss(epoch_number, "train", train_loss, lr)
+            .map_err(io(&events_path))?;
         if train_loss.is_finite() {
-            events.loss(epoch_number, "valid", valid_loss, lr).map_err(io(&events_path))?;
+            events
+                .loss(epoch_number, "valid", valid_loss, lr)
+                .map_err(io(&events_path))?;
         }
         if !train_loss.is_finite() || !valid_loss.is_finite() {
-            let reason = format!("loss became {} in epoch {epoch_number}", if train_loss.is_nan() { "NaN" } else { "infinite" });
-            events.status(false, Some(&reason)).map_err(io(&events_path))?;
-            outcome = Outcome::Failed { epoch: epoch_number, reason };
+            let reason = format!(
+                "loss became {} in epoch {epoch_number}",
+                if train_loss.is_nan() {
+                    "NaN"
+                } else {
+                    "infinite"
+                }
+            );
+            events
+                .status(false, Some(&reason))
+                .map_err(io(&events_path))?;
+            outcome = Outcome::Failed {
+                epoch: epoch_number,
+                reason,
+            };
             break;
         }
         let improved = valid_loss < state.best_valid;
@@ -218,7 +266,12 @@ pub fn train_trial(
             state.best_valid = valid_loss;
             state.best_epoch = epoch_number;
             since_best = 0;
-            let bytes = model.clone().valid().into_record().into_bytes().map_err(|e| record_err(&model_dir, e))?;
+            let bytes = model
+                .clone()
+                .valid()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| record_err(&model_dir, e))?;
             write_atomically(&model_dir.join("model.bin"), &bytes)?;
         } else {
             since_best += 1;
@@ -226,19 +279,42 @@ pub fn train_trial(
         state.epochs_done = epoch_number;
         state.last_train = train_loss;
         let ckpt = Checkpoint {
-            model: model.clone().into_record().into_bytes().map_err(|e| record_err(&checkpoints, e))?.to_vec(),
-            optimizer: optim.to_record().into_bytes().map_err(|e| record_err(&checkpoints, e))?.to_vec(),
+            model: model
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| record_err(&checkpoints, e))?
+                .to_vec(),
+            optimizer: optim
+                .to_record()
+                .into_bytes()
+                .map_err(|e| record_err(&checkpoints, e))?
+                .to_vec(),
             state: state.clone(),
         };
         checkpoint::save(&checkpoints, &ckpt).map_err(io(&checkpoints))?;
-        on_epoch(&EpochReport { epoch: epoch_number, epochs: cfg.epochs, train_loss, valid_loss, lr, improved });
+        on_epoch(&EpochReport {
+            epoch: epoch_number,
+            epochs: cfg.epochs,
+            train_loss,
+            valid_loss,
+            lr,
+            improved,
+        });
     }
     if let Outcome::Done { stopped_early } = outcome {
         events
             .write(serde_json::json!({"event": "best", "epoch": state.best_epoch, "valid_loss": state.best_valid, "stopped_early": stopped_early}))
             .map_err(io(&events_path))?;
     }
-    let best = load_model(trial.model, train.frames, train.coeffs, &model_dir.join("model.bin"), &trial.device).ok();
+    let best = load_model(
+        trial.model,
+        train.frames,
+        train.coeffs,
+        &model_dir.join("model.bin"),
+        &trial.device,
+    )
+    .ok();
     Ok(TrialResult {
         outcome,
         model: best,
@@ -257,25 +333,32 @@ pub fn load_model(
     device: &Device,
 ) -> Result<Autoencoder, TrainError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
-    let record = ModuleRecord::from_bytes(bytes.into()).map_err(|e| record_err(path, e))?;
-    Ok(config.init(frames, coeffs, device).load_record(record).valid())
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| record_err(path, e))?;
+    Ok(config
+        .init(frames, coeffs, device)
+        .load_record(record)
+        .valid())
 }
 
-/// Mean reconstruction MSE and MAE over `set`, and per-window MSE.
-pub fn evaluate(model: &Autoencoder, set: &WindowSet, device: &Device) -> (f64, f64, Vec<f32>) {
-    let mut per_window = Vec::with_capacity(set.len());
-    let mut abs_sum = 0.0f64;
+/// Per-window reconstruction errors over `set`: (mean squared, mean absolute).
+pub fn evaluate(model: &Autoencoder, set: &WindowSet, device: &Device) -> (Vec<f32>, Vec<f32>) {
+    let mut squared = Vec::with_capacity(set.len());
+    let mut absolute = Vec::with_capacity(set.len());
     let all: Vec<usize> = (0..set.len()).collect();
     for indices in all.chunks(EVAL_BATCH) {
         let x = batch_tensor(set, indices, device);
         let out = model.forward(x.clone(), None);
         let (mse, mae) = window_errors(x, out.reconstruction);
-        per_window.extend(mse.into_data().to_vec::<f32>().unwrap_or_default());
-        abs_sum += mae.into_data().to_vec::<f32>().unwrap_or_default().iter().map(|&v| v as f64).sum::<f64>();
+        squared.extend(mse.into_data().try_to_vec::<f32>().unwrap_or_default());
+        absolute.extend(mae.into_data().try_to_vec::<f32>().unwrap_or_default());
     }
-    let n = per_window.len().max(1) as f64;
-    let mse = per_window.iter().map(|&v| v as f64).sum::<f64>() / n;
-    (mse, abs_sum / n, per_window)
+    (squared, absolute)
+}
+
+/// Mean of `values` in f64 (NaN when empty).
+pub fn mean(values: &[f32]) -> f64 {
+    values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {

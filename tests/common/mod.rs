@@ -21,9 +21,14 @@ pub fn shared_data() -> Option<PathBuf> {
         Some(repo().join("..").join("shared").join("data")),
         Some(PathBuf::from("/work/shared/data")),
     ];
-    let found = candidates.into_iter().flatten().find(|p| p.join("README.md").is_file());
+    let found = candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("README.md").is_file());
     if found.is_none() {
-        eprintln!("note: shared/data not found (set EARSHOT_DATA_DIR); skipping real-recording checks");
+        eprintln!(
+            "note: shared/data not found (set EARSHOT_DATA_DIR); skipping real-recording checks"
+        );
     }
     found
 }
@@ -32,7 +37,10 @@ pub fn shared_data() -> Option<PathBuf> {
 pub fn relative_max_error(ours: &[f32], reference: &[f32]) -> f64 {
     assert_eq!(ours.len(), reference.len(), "lengths differ");
     let peak = reference.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
-    let worst = ours.iter().zip(reference).fold(0.0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
+    let worst = ours
+        .iter()
+        .zip(reference)
+        .fold(0.0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
     worst / peak.max(f64::MIN_POSITIVE)
 }
 

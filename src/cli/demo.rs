@@ -1,0 +1,49 @@
+//! `earshot demo`: generate a small household-sound dataset, train the RNN and
+//! convolutional autoencoders on it, and show how well each flags anomalies.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use earshot::data::synth::{SynthCounts, write_dataset};
+use earshot::experiment::Experiment;
+
+use super::DeviceChoice;
+
+/// The demo's experiment, embedded so the binary needs no file.
+const DEMO_EXPERIMENT: &str = include_str!("../../experiments/demo.toml");
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the generated data (`data/`) and the runs (`runs/`).
+    #[arg(long, default_value = "demo")]
+    out: PathBuf,
+    /// Where to train (auto: a hardware GPU if found, else the CPU).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let mut experiment = Experiment::parse(DEMO_EXPERIMENT, "experiments/demo.toml".as_ref())?;
+    let data = args.out.join("data");
+    let counts = SynthCounts {
+        train: 60,
+        test_normal: 20,
+        test_anomaly: 20,
+        seconds: 2.0,
+    };
+    if data.exists() {
+        std::fs::remove_dir_all(&data)
+            .with_context(|| format!("cannot clear {}", data.display()))?;
+    }
+    let files = write_dataset(&data, counts, experiment.seed)
+        .with_context(|| format!("cannot write the demo dataset to {}", data.display()))?;
+    eprintln!(
+        "demo: generated {files} clips of {} s in {} (normal: noise, hum, voice-like bursts; anomalies: chirps, coughs)",
+        counts.seconds,
+        data.display()
+    );
+    experiment.data.root = data;
+    super::train::train_and_report(&experiment, args.out.join("runs"), args.device, false, true)
+}
