@@ -53,8 +53,20 @@ fn dense_overfits() {
 
 #[test]
 fn cae_overfits() {
-    let ratio = loss_ratio(ModelConfig::Cae(CaeConfig::default()), 300, 3e-3);
-    assert!(ratio >= 10.0, "loss fell only {ratio:.1}x");
+    for latent in [None, Some(8)] {
+        let ratio = loss_ratio(
+            ModelConfig::Cae(CaeConfig {
+                latent,
+                ..Default::default()
+            }),
+            300,
+            3e-3,
+        );
+        assert!(
+            ratio >= 10.0,
+            "latent {latent:?}: loss fell only {ratio:.1}x"
+        );
+    }
 }
 
 #[test]

@@ -10,7 +10,17 @@ use earshot::data::synth::{SynthCounts, write_dataset};
 fn a_small_training_run_passes_on_wgpu() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write_dataset(&dir.join("data"), SynthCounts { train: 8, test_normal: 3, test_anomaly: 3, seconds: 1.0 }, 5).unwrap();
+    write_dataset(
+        &dir.join("data"),
+        SynthCounts {
+            train: 8,
+            test_normal: 3,
+            test_anomaly: 3,
+            seconds: 1.0,
+        },
+        5,
+    )
+    .unwrap();
     std::fs::write(
         dir.join("gpu.toml"),
         "name = \"gpu\"\nseed = 3\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
@@ -28,10 +38,16 @@ fn a_small_training_run_passes_on_wgpu() {
         eprintln!("skipped: no wgpu adapter here (install mesa-vulkan-drivers to run it)");
         return;
     }
-    assert!(out.status.success(), "{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(stderr.contains("on wgpu"), "{stderr}");
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/gpu/cae/metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs/gpu/cae/metrics.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(metrics["status"], "done");
     assert!(metrics["mse"].as_f64().unwrap().is_finite());
     assert!(metrics["auc"].as_f64().is_some());

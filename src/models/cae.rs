@@ -1,8 +1,8 @@
 //! A 2-D convolutional autoencoder over `[1, coeffs, frames]` patches: strided
 //! convolutions down, transposed convolutions back to the exact input shape.
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,11 @@ pub struct CaeConfig {
     /// Stride of every convolution (downsampling factor per layer).
     #[serde(default = "default_stride")]
     pub stride: usize,
+    /// Width of a dense bottleneck between encoder and decoder. Without one the
+    /// strided convolutions alone may keep more numbers than the input has and
+    /// learn to copy it, anomalies included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent: Option<usize>,
 }
 
 fn default_channels() -> Vec<usize> {
@@ -42,6 +47,7 @@ impl Default for CaeConfig {
             channels: default_channels(),
             kernel: default_kernel(),
             stride: default_stride(),
+            latent: None,
         }
     }
 }
@@ -50,6 +56,10 @@ impl Default for CaeConfig {
 #[derive(Module, Debug)]
 pub struct ConvAe {
     encoder: Vec<Conv2d>,
+    to_latent: Option<Linear>,
+    from_latent: Option<Linear>,
+    /// `[channels, height, width]` at the bottleneck.
+    code_shape: [usize; 3],
     decoder: Vec<ConvTranspose2d>,
 }
 
@@ -58,6 +68,9 @@ impl CaeConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.channels.is_empty() || self.channels.contains(&0) {
             return Err("channels must list at least one width, each >= 1".into());
+        }
+        if self.latent == Some(0) {
+            return Err("latent must be >= 1 or absent".into());
         }
         if self.kernel == 0 || self.stride == 0 || self.kernel % 2 == 0 {
             return Err(format!(
@@ -98,7 +111,18 @@ impl CaeConfig {
                     .init(device),
             );
         }
-        ConvAe { encoder, decoder }
+        let [h, w] = *sizes.last().expect("code size");
+        let code_shape = [*widths.last().expect("code width"), h, w];
+        let code = code_shape.iter().product::<usize>();
+        let to_latent = self.latent.map(|l| LinearConfig::new(code, l).init(device));
+        let from_latent = self.latent.map(|l| LinearConfig::new(l, code).init(device));
+        ConvAe {
+            encoder,
+            to_latent,
+            from_latent,
+            code_shape,
+            decoder,
+        }
     }
 }
 
@@ -110,6 +134,11 @@ impl ConvAe {
         let mut h = x.swap_dims(1, 2).reshape([batch, 1, coeffs, frames]);
         for conv in &self.encoder {
             h = relu(conv.forward(h));
+        }
+        if let (Some(down), Some(up)) = (&self.to_latent, &self.from_latent) {
+            let [c, hh, ww] = self.code_shape;
+            let z = down.forward(h.reshape([batch, c * hh * ww]));
+            h = relu(up.forward(z)).reshape([batch, c, hh, ww]);
         }
         let last = self.decoder.len() - 1;
         for (i, deconv) in self.decoder.iter().enumerate() {

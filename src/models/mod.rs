@@ -5,6 +5,7 @@
 
 pub mod cae;
 pub mod dense;
+pub mod lstm;
 pub mod rnn;
 pub mod vae;
 

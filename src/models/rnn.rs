@@ -2,9 +2,11 @@
 //! a latent vector, which is repeated over time and decoded by a second
 //! recurrent stack and a linear head.
 
-use burn::nn::{BiLstm, BiLstmConfig, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig};
+use burn::nn::{BiLstm, BiLstmConfig, Gru, GruConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use super::lstm::FusedLstm;
 
 /// The recurrent cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -67,21 +69,66 @@ impl Default for RnnConfig {
 /// One recurrent layer of either kind.
 #[derive(Module, Debug)]
 pub enum RecurrentLayer {
-    /// Unidirectional LSTM.
-    Lstm(Lstm),
+    /// Unidirectional LSTM (fused gates, see [`FusedLstm`]).
+    Lstm(FusedLstm),
     /// Bidirectional LSTM (output is twice as wide).
     BiLstm(BiLstm),
     /// GRU.
     Gru(Gru),
 }
 
-impl RecurrentLayer {
-    /// Outputs of every step, `[batch, time, width]`.
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+/// A sequence between layers: separate steps (cheap to differentiate per step)
+/// or one `[batch, time, width]` tensor (what burn's layers take).
+enum Sequence {
+    Steps(Vec<Tensor<2>>),
+    Whole(Tensor<3>),
+}
+
+impl Sequence {
+    fn whole(self) -> Tensor<3> {
         match self {
-            RecurrentLayer::Lstm(l) => l.forward(x, None).0,
-            RecurrentLayer::BiLstm(l) => l.forward(x, None).0,
-            RecurrentLayer::Gru(l) => l.forward(x, None),
+            Sequence::Steps(steps) => Tensor::stack(steps, 1),
+            Sequence::Whole(x) => x,
+        }
+    }
+
+    fn steps(self) -> Vec<Tensor<2>> {
+        match self {
+            Sequence::Steps(steps) => steps,
+            Sequence::Whole(x) => {
+                let [batch, time, width] = x.dims();
+                (0..time)
+                    .map(|t| x.clone().narrow(1, t, 1).reshape([batch, width]))
+                    .collect()
+            }
+        }
+    }
+
+    fn last(self) -> Tensor<2> {
+        match self {
+            Sequence::Steps(mut steps) => steps.pop().expect("at least one frame"),
+            Sequence::Whole(x) => {
+                let [batch, time, width] = x.dims();
+                x.narrow(1, time - 1, 1).reshape([batch, width])
+            }
+        }
+    }
+}
+
+impl RecurrentLayer {
+    fn forward(&self, x: Sequence) -> Sequence {
+        match self {
+            RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_steps(&x.steps())),
+            RecurrentLayer::BiLstm(l) => Sequence::Whole(l.forward(x.whole(), None).0),
+            RecurrentLayer::Gru(l) => Sequence::Whole(l.forward(x.whole(), None)),
+        }
+    }
+
+    /// The layer over `time` steps of the same input `x`.
+    fn forward_repeated(&self, x: Tensor<2>, time: usize) -> Sequence {
+        match self {
+            RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_constant(x, time)),
+            other => other.forward(Sequence::Whole(x.unsqueeze_dim::<3>(1).repeat_dim(1, time))),
         }
     }
 }
@@ -110,7 +157,7 @@ impl RnnConfig {
     fn layer(&self, input: usize, bidirectional: bool, device: &Device) -> (RecurrentLayer, usize) {
         match (self.cell, bidirectional) {
             (Cell::Lstm, false) => (
-                RecurrentLayer::Lstm(LstmConfig::new(input, self.hidden, true).init(device)),
+                RecurrentLayer::Lstm(FusedLstm::new(input, self.hidden, device)),
                 self.hidden,
             ),
             (Cell::Lstm, true) => (
@@ -153,20 +200,20 @@ impl RnnConfig {
 impl RnnAe {
     /// Reconstructs `[batch, frames, coeffs]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [batch, frames, _] = x.dims();
-        let mut h = x;
+        let frames = x.dims()[1];
+        let mut h = Sequence::Whole(x);
         for layer in &self.encoder {
             h = layer.forward(h);
         }
         // The last step's output summarises the window (for a bidirectional first
         // layer, later layers have already mixed both directions in).
-        let width = h.dims()[2];
-        let summary = h.narrow(1, frames - 1, 1).reshape([batch, width]);
-        let latent = self.to_latent.forward(summary);
-        let mut d = latent.unsqueeze_dim::<3>(1).repeat_dim(1, frames);
-        for layer in &self.decoder {
+        let latent = self.to_latent.forward(h.last());
+        let mut layers = self.decoder.iter();
+        let first = layers.next().expect("at least one decoder layer");
+        let mut d = first.forward_repeated(latent, frames);
+        for layer in layers {
             d = layer.forward(d);
         }
-        self.head.forward(d)
+        self.head.forward(d.whole())
     }
 }
