@@ -10,6 +10,7 @@ pub mod data;
 pub mod eval;
 pub mod experiment;
 pub mod features;
+pub mod fsx;
 pub mod models;
 pub mod train;
 

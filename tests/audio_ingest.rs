@@ -12,7 +12,12 @@ fn test_signal(n: usize, channels: usize) -> Vec<f32> {
     (0..n * channels)
         .map(|i| {
             let (t, ch) = ((i / channels) as f32, (i % channels) as f32);
-            0.8 * (t * 0.013 * (ch + 1.0)).sin() * if ch as usize % 2 == 0 { 1.0 } else { -0.5 }
+            0.8 * (t * 0.013 * (ch + 1.0)).sin()
+                * if (ch as usize).is_multiple_of(2) {
+                    1.0
+                } else {
+                    -0.5
+                }
         })
         .collect()
 }

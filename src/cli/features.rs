@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -159,7 +158,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         failures,
     };
     let json_path = args.out.join("features.json");
-    write_atomically(
+    earshot::fsx::write_atomic(
         &json_path,
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )
@@ -231,7 +230,7 @@ fn process_file(
         &features.data,
     )
     .map_err(|e| e.to_string())?;
-    write_atomically(output, &bytes)
+    earshot::fsx::write_atomic(output, &bytes)
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     Ok(FileRecord {
         path: path.to_path_buf(),
@@ -243,15 +242,6 @@ fn process_file(
         resampled: extracted.resampled,
         cached: extracted.cached,
     })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("partial{}", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-    }
-    fs::rename(&tmp, path)
 }
 
 fn progress_bar(len: usize) -> ProgressBar {

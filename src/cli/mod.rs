@@ -15,8 +15,9 @@ use clap::{Parser, Subcommand};
 
 /// earshot — learn what normal audio sounds like, flag what deviates.
 ///
-/// Feature extraction (MFCC / log-mel, librosa-compatible) on the CPU or the
-/// GPU, autoencoder training and anomaly detection.
+/// Audio decoding and librosa-compatible MFCC / log-mel features, an
+/// autoencoder zoo trained on the CPU or a GPU (wgpu), and anomaly scoring
+/// with AUC. Start with `earshot demo`.
 #[derive(Debug, Parser)]
 #[command(name = "earshot", version, about, long_about, propagate_version = true)]
 pub struct Cli {

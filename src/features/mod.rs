@@ -154,7 +154,7 @@ impl FeatureConfig {
                 ),
             );
         }
-        if !(self.max_frequency() <= nyquist) {
+        if self.max_frequency().is_nan() || self.max_frequency() > nyquist {
             return bad(
                 "fmax",
                 format!(
@@ -170,7 +170,7 @@ impl FeatureConfig {
             );
         }
         if let Some(top) = self.top_db
-            && !(top >= 0.0)
+            && (top.is_nan() || top < 0.0)
         {
             return bad("top_db", format!("is {top}, must be >= 0 or absent"));
         }

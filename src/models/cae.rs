@@ -72,7 +72,7 @@ impl CaeConfig {
         if self.latent == Some(0) {
             return Err("latent must be >= 1 or absent".into());
         }
-        if self.kernel == 0 || self.stride == 0 || self.kernel % 2 == 0 {
+        if self.kernel == 0 || self.stride == 0 || self.kernel.is_multiple_of(2) {
             return Err(format!(
                 "kernel must be odd and stride >= 1 (kernel {}, stride {})",
                 self.kernel, self.stride

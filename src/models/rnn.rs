@@ -67,6 +67,8 @@ impl Default for RnnConfig {
 }
 
 /// One recurrent layer of either kind.
+// Modules are held by value (the derive needs it); the size gap costs nothing here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum RecurrentLayer {
     /// Unidirectional LSTM (fused gates, see [`FusedLstm`]).
@@ -79,6 +81,7 @@ pub enum RecurrentLayer {
 
 /// A sequence between layers: separate steps (cheap to differentiate per step)
 /// or one `[batch, time, width]` tensor (what burn's layers take).
+#[allow(clippy::large_enum_variant)]
 enum Sequence {
     Steps(Vec<Tensor<2>>),
     Whole(Tensor<3>),

@@ -78,7 +78,7 @@ impl VaeConfig {
         if self.hidden.contains(&0) || self.latent == 0 {
             return Err("layer widths and latent must be >= 1".into());
         }
-        if !(self.beta >= 0.0) {
+        if self.beta.is_nan() || self.beta < 0.0 {
             return Err(format!("beta is {}, must be >= 0", self.beta));
         }
         Ok(())

@@ -84,11 +84,16 @@ impl TrainConfig {
                 self.learning_rate
             ));
         }
-        if !(self.weight_decay >= 0.0) || !(self.step_gamma > 0.0) || self.step_epochs == 0 {
+        let non_negative = |x: f64| x >= 0.0; // false for NaN
+        if !non_negative(self.weight_decay)
+            || !non_negative(self.step_gamma)
+            || self.step_gamma == 0.0
+            || self.step_epochs == 0
+        {
             return Err("weight_decay must be >= 0, step_gamma > 0 and step_epochs >= 1".into());
         }
         if let Some(c) = self.grad_clip
-            && !(c > 0.0)
+            && (c.is_nan() || c <= 0.0)
         {
             return Err(format!("grad_clip is {c}, must be > 0 or absent"));
         }

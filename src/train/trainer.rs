@@ -362,7 +362,5 @@ pub fn mean(values: &[f32]) -> f64 {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::fsx::write_atomic(path, bytes).map_err(io(path))
 }
