@@ -2,18 +2,17 @@
 //! `runs/<experiment>/<trial>/`, each leaving its resolved config, events,
 //! checkpoints, model and metrics.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
-use crate::data::{self, DataError, FileFailure, Label, LoadedClip, Normalizer, WindowSet};
+use super::prepare::{Prepared, prepare};
+use crate::data::{DataError, FileFailure, Label};
 use crate::eval::{ClipScore, Confusion, clip_scores, partial_auc, percentile, roc_auc};
+use crate::features::FeatureError;
 use crate::features::cache::FeatureCache;
-use crate::features::{CpuExtractor, FeatureError};
 use crate::models::Autoencoder;
 use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
 
@@ -141,111 +140,6 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
             path: path.to_path_buf(),
             source,
         })
-}
-
-/// Prepared data: normalised windows for training, validation and test.
-struct Prepared {
-    normalizer: Normalizer,
-    train: WindowSet,
-    valid: WindowSet,
-    valid_clips: usize,
-    test: WindowSet,
-    /// Path and label of each test clip, in window-set clip order.
-    test_clips: Vec<(PathBuf, Label)>,
-    failures: Vec<FileFailure>,
-}
-
-fn prepare(
-    exp: &Experiment,
-    opts: &RunOptions,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Prepared, RunError> {
-    let (files, skipped) = exp.data.list()?;
-    let extractor = CpuExtractor::new(&exp.features)?;
-    let (mut train_idx, valid_idx) =
-        data::split_by_file(files.train.len(), exp.data.valid_fraction, exp.seed);
-    if let Some(max) = exp.data.max_files {
-        train_idx.truncate(max);
-    }
-    let pick = |idx: &[usize]| {
-        idx.iter()
-            .map(|&i| files.train[i].clone())
-            .collect::<Vec<_>>()
-    };
-    let labels: HashMap<PathBuf, Label> = files.test.iter().cloned().collect();
-    let groups = [
-        pick(&train_idx),
-        pick(&valid_idx),
-        files.test.iter().map(|(p, _)| p.clone()).collect(),
-    ];
-    let total: usize = groups.iter().map(Vec::len).sum();
-    progress(Progress::Stage("features"));
-    let done = AtomicUsize::new(0);
-    let mut loaded: Vec<Vec<LoadedClip>> = Vec::new();
-    let mut failures = skipped;
-    let (tx, rx) = std::sync::mpsc::channel::<usize>();
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            let tick = || {
-                let _ = tx.send(done.fetch_add(1, Ordering::Relaxed) + 1);
-            };
-            let out: Vec<_> = groups
-                .iter()
-                .map(|g| data::load_features(g, &extractor, opts.cache.as_ref(), &tick))
-                .collect();
-            drop(tx);
-            out
-        });
-        for n in rx {
-            progress(Progress::Files(n, total));
-        }
-        for (clips, fails) in worker.join().expect("feature worker") {
-            loaded.push(clips);
-            failures.extend(fails);
-        }
-    });
-    let mut loaded = loaded.into_iter();
-    let mut next = || loaded.next().unwrap_or_default();
-    let (mut train_clips, mut valid_clips, mut test_clips) = (next(), next(), next());
-    if train_clips.is_empty() {
-        let detail = format!("all {} training files failed", groups[0].len());
-        return Err(DataError::Empty {
-            what: "training files",
-            detail,
-        }
-        .into());
-    }
-    let normalizer = Normalizer::fit(
-        exp.data.normalization,
-        exp.features.coeffs(),
-        train_clips.iter().map(|c| &c.features),
-    );
-    for clip in train_clips
-        .iter_mut()
-        .chain(valid_clips.iter_mut())
-        .chain(test_clips.iter_mut())
-    {
-        normalizer.apply(&mut clip.features.data);
-    }
-    let cut = |clips: &[LoadedClip]| {
-        WindowSet::cut(
-            clips.iter().map(|c| &c.features),
-            exp.data.frames,
-            exp.data.hop,
-        )
-    };
-    Ok(Prepared {
-        normalizer,
-        train: cut(&train_clips),
-        valid: cut(&valid_clips),
-        valid_clips: valid_clips.len(),
-        test: cut(&test_clips),
-        test_clips: test_clips
-            .iter()
-            .map(|c| (c.path.clone(), labels[&c.path]))
-            .collect(),
-        failures,
-    })
 }
 
 /// Percentile of validation normal clip scores used as the default threshold.
