@@ -124,6 +124,34 @@ fn trains_writes_the_run_folder_and_repeats_exactly() {
     assert!(mse.is_finite() && mse > 0.0);
     assert!((m["rmse"].as_f64().unwrap() - mse.sqrt()).abs() < 1e-9);
 
+    // The trained trial scores new audio: one JSON line per file, flags at the stored threshold.
+    assert!(trial.join("model/threshold.json").is_file());
+    let detect = earshot(dir)
+        .args(["detect", "--model", "runs/pair/cae", "--json", "data/test"])
+        .output()
+        .unwrap();
+    assert!(
+        detect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&detect.stderr)
+    );
+    let verdicts: Vec<serde_json::Value> = String::from_utf8_lossy(&detect.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(verdicts.len(), 8);
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| v["score"].as_f64().unwrap().is_finite() && v["flagged"].is_boolean())
+    );
+    let missing = earshot(dir)
+        .args(["detect", "--model", "runs/pair/none", "data/test"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("trained trial"));
+
     // Same seed, same device: the same numbers, to the last bit.
     let again = run(dir, &exp, &["--runs-dir", "runs2"]);
     assert!(again.status.success());

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_train;
 mod demo;
+mod detect;
 mod device;
 mod features;
 mod train;
@@ -31,6 +32,10 @@ enum Command {
     ///
     /// Runs in a few minutes on 2 CPU cores; writes demo/data and demo/runs.
     Demo(demo::DemoArgs),
+    /// Score new audio with a trained model: per file the score, the flag and anomalous segments.
+    ///
+    /// Example: earshot detect --model runs/rnn_vs_cae/rnn recording.wav
+    Detect(detect::DetectArgs),
     /// Compute MFCC or log-mel features of audio files into .npy arrays.
     ///
     /// Example: earshot features recordings/ --out feats/ --kind logmel
@@ -48,6 +53,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Detect(args) => detect::run(args),
         Command::Features(args) => features::run(args),
         Command::Train(args) => train::run(args),
         Command::Bench(cmd) => bench::run(cmd),

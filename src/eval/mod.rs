@@ -2,10 +2,20 @@
 //! metrics of a detector (AUC, pAUC, precision, recall, F1).
 
 mod metrics;
-
 pub use metrics::{Confusion, partial_auc, percentile, roc_auc};
 
 use serde::{Deserialize, Serialize};
+
+/// The decision rule stored with a model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// Clip scores above it are flagged.
+    pub value: f64,
+    /// How window errors become a clip score.
+    pub clip_score: ClipScore,
+    /// How the value was chosen (percentile of validation normal clip scores).
+    pub percentile: f64,
+}
 
 /// How window errors become one score per clip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

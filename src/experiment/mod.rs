@@ -2,6 +2,7 @@
 //! (unknown keys fail with their line) and written back, resolved, into each
 //! run directory. This module drives the stages; it computes nothing itself.
 
+mod detect;
 mod prepare;
 mod run;
 
@@ -14,6 +15,7 @@ use crate::features::FeatureConfig;
 use crate::models::ModelConfig;
 use crate::train::TrainConfig;
 
+pub use detect::{DetectError, Detector, FileDetection, Segment};
 pub use run::{
     Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialRecord, run_experiment,
 };

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Experiment;
 use super::prepare::{Prepared, prepare};
 use crate::data::{DataError, FileFailure, Label};
-use crate::eval::{ClipScore, Confusion, clip_scores, partial_auc, percentile, roc_auc};
+use crate::eval::{ClipScore, Confusion, Threshold, clip_scores, partial_auc, percentile, roc_auc};
 use crate::features::FeatureError;
 use crate::features::cache::FeatureCache;
 use crate::models::Autoencoder;
@@ -189,6 +189,17 @@ fn score_trial(
         ClipScore::Mean,
     );
     metrics.threshold = percentile(&valid_scores, THRESHOLD_PERCENTILE);
+    if let Some(value) = metrics.threshold {
+        let rule = Threshold {
+            value,
+            clip_score: ClipScore::Mean,
+            percentile: THRESHOLD_PERCENTILE,
+        };
+        write(
+            &dir.join("model").join("threshold.json"),
+            &serde_json::to_vec_pretty(&rule).expect("json"),
+        )?;
+    }
     let mut scored = Vec::new();
     let mut csv = String::from("file,score,label,flag\n");
     for ((path, label), score) in prepared.test_clips.iter().zip(&test_scores) {

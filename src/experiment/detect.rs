@@ -1,0 +1,221 @@
+//! Detection on new audio with a trained trial: the model, its normaliser and
+//! its threshold, read back from the trial's run directory (`model/`).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+use serde::Serialize;
+
+use super::TrialRecord;
+use crate::data::{Normalizer, WindowSet};
+use crate::eval::{ClipScore, Threshold, clip_scores};
+use crate::features::{CpuExtractor, extract_file};
+use crate::models::Autoencoder;
+use crate::train;
+
+/// A stretch of a recording whose windows all exceed the threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    /// Seconds from the start.
+    pub start_s: f64,
+    /// Seconds from the start.
+    pub end_s: f64,
+    /// The worst window error inside.
+    pub score: f64,
+}
+
+/// The verdict on one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileDetection {
+    /// The file.
+    pub path: PathBuf,
+    /// Its clip score (mean window reconstruction error).
+    pub score: f64,
+    /// Whether it exceeds the threshold.
+    pub flagged: bool,
+    /// Its length.
+    pub duration_s: f64,
+    /// Windows scored.
+    pub windows: usize,
+    /// Anomalous stretches (for files longer than one window).
+    pub segments: Vec<Segment>,
+    /// Something the user should know (e.g. padded because shorter than a window).
+    pub note: Option<String>,
+}
+
+/// Why a model folder cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// A file the model needs is missing or unreadable.
+    #[error("{path}: {reason}")]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+}
+
+/// A loaded trial, ready to score audio.
+pub struct Detector {
+    extractor: CpuExtractor,
+    normalizer: Normalizer,
+    model: Autoencoder,
+    frames: usize,
+    hop: usize,
+    threshold: Option<Threshold>,
+    device: Device,
+}
+
+fn read(path: &Path, hint: &str) -> Result<String, DetectError> {
+    std::fs::read_to_string(path).map_err(|e| DetectError::Model {
+        path: path.to_path_buf(),
+        reason: format!("{e}; {hint}"),
+    })
+}
+
+impl Detector {
+    /// Loads `dir` (a trial folder `runs/<experiment>/<model>` or its `model/`).
+    pub fn load(dir: &Path, device: Device) -> Result<Self, DetectError> {
+        let model_dir = if dir.join("model").is_dir() {
+            dir.join("model")
+        } else {
+            dir.to_path_buf()
+        };
+        let hint = "is this the folder of a trained trial (runs/<experiment>/<model>)?";
+        let config_path = model_dir.join("config.toml");
+        let record: TrialRecord =
+            toml::from_str(&read(&config_path, hint)?).map_err(|e| DetectError::Model {
+                path: config_path.clone(),
+                reason: format!("unreadable ({e}); it may come from another earshot version"),
+            })?;
+        if record.earshot_version != crate::VERSION {
+            eprintln!(
+                "note: {} was trained with earshot {}; this is {}",
+                model_dir.display(),
+                record.earshot_version,
+                crate::VERSION
+            );
+        }
+        let norm_path = model_dir.join("normalizer.json");
+        let normalizer: Normalizer = serde_json::from_str(&read(
+            &norm_path,
+            "the normalisation statistics are missing; retrain",
+        )?)
+        .map_err(|e| DetectError::Model {
+            path: norm_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let model_config = record
+            .experiment
+            .model
+            .iter()
+            .find(|m| m.name() == record.trial)
+            .ok_or_else(|| DetectError::Model {
+                path: config_path.clone(),
+                reason: format!("no model named {}", record.trial),
+            })?;
+        let extractor =
+            CpuExtractor::new(&record.experiment.features).map_err(|e| DetectError::Model {
+                path: config_path.clone(),
+                reason: e.to_string(),
+            })?;
+        let [frames, coeffs] = record.window;
+        if normalizer.mean.len() != coeffs {
+            return Err(DetectError::Model {
+                path: norm_path,
+                reason: format!(
+                    "{} coefficients, the model expects {coeffs}",
+                    normalizer.mean.len()
+                ),
+            });
+        }
+        let weights = model_dir.join("model.bin");
+        let model =
+            train::load_model(model_config, frames, coeffs, &weights, &device).map_err(|e| {
+                DetectError::Model {
+                    path: weights,
+                    reason: e.to_string(),
+                }
+            })?;
+        let threshold_path = model_dir.join("threshold.json");
+        let threshold = std::fs::read_to_string(&threshold_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        Ok(Self {
+            extractor,
+            normalizer,
+            model,
+            frames,
+            hop: record.experiment.data.hop,
+            threshold,
+            device,
+        })
+    }
+
+    /// The stored threshold, if training had validation data.
+    pub fn threshold(&self) -> Option<Threshold> {
+        self.threshold
+    }
+
+    /// Scores one file (resampled to the model's rate as it streams).
+    pub fn score_file(&self, path: &Path) -> Result<FileDetection, String> {
+        let extracted = extract_file(path, &self.extractor, None)?;
+        let mut features = extracted.features;
+        self.normalizer.apply(&mut features.data);
+        let config = self.extractor.config();
+        let frame_s = config.hop_length as f64 / config.sample_rate as f64;
+        let duration_s = extracted
+            .source
+            .and_then(|s| s.frames.map(|f| f as f64 / s.sample_rate as f64));
+        let duration_s = duration_s.unwrap_or(features.frames as f64 * frame_s);
+        let note = (features.frames < self.frames).then(|| {
+            format!(
+                "shorter than one window ({} of {} frames): repeated to fill it",
+                features.frames, self.frames
+            )
+        });
+        let windows = WindowSet::cut(std::iter::once(&features), self.frames, self.hop);
+        let (errors, _) = train::evaluate(&self.model, &windows, &self.device);
+        let how = self.threshold.map_or(ClipScore::Mean, |t| t.clip_score);
+        let score = clip_scores(&errors, &windows.clip, 1, how)[0].unwrap_or(f64::NAN);
+        let flagged = self.threshold.is_some_and(|t| score > t.value);
+        let segments = match (self.threshold, note.is_none()) {
+            (Some(t), true) => self.segments(&errors, t.value, frame_s),
+            _ => Vec::new(),
+        };
+        Ok(FileDetection {
+            path: path.to_path_buf(),
+            score,
+            flagged,
+            duration_s,
+            windows: errors.len(),
+            segments,
+            note,
+        })
+    }
+
+    /// Runs of windows above `threshold`, merged, in seconds.
+    fn segments(&self, errors: &[f32], threshold: f64, frame_s: f64) -> Vec<Segment> {
+        let mut out: Vec<Segment> = Vec::new();
+        for (w, &e) in errors.iter().enumerate() {
+            if (e as f64) <= threshold {
+                continue;
+            }
+            let start_s = (w * self.hop) as f64 * frame_s;
+            let end_s = (w * self.hop + self.frames) as f64 * frame_s;
+            match out.last_mut() {
+                Some(last) if start_s <= last.end_s => {
+                    last.end_s = end_s;
+                    last.score = last.score.max(e as f64);
+                }
+                _ => out.push(Segment {
+                    start_s,
+                    end_s,
+                    score: e as f64,
+                }),
+            }
+        }
+        out
+    }
+}
