@@ -153,13 +153,12 @@ fn score_trial(
     metrics: &mut TrialMetrics,
     dir: &Path,
 ) -> Result<(), RunError> {
-    let (valid_sq, _) = train::evaluate(model, &prepared.valid, device);
+    let (valid_sq, valid_abs) = train::evaluate(model, &prepared.valid, device);
     let (test_sq, test_abs) = train::evaluate(model, &prepared.test, device);
     let normal_window = |w: &usize| prepared.test_clips[prepared.test.clip[*w]].1 == Label::Normal;
     let held: Vec<usize> = (0..prepared.test.len()).filter(normal_window).collect();
     let (sq, ab, name): (Vec<f32>, Vec<f32>, &str) = if held.is_empty() {
-        let (s, a) = train::evaluate(model, &prepared.valid, device);
-        (s, a, "validation")
+        (valid_sq.clone(), valid_abs, "validation")
     } else {
         (
             held.iter().map(|&w| test_sq[w]).collect(),
