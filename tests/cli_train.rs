@@ -291,3 +291,34 @@ fn config_errors_name_the_key_and_its_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_vae_can_score_by_negative_elbo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    dataset(dir);
+    let models = "[[model]]\nkind = \"vae\"\nname = \"recon\"\nhidden = [32]\nlatent = 4\n\
+                  [[model]]\nkind = \"vae\"\nname = \"elbo\"\nhidden = [32]\nlatent = 4\nscore = \"elbo\"\n";
+    let exp = experiment(dir, "vae", 3, "", models);
+    let out = run(dir, &exp, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (recon, elbo) = (metrics(dir, "vae", "recon"), metrics(dir, "vae", "elbo"));
+    // The score does not change training: the reconstruction metrics are identical.
+    assert_eq!(recon["mse"], elbo["mse"]);
+    let scores = |trial: &str| -> Vec<f64> {
+        std::fs::read_to_string(dir.join("runs/vae").join(trial).join("scores.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    let (r, e) = (scores("recon"), scores("elbo"));
+    assert_eq!(r.len(), 8);
+    // KL >= 0, and after training it is strictly positive: every ELBO score is larger.
+    assert!(r.iter().zip(&e).all(|(r, e)| e > r), "{r:?}\n{e:?}");
+}

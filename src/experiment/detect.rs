@@ -64,6 +64,8 @@ pub struct Detector {
     frames: usize,
     hop: usize,
     threshold: Option<Threshold>,
+    /// Weight of the KL term in scores (a VAE scoring by negative ELBO).
+    kl_weight: f64,
     device: Device,
 }
 
@@ -149,6 +151,7 @@ impl Detector {
             frames,
             hop: record.experiment.data.hop,
             threshold,
+            kl_weight: model_config.score_kl_weight(),
             device,
         })
     }
@@ -176,7 +179,7 @@ impl Detector {
             )
         });
         let windows = WindowSet::cut(std::iter::once(&features), self.frames, self.hop);
-        let (errors, _) = train::evaluate(&self.model, &windows, &self.device);
+        let errors = train::evaluate(&self.model, &windows, &self.device).scores(self.kl_weight);
         let how = self.threshold.map_or(ClipScore::Mean, |t| t.clip_score);
         let score = clip_scores(&errors, &windows.clip, 1, how)[0].unwrap_or(f64::NAN);
         let flagged = self.threshold.is_some_and(|t| score > t.value);

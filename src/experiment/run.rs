@@ -152,17 +152,23 @@ fn score_trial(
     device: &Device,
     metrics: &mut TrialMetrics,
     dir: &Path,
+    kl_weight: f64,
 ) -> Result<(), RunError> {
-    let (valid_sq, valid_abs) = train::evaluate(model, &prepared.valid, device);
-    let (test_sq, test_abs) = train::evaluate(model, &prepared.test, device);
+    let valid_errors = train::evaluate(model, &prepared.valid, device);
+    let test_errors = train::evaluate(model, &prepared.test, device);
     let normal_window = |w: &usize| prepared.test_clips[prepared.test.clip[*w]].1 == Label::Normal;
     let held: Vec<usize> = (0..prepared.test.len()).filter(normal_window).collect();
     let (sq, ab, name): (Vec<f32>, Vec<f32>, &str) = if held.is_empty() {
-        (valid_sq.clone(), valid_abs, "validation")
-    } else {
         (
-            held.iter().map(|&w| test_sq[w]).collect(),
-            held.iter().map(|&w| test_abs[w]).collect(),
+            valid_errors.squared.clone(),
+            valid_errors.absolute.clone(),
+            "validation",
+        )
+    } else {
+        let pick = |v: &[f32]| held.iter().map(|&w| v[w]).collect::<Vec<f32>>();
+        (
+            pick(&test_errors.squared),
+            pick(&test_errors.absolute),
             "test/normal",
         )
     };
@@ -173,7 +179,7 @@ fn score_trial(
     metrics.held_out = name.to_string();
 
     let valid_scores: Vec<f64> = clip_scores(
-        &valid_sq,
+        &valid_errors.scores(kl_weight),
         &prepared.valid.clip,
         prepared.valid_clips,
         ClipScore::Mean,
@@ -182,7 +188,7 @@ fn score_trial(
     .flatten()
     .collect();
     let test_scores = clip_scores(
-        &test_sq,
+        &test_errors.scores(kl_weight),
         &prepared.test.clip,
         prepared.test_clips.len(),
         ClipScore::Mean,
@@ -303,7 +309,14 @@ pub fn run_experiment(
         match (&result.outcome, &result.model) {
             (Outcome::Done { .. }, Some(m)) => {
                 metrics.parameters = burn::module::Module::num_params(m);
-                score_trial(m, &prepared, &opts.device, &mut metrics, &dir)?;
+                score_trial(
+                    m,
+                    &prepared,
+                    &opts.device,
+                    &mut metrics,
+                    &dir,
+                    model.score_kl_weight(),
+                )?;
             }
             (Outcome::Failed { reason, .. }, _) => {
                 metrics.status = "failed".into();

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use cae::{CaeConfig, ConvAe};
 pub use dense::{DenseAe, DenseConfig};
 pub use rnn::{Cell, RnnAe, RnnConfig};
-pub use vae::{Vae, VaeConfig};
+pub use vae::{Vae, VaeConfig, VaeScore};
 
 /// One model of an experiment, chosen by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +64,15 @@ impl ModelConfig {
             ModelConfig::Cae(c) => Autoencoder::Cae(c.init(frames, coeffs, device)),
             ModelConfig::Rnn(c) => Autoencoder::Rnn(c.init(coeffs, device)),
             ModelConfig::Vae(c) => Autoencoder::Vae(c.init(frames, coeffs, device)),
+        }
+    }
+
+    /// Weight of the per-window KL term in the anomaly score (non-zero only for a
+    /// VAE scoring by negative ELBO).
+    pub fn score_kl_weight(&self) -> f64 {
+        match self {
+            ModelConfig::Vae(c) if c.score == VaeScore::Elbo => c.beta,
+            _ => 0.0,
         }
     }
 

@@ -27,6 +27,21 @@ pub struct VaeConfig {
     /// Epochs over which the KL weight rises linearly from 0 to `beta`.
     #[serde(default = "default_warmup")]
     pub kl_warmup_epochs: usize,
+    /// Anomaly score: reconstruction error, or the negative ELBO
+    /// (reconstruction + beta * KL, per input value).
+    #[serde(default)]
+    pub score: VaeScore,
+}
+
+/// What a VAE scores anomalies by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VaeScore {
+    /// Mean squared reconstruction error, like the other models.
+    #[default]
+    Reconstruction,
+    /// Negative ELBO: reconstruction error plus beta times the KL term.
+    Elbo,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -50,6 +65,7 @@ impl Default for VaeConfig {
             latent: default_latent(),
             beta: default_beta(),
             kl_warmup_epochs: default_warmup(),
+            score: VaeScore::Reconstruction,
         }
     }
 }

@@ -9,7 +9,7 @@ mod trainer;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig};
 pub use trainer::{
-    EpochReport, Outcome, Trial, TrialResult, evaluate, load_model, mean, train_trial,
+    EpochReport, Outcome, Trial, TrialResult, WindowErrors, evaluate, load_model, mean, train_trial,
 };
 
 use std::path::PathBuf;

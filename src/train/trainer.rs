@@ -233,7 +233,7 @@ pub fn train_trial(
         let valid_loss = if valid.is_empty() {
             train_loss
         } else {
-            mean(&evaluate(&model.valid(), valid, &trial.device).0)
+            mean(&evaluate(&model.valid(), valid, &trial.device).squared)
         };
         events
             .loss(epoch_number, "train", train_loss, lr)
@@ -341,19 +341,47 @@ pub fn load_model(
         .valid())
 }
 
-/// Per-window reconstruction errors over `set`: (mean squared, mean absolute).
-pub fn evaluate(model: &Autoencoder, set: &WindowSet, device: &Device) -> (Vec<f32>, Vec<f32>) {
-    let mut squared = Vec::with_capacity(set.len());
-    let mut absolute = Vec::with_capacity(set.len());
+/// Per-window errors over a window set.
+#[derive(Debug, Clone, Default)]
+pub struct WindowErrors {
+    /// Mean squared reconstruction error per window.
+    pub squared: Vec<f32>,
+    /// Mean absolute reconstruction error per window.
+    pub absolute: Vec<f32>,
+    /// KL term per window (VAE only; empty otherwise).
+    pub kl: Vec<f32>,
+}
+
+impl WindowErrors {
+    /// Anomaly scores: squared error plus `kl_weight` times the KL term.
+    pub fn scores(&self, kl_weight: f64) -> Vec<f32> {
+        if kl_weight == 0.0 || self.kl.is_empty() {
+            return self.squared.clone();
+        }
+        self.squared
+            .iter()
+            .zip(&self.kl)
+            .map(|(s, k)| s + kl_weight as f32 * k)
+            .collect()
+    }
+}
+
+/// Per-window reconstruction errors over `set` (the model at evaluation: no sampling).
+pub fn evaluate(model: &Autoencoder, set: &WindowSet, device: &Device) -> WindowErrors {
+    let mut errors = WindowErrors::default();
     let all: Vec<usize> = (0..set.len()).collect();
+    let values = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
     for indices in all.chunks(EVAL_BATCH) {
         let x = batch_tensor(set, indices, device);
         let out = model.forward(x.clone(), None);
         let (mse, mae) = window_errors(x, out.reconstruction);
-        squared.extend(mse.into_data().try_to_vec::<f32>().unwrap_or_default());
-        absolute.extend(mae.into_data().try_to_vec::<f32>().unwrap_or_default());
+        errors.squared.extend(values(mse));
+        errors.absolute.extend(values(mae));
+        if let Some(kl) = out.kl {
+            errors.kl.extend(values(kl));
+        }
     }
-    (squared, absolute)
+    errors
 }
 
 /// Mean of `values` in f64 (NaN when empty).
