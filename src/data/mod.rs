@@ -1,6 +1,7 @@
 //! Datasets: which files are normal training data and which are tests, their
 //! features (through the cache), the split, normalisation and windows.
 
+mod bad;
 mod folders;
 mod load;
 mod manifest;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use bad::list_bad;
 pub use folders::{DatasetFiles, Label, list_folders};
 pub use load::{FileFailure, LoadedClip, load_features};
 pub use manifest::list_manifest;
@@ -26,6 +28,8 @@ pub enum Layout {
     Folders,
     /// A CSV `path,label[,split]` (`manifest = "..."`), paths inside `root`.
     Manifest,
+    /// Bird Audio Detection: `labels = "..."` CSV `itemid,datasetid,hasbird`, clips `root/<itemid>.wav`.
+    Bad,
 }
 
 /// Where the audio is and how its features are cut into windows.
@@ -39,6 +43,15 @@ pub struct DataConfig {
     /// The CSV of the `manifest` layout (relative to the current directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<PathBuf>,
+    /// The labels CSV of the `bad` layout (relative to the current directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<PathBuf>,
+    /// `bad` layout: the `hasbird` value that counts as normal (0: birds are the anomaly).
+    #[serde(default)]
+    pub normal_hasbird: u8,
+    /// `bad` layout: datasets whose rows form the test split (e.g. `["chernobyl"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_datasets: Vec<String>,
     /// Feature frames per window (the models' time axis).
     #[serde(default = "default_frames")]
     pub frames: usize,
@@ -78,6 +91,17 @@ impl DataConfig {
                     .into(),
             );
         }
+        if (self.layout == Layout::Bad) != self.labels.is_some() {
+            return Err(
+                "`labels = \"labels.csv\"` is needed with layout = \"bad\", and only then".into(),
+            );
+        }
+        if self.normal_hasbird > 1 {
+            return Err(format!(
+                "normal_hasbird is {}, must be 0 or 1",
+                self.normal_hasbird
+            ));
+        }
         if !(0.0..1.0).contains(&self.valid_fraction) {
             return Err(format!(
                 "valid_fraction is {}, must be in [0, 1)",
@@ -91,8 +115,11 @@ impl DataConfig {
 impl DataConfig {
     /// The dataset's files by role, and the rows or files that were skipped.
     pub fn list(&self) -> Result<(DatasetFiles, Vec<FileFailure>), DataError> {
-        match (self.layout, &self.manifest) {
-            (Layout::Manifest, Some(csv)) => list_manifest(&self.root, csv),
+        match (self.layout, &self.manifest, &self.labels) {
+            (Layout::Manifest, Some(csv), _) => list_manifest(&self.root, csv),
+            (Layout::Bad, _, Some(csv)) => {
+                list_bad(&self.root, csv, self.normal_hasbird, &self.test_datasets)
+            }
             _ => Ok((list_folders(&self.root)?, Vec::new())),
         }
     }
