@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -125,14 +124,10 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
     let (jobs, collisions) = plan_outputs(&files, &args.out);
     failures.extend(collisions);
     let progress = progress_bar(jobs.len());
-    let from_cache = AtomicUsize::new(0);
     let results: Vec<Result<FileRecord, Failure>> = jobs
         .par_iter()
         .map(|(file, output)| {
             let result = process_file(&file.path, output, &extractor, cache.as_ref());
-            if matches!(&result, Ok(r) if r.cached) {
-                from_cache.fetch_add(1, Ordering::Relaxed);
-            }
             progress.inc(1);
             result.map_err(|reason| Failure {
                 path: file.path.clone(),
@@ -168,7 +163,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         "features: {} file(s) written to {} ({} from cache), {} failed, {:.1} s; details in {}",
         summary.files.len(),
         args.out.display(),
-        from_cache.load(Ordering::Relaxed),
+        summary.files.iter().filter(|f| f.cached).count(),
         summary.failures.len(),
         started.elapsed().as_secs_f64(),
         json_path.display()

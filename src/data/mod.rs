@@ -6,6 +6,7 @@ mod folders;
 mod load;
 mod manifest;
 mod normalize;
+mod rows;
 pub mod synth;
 mod windows;
 
