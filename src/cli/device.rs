@@ -15,24 +15,7 @@ pub enum DeviceChoice {
     Wgpu,
 }
 
-/// The adapters wgpu can see: (name, is a software rasteriser).
-fn adapters() -> Vec<(String, bool)> {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-        .into_iter()
-        .map(|a| {
-            let info = a.get_info();
-            (
-                format!("{} ({:?})", info.name, info.backend),
-                info.device_type == wgpu::DeviceType::Cpu,
-            )
-        })
-        .collect()
-}
-
-const NO_ADAPTER: &str = "no wgpu adapter found: install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers` \
-     for the software driver lavapipe, or your GPU vendor's driver), or use --device cpu";
+use earshot::features::gpu::{NO_ADAPTER, wgpu_adapters as adapters};
 
 impl DeviceChoice {
     /// Resolves to the device the feature stage can use in this version.

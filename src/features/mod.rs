@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod cpu;
 mod file;
+pub mod gpu;
 pub mod mel;
 pub mod npy;
 
@@ -197,6 +198,43 @@ pub enum FeatureError {
         /// The minimum.
         needed: usize,
     },
+    /// One clip of a batch could not be used.
+    #[error("clip {clip} of the batch: {error}")]
+    InClip {
+        /// Its index in the batch.
+        clip: usize,
+        /// What is wrong with it.
+        error: Box<FeatureError>,
+    },
+    /// A clip's features would not fit one GPU buffer.
+    #[error(
+        "clip {clip} of the batch has {frames} frames, more than one GPU buffer of {limit} bytes holds; \
+         split the recording or use --device cpu"
+    )]
+    TooLong {
+        /// Its index in the batch.
+        clip: usize,
+        /// Its frames.
+        frames: usize,
+        /// The buffer limit in bytes.
+        limit: u64,
+    },
+    /// The batch has no clips.
+    #[error("empty batch: at least one clip is needed")]
+    EmptyBatch,
+    /// No wgpu adapter, or the device failed.
+    #[error("{0}")]
+    Device(String),
+}
+
+impl FeatureError {
+    /// This error, said of clip `clip` of a batch.
+    pub fn in_clip(self, clip: usize) -> Self {
+        FeatureError::InClip {
+            clip,
+            error: Box::new(self),
+        }
+    }
 }
 
 /// Features of one clip, row-major `[frames, coeffs]`.

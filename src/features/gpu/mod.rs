@@ -1,0 +1,343 @@
+//! The GPU feature path: our WGSL kernels (`shaders/`) launched on burn's own
+//! wgpu device and queue. Per batch of clips: audio goes up once, then
+//! `stft_power` + `mel_db` per launch (one launch unless the batch passes the
+//! device's buffer limit), `clip_max`, `finish`; the dispatch count does not
+//! grow with the number of clips. Held to [`CpuExtractor`](super::CpuExtractor)
+//! within 1e-4 of each clip's largest value.
+
+mod kernels;
+mod plan;
+
+use burn::cubecl::client::Client;
+use burn::cubecl::server::{Handle, KernelArguments};
+use burn::cubecl::wgpu::WgpuDevice;
+use burn::prelude::Device;
+use burn::tensor::{DeviceKind, Tensor, TensorData};
+
+use super::mel::{MelFilterbank, dct_ortho};
+use super::{FeatureBatch, FeatureConfig, FeatureError, FeatureKind, cpu::hann_window};
+use kernels::{ELEMENTWISE_THREADS, WgslKernel};
+
+/// FFT lengths the kernels handle: powers of two whose half-spectrum fits
+/// WebGPU's guaranteed 16 KiB of workgroup memory.
+pub const SUPPORTED_N_FFT: [usize; 7] = [64, 128, 256, 512, 1024, 2048, 4096];
+
+/// Buffers are kept below this even where the device allows more, so a batch
+/// never holds more than a few hundred MiB of device memory at once.
+const DEFAULT_BUFFER_LIMIT: u64 = 256 << 20;
+
+/// The wgpu adapters this machine has: (name and backend, is a software rasteriser).
+pub fn wgpu_adapters() -> Vec<(String, bool)> {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            (
+                format!("{} ({:?})", info.name, info.backend),
+                info.device_type == wgpu::DeviceType::Cpu,
+            )
+        })
+        .collect()
+}
+
+/// What to say when wgpu finds no adapter.
+pub const NO_ADAPTER: &str = "no wgpu adapter found: install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers` \
+     for the software driver lavapipe, or your GPU vendor's driver), or use --device cpu";
+
+/// Counts of one extraction, for benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuStats {
+    /// Compute dispatches.
+    pub dispatches: usize,
+    /// Bytes written to the device (audio and frame tables).
+    pub bytes_up: u64,
+    /// Bytes read back to the host.
+    pub bytes_down: u64,
+}
+
+/// Features computed on the wgpu device, `[clips, max_frames, coeffs]`, zero past each clip's end.
+#[derive(Debug, Clone)]
+pub struct GpuFeatures {
+    /// The features, on the wgpu device.
+    pub tensor: Tensor<3>,
+    /// Frames of each clip.
+    pub frames: Vec<usize>,
+}
+
+/// Batched MFCC / log-mel extraction with our WGSL kernels.
+pub struct GpuExtractor {
+    config: FeatureConfig,
+    client: Client,
+    window: Handle,
+    twiddles: Handle,
+    bands: Handle,
+    weights: Handle,
+    dct: Handle,
+    buffer_limit: u64,
+}
+
+impl std::fmt::Debug for GpuExtractor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuExtractor")
+            .field("config", &self.config)
+            .field("buffer_limit", &self.buffer_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+fn f32_bytes(values: &[f32]) -> &[u8] {
+    bytemuck::cast_slice(values)
+}
+
+impl GpuExtractor {
+    /// Validates `config`, finds the wgpu device burn trains on, and uploads the
+    /// window, twiddles, mel bank and DCT basis once.
+    pub fn new(config: &FeatureConfig) -> Result<Self, FeatureError> {
+        config.validate()?;
+        if !SUPPORTED_N_FFT.contains(&config.n_fft) {
+            return Err(FeatureError::Config {
+                field: "n_fft",
+                reason: format!(
+                    "is {}; the GPU kernels take a power of two in {SUPPORTED_N_FFT:?} (use --device cpu for other lengths)",
+                    config.n_fft
+                ),
+            });
+        }
+        if wgpu_adapters().is_empty() {
+            return Err(FeatureError::Device(NO_ADAPTER.to_string()));
+        }
+        let device = burn::cubecl::Device::Wgpu(WgpuDevice::default());
+        let client = std::panic::catch_unwind(|| device.client()).map_err(|_| {
+            FeatureError::Device(
+                "the wgpu device could not be opened (see the message above)".into(),
+            )
+        })?;
+        let device_limit = client.properties().memory.max_page_size;
+        let (n_fft, half) = (config.n_fft, config.n_fft / 2);
+
+        let window = hann_window(n_fft, config.window_length());
+        let mut twiddles = Vec::with_capacity(half / 2 + half + 1);
+        let turn = |k: usize, n: usize| {
+            let a = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
+            [a.cos() as f32, a.sin() as f32]
+        };
+        twiddles.extend((0..half / 2).map(|k| turn(k, half)));
+        twiddles.extend((0..=half).map(|k| turn(k, n_fft)));
+        let bank = MelFilterbank::new(
+            config.sample_rate,
+            n_fft,
+            config.n_mels,
+            config.fmin as f64,
+            config.max_frequency() as f64,
+        );
+        let mut bands = Vec::with_capacity(config.n_mels + 1);
+        let mut weights = Vec::new();
+        for band in &bank.bands {
+            bands.push([band.start as u32, weights.len() as u32]);
+            weights.extend_from_slice(&band.weights);
+        }
+        bands.push([0, weights.len() as u32]);
+        if weights.is_empty() {
+            weights.push(0.0); // a binding cannot be empty
+        }
+        let dct = match config.kind {
+            FeatureKind::Mfcc => dct_ortho(config.n_mfcc, config.n_mels),
+            FeatureKind::Logmel => vec![0.0],
+        };
+        Ok(Self {
+            config: config.clone(),
+            window: client.create_from_slice(f32_bytes(&window)),
+            twiddles: client.create_from_slice(bytemuck::cast_slice(&twiddles)),
+            bands: client.create_from_slice(bytemuck::cast_slice(&bands)),
+            weights: client.create_from_slice(f32_bytes(&weights)),
+            dct: client.create_from_slice(f32_bytes(&dct)),
+            buffer_limit: device_limit.min(DEFAULT_BUFFER_LIMIT),
+            client,
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &FeatureConfig {
+        &self.config
+    }
+
+    /// Keeps every device buffer below `bytes` (more launches, same numbers).
+    pub fn with_buffer_limit(mut self, bytes: u64) -> Self {
+        self.buffer_limit = bytes.min(self.buffer_limit);
+        self
+    }
+
+    /// Features of `clips` as a tensor on the wgpu device burn trains on.
+    ///
+    /// burn 0.22 gives no public way to wrap a raw buffer as a tensor while its
+    /// fusion layer is on, so the result makes one trip through the host
+    /// (read back, then uploaded as the tensor); see BENCHMARKS.md for its cost.
+    pub fn extract_tensor(&self, clips: &[&[f32]]) -> Result<GpuFeatures, FeatureError> {
+        let batch = self.extract_batch(clips)?;
+        let device = Device::wgpu(DeviceKind::DefaultDevice);
+        let shape = [clips.len(), batch.max_frames, batch.coeffs];
+        Ok(GpuFeatures {
+            tensor: Tensor::from_data(TensorData::new(batch.data, shape), &device),
+            frames: batch.frames,
+        })
+    }
+
+    /// Features of `clips`, read back to the host.
+    pub fn extract_batch(&self, clips: &[&[f32]]) -> Result<FeatureBatch, FeatureError> {
+        self.extract_batch_with_stats(clips).map(|(b, _)| b)
+    }
+
+    /// [`extract_batch`](Self::extract_batch) with dispatch and transfer counts.
+    pub fn extract_batch_with_stats(
+        &self,
+        clips: &[&[f32]],
+    ) -> Result<(FeatureBatch, GpuStats), FeatureError> {
+        if clips.is_empty() {
+            return Err(FeatureError::EmptyBatch);
+        }
+        for (c, clip) in clips.iter().enumerate() {
+            if let Some(bad) = clip.iter().find(|v| !v.is_finite()) {
+                return Err(FeatureError::Config {
+                    field: "audio",
+                    reason: format!("clip {c} holds a non-finite sample ({bad})"),
+                });
+            }
+        }
+        let lengths: Vec<usize> = clips.iter().map(|c| c.len()).collect();
+        let plans = plan::plan(&self.config, &lengths, self.buffer_limit)?;
+        let coeffs = self.config.coeffs();
+        let max_frames = plans.iter().map(|p| p.max_frames).max().unwrap_or(0);
+        let mut out = FeatureBatch {
+            frames: Vec::with_capacity(clips.len()),
+            max_frames,
+            coeffs,
+            data: vec![0.0; clips.len() * max_frames * coeffs],
+        };
+        let mut stats = GpuStats::default();
+        for batch in &plans {
+            let values = self.run_batch(&clips[batch.first_clip..], batch, &mut stats)?;
+            for (c, &(_, frames)) in batch.clips.iter().enumerate() {
+                let src = &values[c * batch.max_frames * coeffs..][..frames * coeffs];
+                let at = (batch.first_clip + c) * max_frames * coeffs;
+                out.data[at..at + src.len()].copy_from_slice(src);
+                out.frames.push(frames);
+            }
+        }
+        Ok((out, stats))
+    }
+
+    fn upload(&self, bytes: &[u8], stats: &mut GpuStats) -> Handle {
+        stats.bytes_up += bytes.len() as u64;
+        self.client.create_from_slice(bytes)
+    }
+
+    /// One planned batch through the four kernels; returns `[clips, max_frames, coeffs]`.
+    fn run_batch(
+        &self,
+        clips: &[&[f32]],
+        batch: &plan::BatchPlan,
+        stats: &mut GpuStats,
+    ) -> Result<Vec<f32>, FeatureError> {
+        let c = &self.config;
+        let bins = c.n_fft / 2 + 1;
+        let client = &self.client;
+        let mel_db = client.empty(batch.rows * c.n_mels * 4);
+        for launch in &batch.launches {
+            let mut audio = Vec::with_capacity(launch.samples);
+            for (clip, range) in &launch.spans {
+                audio.extend_from_slice(&clips[*clip][range.clone()]);
+            }
+            let samples = self.upload(f32_bytes(&audio), stats);
+            let frames = self.upload(bytemuck::cast_slice(&launch.frames), stats);
+            let n = launch.frames.len() as u32;
+            let power = client.empty(n as usize * bins * 4);
+
+            let (width, _) = kernels::grid(n);
+            let params = client.create_from_slice(bytemuck::cast_slice(&[n, width]));
+            WgslKernel::stft_power(c).launch(
+                client,
+                n,
+                KernelArguments::new().with_buffers(vec![
+                    samples.binding(),
+                    frames.clone().binding(),
+                    self.window.clone().binding(),
+                    self.twiddles.clone().binding(),
+                    power.clone().binding(),
+                    params.binding(),
+                ]),
+            );
+            let groups = (n * c.n_mels as u32).div_ceil(ELEMENTWISE_THREADS);
+            let (width, _) = kernels::grid(groups);
+            let params =
+                client.create_from_slice(bytemuck::cast_slice(&[n, width * ELEMENTWISE_THREADS]));
+            WgslKernel::mel_db(c).launch(
+                client,
+                groups,
+                KernelArguments::new().with_buffers(vec![
+                    power.binding(),
+                    frames.binding(),
+                    self.bands.clone().binding(),
+                    self.weights.clone().binding(),
+                    mel_db.clone().binding(),
+                    params.binding(),
+                ]),
+            );
+            stats.dispatches += 2;
+        }
+
+        let n_clips = batch.clips.len() as u32;
+        let table: Vec<[u32; 4]> = batch
+            .clips
+            .iter()
+            .map(|&(first, rows)| [first as u32, rows as u32, 0, 0])
+            .collect();
+        let clip_table = self.upload(bytemuck::cast_slice(&table), stats);
+        let clip_max = client.empty(batch.clips.len() * 4);
+        let (width, _) = kernels::grid(n_clips);
+        let params = client.create_from_slice(bytemuck::cast_slice(&[n_clips, width]));
+        WgslKernel::clip_max(c).launch(
+            client,
+            n_clips,
+            KernelArguments::new().with_buffers(vec![
+                mel_db.clone().binding(),
+                clip_table.clone().binding(),
+                clip_max.clone().binding(),
+                params.binding(),
+            ]),
+        );
+
+        let values = batch.clips.len() * batch.max_frames * c.coeffs();
+        let features = client.empty(values * 4);
+        let groups = (values as u32).div_ceil(ELEMENTWISE_THREADS);
+        let (width, _) = kernels::grid(groups);
+        let params = client.create_from_slice(bytemuck::cast_slice(&[
+            n_clips,
+            batch.max_frames as u32,
+            width * ELEMENTWISE_THREADS,
+        ]));
+        WgslKernel::finish(c).launch(
+            client,
+            groups,
+            KernelArguments::new().with_buffers(vec![
+                mel_db.binding(),
+                clip_table.binding(),
+                clip_max.binding(),
+                self.dct.clone().binding(),
+                features.clone().binding(),
+                params.binding(),
+            ]),
+        );
+        stats.dispatches += 2;
+        let bytes = client
+            .read_one(features)
+            .map_err(|e| FeatureError::Device(format!("the GPU feature kernels failed: {e}")))?;
+        stats.bytes_down += bytes.len() as u64;
+        // The read-back bytes carry no alignment promise: decode rather than cast.
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+}
