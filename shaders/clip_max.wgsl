@@ -8,7 +8,7 @@ const LOWEST: f32 = -3.0e38;
 // binding 0: the batch's log-mel energies in dB, N_MELS per row (mel_db.wgsl).
 @group(0) @binding(0) var<storage, read_write> mel_db: array<f32>;
 // binding 1: per clip: x = its first row in `mel_db`, y = its row count,
-// z = its first row in the padded output (finish.wgsl), w unused.
+// z, w unused.
 @group(0) @binding(1) var<storage, read_write> clips: array<vec4<u32>>;
 // binding 2: output, one maximum per clip.
 @group(0) @binding(2) var<storage, read_write> clip_max: array<f32>;

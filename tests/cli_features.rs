@@ -209,3 +209,100 @@ fn bench_reports_json_with_the_promised_keys() {
     assert_eq!(result["clips"], 72);
     assert!(result["threads"].as_u64().unwrap() >= 1);
 }
+
+fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    earshot::features::npy::read_f32(std::fs::File::open(path).unwrap()).unwrap()
+}
+
+#[test]
+fn device_wgpu_writes_the_same_features_as_the_cpu_path_bad_files_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for name in [
+        "chirp_16k_float.wav",
+        "stereo_22k_pcm24.wav",
+        "short_16k_pcm16.wav",
+    ] {
+        std::fs::copy(common::fixture(name), input.join(name)).unwrap();
+    }
+    std::fs::write(input.join("broken.wav"), b"RIFF but no more").unwrap();
+    let cache = tmp.path().join("cache");
+    let run = |device: &str| {
+        let out = tmp.path().join(device);
+        let o = earshot(
+            &[
+                "features",
+                input.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--device",
+                device,
+                "--no-cache",
+            ],
+            &cache,
+        );
+        (out, o)
+    };
+    let (gpu_out, o) = run("wgpu");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if stderr.contains("no wgpu adapter found") && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: no wgpu adapter here");
+        return;
+    }
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("3 file(s)") && stderr.contains("broken.wav"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gpu_out.join("features.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["device"], "wgpu");
+    let (cpu_out, o) = run("cpu");
+    assert!(o.status.success());
+    for name in ["chirp_16k_float", "stereo_22k_pcm24", "short_16k_pcm16"] {
+        let (gs, g) = read_npy(&gpu_out.join(format!("{name}.npy")));
+        let (cs, c) = read_npy(&cpu_out.join(format!("{name}.npy")));
+        assert_eq!(gs, cs, "{name}");
+        let err = common::relative_max_error(&g, &c);
+        assert!(err <= 1e-4, "{name}: {err:.2e}");
+    }
+}
+
+#[test]
+fn device_wgpu_without_an_adapter_says_how_to_get_one_and_auto_falls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = common::fixture("chirp_16k_float.wav");
+    let out = tmp.path().join("out");
+    // No Linux machine has DirectX 12: wgpu then sees no adapter at all.
+    let run = |device: &str| {
+        Command::new(env!("CARGO_BIN_EXE_earshot"))
+            .args([
+                "features",
+                wav.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--no-cache",
+                "--device",
+                device,
+            ])
+            .env("WGPU_BACKEND", "dx12")
+            .output()
+            .unwrap()
+    };
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let o = run("wgpu");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("mesa-vulkan-drivers") && stderr.contains("--device cpu"),
+        "{stderr}"
+    );
+    let o = run("auto");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("features run on the CPU"), "{stderr}");
+}

@@ -3,13 +3,15 @@
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use earshot::features::{CpuExtractor, FeatureConfig, FeatureKind};
+use earshot::features::gpu::{GpuExtractor, GpuStats};
+use earshot::features::{FeatureBatch, FeatureConfig, FeatureKind};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
 use serde::Serialize;
 
 use super::DeviceChoice;
+use super::device::FeatureEngine;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -48,7 +50,28 @@ struct FeatureBenchResult {
     repeats: usize,
     audio_s_per_s: f64,
     threads: usize,
+    /// GPU only: compute dispatches for the whole batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dispatches_per_batch: Option<usize>,
+    /// GPU only: bytes written to the device per clip (audio, frame table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_up_per_clip: Option<f64>,
+    /// GPU only: bytes read back per clip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_down_per_clip: Option<f64>,
+    /// GPU only: the same batch returned as a burn tensor on the device
+    /// (includes the host round trip burn 0.22 needs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tensor_seconds: Option<f64>,
     config: FeatureConfig,
+}
+
+fn time_tensor(gpu: &GpuExtractor, clips: &[&[f32]]) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let out = gpu.extract_tensor(clips)?;
+    // Wait for the upload: read one value back.
+    let _ = out.tensor.slice([0..1, 0..1, 0..1]).into_data();
+    Ok(started.elapsed().as_secs_f64())
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
@@ -64,24 +87,35 @@ fn bench_features(args: FeatureBenchArgs) -> anyhow::Result<()> {
         args.hours > 0.0 && args.clip_s > 0.0,
         "--hours and --clip-s must be > 0"
     );
-    let device = args.device.resolve_features()?;
     // peer_mfcc.py: n_fft 1024, hop 512, 128 mels, 20 MFCC at 16 kHz.
     let config = FeatureConfig {
         kind: FeatureKind::Mfcc,
         ..FeatureConfig::default()
     };
-    let extractor = CpuExtractor::new(&config)?;
+    let engine = args.device.feature_engine(&config)?;
+    let device = engine.name();
     let clip_len = (args.clip_s * config.sample_rate as f64).round() as usize;
     let clips = ((args.hours * 3600.0 / args.clip_s).round() as usize).max(1);
     let signals = peer_signals(clips, clip_len, config.sample_rate);
     let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
 
-    extractor.extract_batch(&views[..views.len().min(2)])?; // warm-up, as the peer does
+    let extract = |clips: &[&[f32]]| -> anyhow::Result<(FeatureBatch, Option<GpuStats>)> {
+        Ok(match &engine {
+            FeatureEngine::Cpu(cpu) => (cpu.extract_batch(clips)?, None),
+            FeatureEngine::Gpu(gpu) => {
+                let (batch, stats) = gpu.extract_batch_with_stats(clips)?;
+                (batch, Some(stats))
+            }
+        })
+    };
+    extract(&views[..views.len().min(2)])?; // warm-up (and kernel compilation), as the peer does
     let mut times = Vec::new();
+    let mut gpu_stats = None;
     for _ in 0..args.repeat.max(1) {
         let started = Instant::now();
-        let batch = extractor.extract_batch(&views)?;
+        let (batch, stats) = extract(&views)?;
         times.push(started.elapsed().as_secs_f64());
+        gpu_stats = stats;
         anyhow::ensure!(
             batch.frames.len() == clips,
             "bench produced {} clips, expected {clips}",
@@ -101,6 +135,13 @@ fn bench_features(args: FeatureBenchArgs) -> anyhow::Result<()> {
         repeats: times.len(),
         audio_s_per_s: audio_s / seconds,
         threads: rayon::current_num_threads(),
+        dispatches_per_batch: gpu_stats.map(|s| s.dispatches),
+        bytes_up_per_clip: gpu_stats.map(|s| s.bytes_up as f64 / clips as f64),
+        bytes_down_per_clip: gpu_stats.map(|s| s.bytes_down as f64 / clips as f64),
+        tensor_seconds: match &engine {
+            FeatureEngine::Gpu(gpu) => Some(time_tensor(gpu, &views)?),
+            FeatureEngine::Cpu(_) => None,
+        },
         config,
     };
     if args.json {
@@ -110,6 +151,16 @@ fn bench_features(args: FeatureBenchArgs) -> anyhow::Result<()> {
             "earshot mfcc ({device}, {} threads): {:.0} audio-s/s ({:.2} s for {:.2} h, {} clips of {} s)",
             result.threads, result.audio_s_per_s, seconds, result.hours, clips, args.clip_s
         );
+        if let (Some(d), Some(up), Some(down), Some(t)) = (
+            result.dispatches_per_batch,
+            result.bytes_up_per_clip,
+            result.bytes_down_per_clip,
+            result.tensor_seconds,
+        ) {
+            println!(
+                "  {d} dispatches for the batch, {up:.0} B up and {down:.0} B down per clip; as a burn tensor: {t:.2} s"
+            );
+        }
     }
     Ok(())
 }

@@ -15,24 +15,64 @@ pub enum DeviceChoice {
     Wgpu,
 }
 
-use earshot::features::gpu::{NO_ADAPTER, wgpu_adapters as adapters};
+use anyhow::Context;
+use earshot::features::gpu::{GpuExtractor, NO_ADAPTER, wgpu_adapters as adapters};
+use earshot::features::{CpuExtractor, FeatureConfig};
+
+/// What computes features.
+pub enum FeatureEngine {
+    /// The CPU reference (rustfft + rayon).
+    Cpu(CpuExtractor),
+    /// Our WGSL kernels on the wgpu device.
+    Gpu(Box<GpuExtractor>),
+}
+
+impl FeatureEngine {
+    /// A name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FeatureEngine::Cpu(_) => "cpu",
+            FeatureEngine::Gpu(_) => "wgpu",
+        }
+    }
+}
 
 impl DeviceChoice {
-    /// Resolves to the device the feature stage can use in this version.
-    pub fn resolve_features(self) -> anyhow::Result<&'static str> {
+    /// The feature extractor for this choice: our WGSL kernels on wgpu, or the
+    /// CPU reference. `auto` takes a hardware adapter only (on the software
+    /// driver lavapipe the CPU path is faster) and says so when it falls back.
+    pub fn feature_engine(self, config: &FeatureConfig) -> anyhow::Result<FeatureEngine> {
+        let cpu = || -> anyhow::Result<FeatureEngine> {
+            Ok(FeatureEngine::Cpu(
+                CpuExtractor::new(config).context("invalid feature options")?,
+            ))
+        };
         match self {
-            DeviceChoice::Cpu => Ok("cpu"),
+            DeviceChoice::Cpu => cpu(),
+            DeviceChoice::Wgpu => Ok(FeatureEngine::Gpu(Box::new(
+                GpuExtractor::new(config).context("--device wgpu")?,
+            ))),
             DeviceChoice::Auto => {
-                if adapters().iter().any(|(_, software)| !software) {
+                let adapters = adapters();
+                if !adapters.iter().any(|(_, software)| !software) {
                     eprintln!(
-                        "note: GPU feature kernels are not part of this version yet; features run on the CPU"
+                        "note: {}; features run on the CPU (--device wgpu forces the GPU kernels)",
+                        if adapters.is_empty() {
+                            "no wgpu adapter found"
+                        } else {
+                            "only a software wgpu adapter found"
+                        }
                     );
+                    return cpu();
                 }
-                Ok("cpu")
+                match GpuExtractor::new(config) {
+                    Ok(gpu) => Ok(FeatureEngine::Gpu(Box::new(gpu))),
+                    Err(e) => {
+                        eprintln!("note: GPU features unavailable ({e}); features run on the CPU");
+                        cpu()
+                    }
+                }
             }
-            DeviceChoice::Wgpu => anyhow::bail!(
-                "--device wgpu: the WGSL feature kernels are not part of this version yet; use --device cpu"
-            ),
         }
     }
 

@@ -10,12 +10,13 @@ use anyhow::Context;
 use clap::Args;
 use earshot::audio::{DiscoveredFile, discover};
 use earshot::features::cache::FeatureCache;
-use earshot::features::{CpuExtractor, FeatureConfig, FeatureKind, extract_file, npy};
+use earshot::features::{FeatureConfig, FeatureKind, FileFeatures, extract_file, npy};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::DeviceChoice;
+use super::device::FeatureEngine;
 
 #[derive(Debug, Args)]
 pub struct FeaturesArgs {
@@ -55,7 +56,7 @@ pub struct FeaturesArgs {
 }
 
 #[derive(Debug, Serialize)]
-struct FileRecord {
+pub(super) struct FileRecord {
     path: PathBuf,
     output: PathBuf,
     frames: usize,
@@ -67,9 +68,9 @@ struct FileRecord {
 }
 
 #[derive(Debug, Serialize)]
-struct Failure {
-    path: PathBuf,
-    reason: String,
+pub(super) struct Failure {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,8 +93,8 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         kind: args.kind,
         ..FeatureConfig::default()
     };
-    let extractor = CpuExtractor::new(&config).context("invalid feature options")?;
-    let device = args.device.resolve_features()?;
+    let engine = args.device.feature_engine(&config)?;
+    let device = engine.name();
     let cache = (!args.no_cache).then(|| {
         FeatureCache::new(
             args.cache_dir
@@ -124,17 +125,23 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
     let (jobs, collisions) = plan_outputs(&files, &args.out);
     failures.extend(collisions);
     let progress = progress_bar(jobs.len());
-    let results: Vec<Result<FileRecord, Failure>> = jobs
-        .par_iter()
-        .map(|(file, output)| {
-            let result = process_file(&file.path, output, &extractor, cache.as_ref());
-            progress.inc(1);
-            result.map_err(|reason| Failure {
-                path: file.path.clone(),
-                reason,
+    let results: Vec<Result<FileRecord, Failure>> = match &engine {
+        FeatureEngine::Cpu(extractor) => jobs
+            .par_iter()
+            .map(|(file, output)| {
+                let result = extract_file(&file.path, extractor, cache.as_ref())
+                    .and_then(|extracted| write_record(&file.path, output, extracted));
+                progress.inc(1);
+                result.map_err(|reason| Failure {
+                    path: file.path.clone(),
+                    reason,
+                })
             })
-        })
-        .collect();
+            .collect(),
+        FeatureEngine::Gpu(gpu) => {
+            super::features_gpu::run_jobs(&jobs, gpu, cache.as_ref(), &progress)
+        }
+    };
     progress.finish_and_clear();
 
     let mut records = Vec::new();
@@ -180,6 +187,8 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
 
 /// Output path for every file (`OUT/<relative>.npy`); a second file mapping to
 /// the same output (e.g. `a.wav` and `a.flac`) is refused rather than overwriting.
+pub(super) type Job<'a> = (&'a DiscoveredFile, PathBuf);
+
 fn plan_outputs<'a>(
     files: &'a [DiscoveredFile],
     out: &Path,
@@ -206,13 +215,12 @@ fn plan_outputs<'a>(
     (jobs, collisions)
 }
 
-fn process_file(
+/// Writes one file's features as `.npy` and says what was done.
+pub(super) fn write_record(
     path: &Path,
     output: &Path,
-    extractor: &CpuExtractor,
-    cache: Option<&FeatureCache>,
+    extracted: FileFeatures,
 ) -> Result<FileRecord, String> {
-    let extracted = extract_file(path, extractor, cache)?;
     let features = &extracted.features;
     if let Some(parent) = output.parent() {
         fs::create_dir_all(parent)

@@ -6,6 +6,7 @@ mod demo;
 mod detect;
 mod device;
 mod features;
+mod features_gpu;
 mod train;
 
 pub use device::DeviceChoice;
