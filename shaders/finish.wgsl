@@ -16,9 +16,11 @@ const TOP_DB: f32 = {{ top_db }};
 @group(0) @binding(2) var<storage, read_write> clip_max: array<f32>;
 // binding 3: DCT-II basis, COEFFS rows of N_MELS (orthonormal); unread for log-mel.
 @group(0) @binding(3) var<storage, read_write> dct: array<f32>;
-// binding 4: output, clips x max_frames x COEFFS.
+// binding 4: output, clips x max_frames x COEFFS, from index params[3] on (the
+// buffer may be a burn tensor holding several batches).
 @group(0) @binding(4) var<storage, read_write> features: array<f32>;
-// binding 5: [0] clips, [1] max_frames, [2] invocations per row of the grid.
+// binding 5: [0] clips, [1] max_frames, [2] invocations per row of the grid,
+// [3] index in `features` of this batch's first value.
 @group(0) @binding(5) var<storage, read_write> params: array<u32>;
 
 @compute @workgroup_size({{ threads }})
@@ -33,7 +35,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = id % COEFFS;
     let info = clips[clip];
     if (t >= info.y) {
-        features[id] = 0.0;
+        features[params[3] + id] = 0.0;
         return;
     }
     let floor_db = clip_max[clip] - TOP_DB;
@@ -43,8 +45,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var m = 0u; m < N_MELS; m++) {
             acc += dct[c * N_MELS + m] * max(mel_db[row + m], floor_db);
         }
-        features[id] = acc;
+        features[params[3] + id] = acc;
     } else {
-        features[id] = max(mel_db[row + c], floor_db);
+        features[params[3] + id] = max(mel_db[row + c], floor_db);
     }
 }

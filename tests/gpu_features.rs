@@ -251,9 +251,59 @@ fn features_come_back_as_a_tensor_on_the_wgpu_device() {
     let b: Vec<f32> = (0..3_000).map(|i| (i as f32 * 0.05).sin()).collect();
     let out = gpu.extract_tensor(&[&a, &b]).unwrap();
     assert_eq!(out.tensor.dims(), [2, 32, 20]);
+    // The very first burn op on the tensor sees the kernels' values (ordering
+    // between our launches and burn's stream; a slice read once saw zeros).
+    let first_frame = out
+        .tensor
+        .clone()
+        .slice([1..2, 0..1, 0..20])
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
     assert_eq!(out.frames, vec![32, 12]);
+    // A second batch must get its own buffer, not alias the first.
+    let again = gpu.extract_tensor(&[&b]).unwrap();
+    let cpu = CpuExtractor::new(&config).unwrap();
+    let (cpu_a, cpu_b) = (cpu.extract(&a).unwrap(), cpu.extract(&b).unwrap());
+    // burn ops see the kernel's values: the sum on the device matches the host's.
+    let device_sum = out.tensor.clone().sum().into_scalar::<f32>();
     let host = out.tensor.into_data().to_vec::<f32>().unwrap();
-    let cpu = CpuExtractor::new(&config).unwrap().extract(&b).unwrap();
-    let err = common::relative_max_error(&host[32 * 20..32 * 20 + 12 * 20], &cpu.data);
-    assert!(err <= 1e-4, "{err:.2e}");
+    let host_sum: f32 = host.iter().sum();
+    assert!(
+        (device_sum - host_sum).abs() <= 1e-3 * host_sum.abs(),
+        "{device_sum} vs {host_sum}"
+    );
+    let err = common::relative_max_error(&first_frame, &cpu_b.data[..20]);
+    assert!(err <= 1e-4, "first read: {err:.2e}");
+    let err = common::relative_max_error(&host[..32 * 20], &cpu_a.data);
+    assert!(err <= 1e-4, "clip a: {err:.2e}");
+    let err = common::relative_max_error(&host[32 * 20..32 * 20 + 12 * 20], &cpu_b.data);
+    assert!(err <= 1e-4, "clip b: {err:.2e}");
+    assert!(
+        host[32 * 20 + 12 * 20..].iter().all(|&v| v == 0.0),
+        "zero past clip b's end"
+    );
+    let again = again.tensor.into_data().to_vec::<f32>().unwrap();
+    let err = common::relative_max_error(&again, &cpu_b.data);
+    assert!(err <= 1e-4, "second call: {err:.2e}");
+}
+
+#[test]
+fn a_large_batch_read_back_through_burn_right_away_holds_the_kernels_values() {
+    let config = FeatureConfig::default();
+    let Some(gpu) = gpu(&config) else { return };
+    let clip: Vec<f32> = (0..160_000)
+        .map(|i| (i as f32 * 0.031).sin() * 0.3)
+        .collect();
+    let clips: Vec<&[f32]> = vec![clip.as_slice(); 48];
+    let out = gpu.extract_tensor(&clips).unwrap();
+    let first = out
+        .tensor
+        .slice([0..1, 0..1, 0..20])
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    let cpu = CpuExtractor::new(&config).unwrap().extract(&clip).unwrap();
+    let err = common::relative_max_error(&first, &cpu.data[..20]);
+    assert!(err <= 1e-4, "{err:.2e}: {first:?}");
 }

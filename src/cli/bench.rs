@@ -60,7 +60,7 @@ struct FeatureBenchResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     bytes_down_per_clip: Option<f64>,
     /// GPU only: the same batch returned as a burn tensor on the device
-    /// (includes the host round trip burn 0.22 needs).
+    /// (written in place by the last kernel, no host round trip).
     #[serde(skip_serializing_if = "Option::is_none")]
     tensor_seconds: Option<f64>,
     config: FeatureConfig,
@@ -69,7 +69,7 @@ struct FeatureBenchResult {
 fn time_tensor(gpu: &GpuExtractor, clips: &[&[f32]]) -> anyhow::Result<f64> {
     let started = Instant::now();
     let out = gpu.extract_tensor(clips)?;
-    // Wait for the upload: read one value back.
+    // Wait for the kernels: read one value back.
     let _ = out.tensor.slice([0..1, 0..1, 0..1]).into_data();
     Ok(started.elapsed().as_secs_f64())
 }

@@ -8,11 +8,13 @@
 mod kernels;
 mod plan;
 
+use burn::backend::Wgpu;
+use burn::backend::wgpu::CubeBackend;
 use burn::cubecl::client::Client;
 use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::wgpu::WgpuDevice;
 use burn::prelude::Device;
-use burn::tensor::{DeviceKind, Tensor, TensorData};
+use burn::tensor::{DeviceKind, Tensor};
 
 use super::mel::{MelFilterbank, dct_ortho};
 use super::{FeatureBatch, FeatureConfig, FeatureError, FeatureKind, cpu::hann_window};
@@ -169,19 +171,44 @@ impl GpuExtractor {
         self
     }
 
-    /// Features of `clips` as a tensor on the wgpu device burn trains on.
-    ///
-    /// burn 0.22 gives no public way to wrap a raw buffer as a tensor while its
-    /// fusion layer is on, so the result makes one trip through the host
-    /// (read back, then uploaded as the tensor); see BENCHMARKS.md for its cost.
+    /// Features of `clips` as a tensor on the wgpu device burn trains on,
+    /// without a trip through the host: the last kernel writes straight into
+    /// the buffer of a tensor burn allocated.
     pub fn extract_tensor(&self, clips: &[&[f32]]) -> Result<GpuFeatures, FeatureError> {
-        let batch = self.extract_batch(clips)?;
+        let (plans, max_frames) = self.plan(clips)?;
+        let coeffs = self.config.coeffs();
         let device = Device::wgpu(DeviceKind::DefaultDevice);
-        let shape = [clips.len(), batch.max_frames, batch.coeffs];
-        Ok(GpuFeatures {
-            tensor: Tensor::from_data(TensorData::new(batch.data, shape), &device),
-            frames: batch.frames,
-        })
+        let tensor = Tensor::<3>::zeros([clips.len(), max_frames, coeffs], &device);
+        let output = tensor.clone().try_into_primitive::<Wgpu>().map_err(|e| {
+            FeatureError::Device(format!("the wgpu tensor is not a wgpu tensor: {e:?}"))
+        })?;
+        let output = output
+            .client
+            .clone()
+            .resolve_tensor_float::<CubeBackend>(output);
+        let mut stats = GpuStats::default();
+        let mut frames = Vec::with_capacity(clips.len());
+        for batch in &plans {
+            let at = batch.first_clip * max_frames * coeffs;
+            self.run_batch(
+                &clips[batch.first_clip..],
+                batch,
+                &output.handle,
+                at,
+                max_frames,
+                &mut stats,
+            );
+            frames.extend(batch.clips.iter().map(|&(_, f)| f));
+        }
+        // Our launches sit on this thread's cubecl stream, burn's own ops on its
+        // fusion stream: submit ours now so the device queue orders every later
+        // burn op on the tensor after them, and surface a failed launch here.
+        let failed = |e: burn::cubecl::server::ServerError| {
+            FeatureError::Device(format!("the GPU feature kernels failed: {e}"))
+        };
+        self.client.flush().map_err(failed)?;
+        self.client.check([&output.handle]).map_err(failed)?;
+        Ok(GpuFeatures { tensor, frames })
     }
 
     /// Features of `clips`, read back to the host.
@@ -194,6 +221,47 @@ impl GpuExtractor {
         &self,
         clips: &[&[f32]],
     ) -> Result<(FeatureBatch, GpuStats), FeatureError> {
+        let (plans, max_frames) = self.plan(clips)?;
+        let coeffs = self.config.coeffs();
+        let mut out = FeatureBatch {
+            frames: Vec::with_capacity(clips.len()),
+            max_frames,
+            coeffs,
+            data: vec![0.0; clips.len() * max_frames * coeffs],
+        };
+        let mut stats = GpuStats::default();
+        for batch in &plans {
+            let size = batch.clips.len() * batch.max_frames * coeffs;
+            let output = self.client.empty(size * 4);
+            self.run_batch(
+                &clips[batch.first_clip..],
+                batch,
+                &output,
+                0,
+                batch.max_frames,
+                &mut stats,
+            );
+            let bytes = self.client.read_one(output).map_err(|e| {
+                FeatureError::Device(format!("the GPU feature kernels failed: {e}"))
+            })?;
+            stats.bytes_down += bytes.len() as u64;
+            // The read-back bytes carry no alignment promise: decode rather than cast.
+            let values: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            for (c, &(_, frames)) in batch.clips.iter().enumerate() {
+                let src = &values[c * batch.max_frames * coeffs..][..frames * coeffs];
+                let at = (batch.first_clip + c) * max_frames * coeffs;
+                out.data[at..at + src.len()].copy_from_slice(src);
+                out.frames.push(frames);
+            }
+        }
+        Ok((out, stats))
+    }
+
+    /// Checks the clips and cuts them into batches; returns the longest clip's frames too.
+    fn plan(&self, clips: &[&[f32]]) -> Result<(Vec<plan::BatchPlan>, usize), FeatureError> {
         if clips.is_empty() {
             return Err(FeatureError::EmptyBatch);
         }
@@ -207,25 +275,8 @@ impl GpuExtractor {
         }
         let lengths: Vec<usize> = clips.iter().map(|c| c.len()).collect();
         let plans = plan::plan(&self.config, &lengths, self.buffer_limit)?;
-        let coeffs = self.config.coeffs();
         let max_frames = plans.iter().map(|p| p.max_frames).max().unwrap_or(0);
-        let mut out = FeatureBatch {
-            frames: Vec::with_capacity(clips.len()),
-            max_frames,
-            coeffs,
-            data: vec![0.0; clips.len() * max_frames * coeffs],
-        };
-        let mut stats = GpuStats::default();
-        for batch in &plans {
-            let values = self.run_batch(&clips[batch.first_clip..], batch, &mut stats)?;
-            for (c, &(_, frames)) in batch.clips.iter().enumerate() {
-                let src = &values[c * batch.max_frames * coeffs..][..frames * coeffs];
-                let at = (batch.first_clip + c) * max_frames * coeffs;
-                out.data[at..at + src.len()].copy_from_slice(src);
-                out.frames.push(frames);
-            }
-        }
-        Ok((out, stats))
+        Ok((plans, max_frames))
     }
 
     fn upload(&self, bytes: &[u8], stats: &mut GpuStats) -> Handle {
@@ -233,13 +284,17 @@ impl GpuExtractor {
         self.client.create_from_slice(bytes)
     }
 
-    /// One planned batch through the four kernels; returns `[clips, max_frames, coeffs]`.
+    /// One planned batch through the four kernels, written as
+    /// `[clips, max_frames, coeffs]` into `output` from value `at` on.
     fn run_batch(
         &self,
         clips: &[&[f32]],
         batch: &plan::BatchPlan,
+        output: &Handle,
+        at: usize,
+        max_frames: usize,
         stats: &mut GpuStats,
-    ) -> Result<Vec<f32>, FeatureError> {
+    ) {
         let c = &self.config;
         let bins = c.n_fft / 2 + 1;
         let client = &self.client;
@@ -308,14 +363,14 @@ impl GpuExtractor {
             ]),
         );
 
-        let values = batch.clips.len() * batch.max_frames * c.coeffs();
-        let features = client.empty(values * 4);
+        let values = batch.clips.len() * max_frames * c.coeffs();
         let groups = (values as u32).div_ceil(ELEMENTWISE_THREADS);
         let (width, _) = kernels::grid(groups);
         let params = client.create_from_slice(bytemuck::cast_slice(&[
             n_clips,
-            batch.max_frames as u32,
+            max_frames as u32,
             width * ELEMENTWISE_THREADS,
+            at as u32,
         ]));
         WgslKernel::finish(c).launch(
             client,
@@ -325,19 +380,10 @@ impl GpuExtractor {
                 clip_table.binding(),
                 clip_max.binding(),
                 self.dct.clone().binding(),
-                features.clone().binding(),
+                output.clone().binding(),
                 params.binding(),
             ]),
         );
         stats.dispatches += 2;
-        let bytes = client
-            .read_one(features)
-            .map_err(|e| FeatureError::Device(format!("the GPU feature kernels failed: {e}")))?;
-        stats.bytes_down += bytes.len() as u64;
-        // The read-back bytes carry no alignment promise: decode rather than cast.
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
     }
 }
