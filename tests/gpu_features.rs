@@ -258,7 +258,7 @@ fn features_come_back_as_a_tensor_on_the_wgpu_device() {
         .clone()
         .slice([1..2, 0..1, 0..20])
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .unwrap();
     assert_eq!(out.frames, vec![32, 12]);
     // A second batch must get its own buffer, not alias the first.
@@ -267,7 +267,7 @@ fn features_come_back_as_a_tensor_on_the_wgpu_device() {
     let (cpu_a, cpu_b) = (cpu.extract(&a).unwrap(), cpu.extract(&b).unwrap());
     // burn ops see the kernel's values: the sum on the device matches the host's.
     let device_sum = out.tensor.clone().sum().into_scalar::<f32>();
-    let host = out.tensor.into_data().to_vec::<f32>().unwrap();
+    let host = out.tensor.into_data().try_to_vec::<f32>().unwrap();
     let host_sum: f32 = host.iter().sum();
     assert!(
         (device_sum - host_sum).abs() <= 1e-3 * host_sum.abs(),
@@ -283,7 +283,7 @@ fn features_come_back_as_a_tensor_on_the_wgpu_device() {
         host[32 * 20 + 12 * 20..].iter().all(|&v| v == 0.0),
         "zero past clip b's end"
     );
-    let again = again.tensor.into_data().to_vec::<f32>().unwrap();
+    let again = again.tensor.into_data().try_to_vec::<f32>().unwrap();
     let err = common::relative_max_error(&again, &cpu_b.data);
     assert!(err <= 1e-4, "second call: {err:.2e}");
 }
@@ -301,7 +301,7 @@ fn a_large_batch_read_back_through_burn_right_away_holds_the_kernels_values() {
         .tensor
         .slice([0..1, 0..1, 0..20])
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .unwrap();
     let cpu = CpuExtractor::new(&config).unwrap().extract(&clip).unwrap();
     let err = common::relative_max_error(&first, &cpu.data[..20]);
