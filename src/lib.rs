@@ -6,12 +6,14 @@
 //! (loop, checkpoints, events). [`experiment`] drives them from a TOML file.
 
 pub mod audio;
+pub mod dashboard;
 pub mod data;
 pub mod eval;
 pub mod experiment;
 pub mod features;
 pub mod fsx;
 pub mod models;
+pub mod sweep;
 pub mod train;
 
 /// The crate version, recorded in every output it writes.

@@ -82,10 +82,12 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let (Some(t), false) = (threshold, args.json) {
-        println!(
-            "threshold {:.4} ({}th percentile of validation normal clip scores)",
-            t.value, t.percentile
-        );
+        let how = if t.fitted_on.is_empty() {
+            "percentile of validation normal clip scores".to_string()
+        } else {
+            t.fitted_on.clone()
+        };
+        println!("threshold {:.4} ({how})", t.value);
     }
     for f in &failures {
         eprintln!("  {f}");

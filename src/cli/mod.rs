@@ -2,11 +2,14 @@
 
 mod bench;
 mod bench_train;
+mod dashboard;
 mod demo;
 mod detect;
 mod device;
+mod eval;
 mod features;
 mod features_gpu;
+mod sweep;
 mod train;
 
 pub use device::DeviceChoice;
@@ -33,10 +36,19 @@ enum Command {
     ///
     /// Runs in a few minutes on 2 CPU cores; writes demo/data and demo/runs.
     Demo(demo::DemoArgs),
+    /// Watch training live: loss curves, thresholds and a leaderboard of every trial in a runs folder.
+    ///
+    /// Example: earshot dashboard runs/      (in a second terminal while `earshot train` runs)
+    Dashboard(dashboard::DashboardArgs),
     /// Score new audio with a trained model: per file the score, the flag and anomalous segments.
     ///
     /// Example: earshot detect --model runs/rnn_vs_cae/rnn recording.wav
     Detect(detect::DetectArgs),
+    /// Score trained models again on their test split: scores.csv, metrics.json, report.md, plots/.
+    ///
+    /// Example: earshot eval runs/rnn_vs_cae            (every trial)
+    ///          earshot eval runs/rnn_vs_cae/rnn --data other/dataset/root
+    Eval(eval::EvalArgs),
     /// Compute MFCC or log-mel features of audio files into .npy arrays.
     ///
     /// Example: earshot features recordings/ --out feats/ --kind logmel
@@ -45,6 +57,12 @@ enum Command {
     ///
     /// Example: earshot train experiments/rnn_vs_cae.toml --device cpu
     Train(train::TrainArgs),
+    /// Run a hyperparameter sweep ([sweep] in the experiment): resumable, parallel, shardable.
+    ///
+    /// Example: earshot sweep experiments/sweep_dense.toml --parallel 2
+    ///          earshot sweep exp.toml --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
+    ///          earshot sweep exp.toml --report
+    Sweep(sweep::SweepArgs),
     /// Measure throughput (compare with the peers in shared/bench).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -54,8 +72,11 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Features(args) => features::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Train(args) => train::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     }

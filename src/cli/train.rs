@@ -1,7 +1,9 @@
 //! `earshot train`: every model of an experiment file, side by side.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Args;
@@ -27,18 +29,61 @@ pub struct TrainArgs {
     /// Neither read nor write the feature cache.
     #[arg(long)]
     no_cache: bool,
+    /// Open the live dashboard on this run; closing it (q) leaves training running.
+    #[arg(long)]
+    tui: bool,
+}
+
+/// While the dashboard owns the terminal, training prints nothing.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+fn quiet() -> bool {
+    QUIET.load(Ordering::SeqCst)
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
-    train_and_report(
-        &experiment,
-        args.runs_dir,
-        args.device,
-        args.resume,
-        !args.no_cache,
-    )
-    .with_context(|| format!("experiment {}", args.experiment.display()))
+    let context = format!("experiment {}", args.experiment.display());
+    if !args.tui {
+        return train_and_report(
+            &experiment,
+            args.runs_dir,
+            args.device,
+            args.resume,
+            !args.no_cache,
+        )
+        .context(context);
+    }
+    anyhow::ensure!(
+        std::io::stdout().is_terminal(),
+        "--tui needs a terminal; without it training prints one line per epoch"
+    );
+    let watch = args.runs_dir.join(&experiment.name);
+    QUIET.store(true, Ordering::SeqCst);
+    let training = std::thread::spawn(move || {
+        train_and_report(
+            &experiment,
+            args.runs_dir,
+            args.device,
+            args.resume,
+            !args.no_cache,
+        )
+    });
+    let shown = earshot::dashboard::run(&watch);
+    QUIET.store(false, Ordering::SeqCst);
+    if let Err(e) = shown {
+        eprintln!("dashboard: {e}");
+    }
+    if !training.is_finished() {
+        eprintln!(
+            "dashboard closed; training goes on (earshot dashboard {} reopens it)",
+            watch.display()
+        );
+    }
+    training
+        .join()
+        .map_err(|_| anyhow::anyhow!("the training thread panicked"))?
+        .context(context)
 }
 
 /// Trains every model of `experiment` and prints the comparison table.
@@ -56,16 +101,20 @@ pub fn train_and_report(
         device_name: device_name.clone(),
         resume,
         cache: use_cache.then(|| FeatureCache::new(FeatureCache::default_dir())),
+        pruner: None,
     };
-    eprintln!(
-        "training {} ({} model(s)) on {device_name}, seed {}, into {}",
-        experiment.name,
-        experiment.model.len(),
-        experiment.seed,
-        runs_dir.join(&experiment.name).display()
-    );
+    if !quiet() {
+        eprintln!(
+            "training {} ({} model(s)) on {device_name}, seed {}, into {}",
+            experiment.name,
+            experiment.model.len(),
+            experiment.seed,
+            runs_dir.join(&experiment.name).display()
+        );
+    }
     let bar = ProgressBar::hidden();
     let mut on_progress = |p: Progress| match p {
+        _ if quiet() => {}
         Progress::Stage("features") => {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.set_style(
@@ -94,6 +143,10 @@ pub fn train_and_report(
     };
     let summary = run_experiment(experiment, &options, &mut on_progress)?;
     bar.finish_and_clear();
+    // The table waits until the dashboard gives the terminal back.
+    while quiet() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 
     if !summary.failures.is_empty() {
         eprintln!("{} file(s) could not be used:", summary.failures.len());
@@ -136,7 +189,7 @@ pub fn train_and_report(
             summary.dir.display()
         );
         println!(
-            "per-file scores and flags: {}/<model>/scores.csv, metrics: .../metrics.json",
+            "per trial: scores.csv (file,score,label,flag), metrics.json, report.md and plots/ in {}/<model>/",
             summary.dir.display()
         );
         if t.auc.is_none() && t.status == "done" {

@@ -2,6 +2,7 @@
 //! features (through the cache), the split, normalisation and windows.
 
 mod bad;
+mod dcase;
 mod folders;
 mod load;
 mod manifest;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use bad::list_bad;
+pub use dcase::{list_dcase, machine_ids};
 pub use folders::{DatasetFiles, Label, list_folders};
 pub use load::{FileFailure, LoadedClip, load_features};
 pub use manifest::list_manifest;
@@ -31,6 +33,8 @@ pub enum Layout {
     Manifest,
     /// Bird Audio Detection: `labels = "..."` CSV `itemid,datasetid,hasbird`, clips `root/<itemid>.wav`.
     Bad,
+    /// DCASE task 2: `root/train/normal_id_XX_*.wav`, `root/test/{normal,anomaly}_id_XX_*.wav`.
+    Dcase,
 }
 
 /// Where the audio is and how its features are cut into windows.
@@ -53,6 +57,12 @@ pub struct DataConfig {
     /// `bad` layout: datasets whose rows form the test split (e.g. `["chernobyl"]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test_datasets: Vec<String>,
+    /// `dcase` layout: machine ids to use (e.g. `["id_00"]`); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine_ids: Vec<String>,
+    /// `dcase` layout: train one model per machine id (trials `<model>_id_XX`).
+    #[serde(default)]
+    pub per_machine_id: bool,
     /// Feature frames per window (the models' time axis).
     #[serde(default = "default_frames")]
     pub frames: usize,
@@ -97,6 +107,9 @@ impl DataConfig {
                 "`labels = \"labels.csv\"` is needed with layout = \"bad\", and only then".into(),
             );
         }
+        if self.layout != Layout::Dcase && (self.per_machine_id || !self.machine_ids.is_empty()) {
+            return Err("machine_ids and per_machine_id belong to layout = \"dcase\"".into());
+        }
         if self.normal_hasbird > 1 {
             return Err(format!(
                 "normal_hasbird is {}, must be 0 or 1",
@@ -121,6 +134,7 @@ impl DataConfig {
             (Layout::Bad, _, Some(csv)) => {
                 list_bad(&self.root, csv, self.normal_hasbird, &self.test_datasets)
             }
+            (Layout::Dcase, _, _) => list_dcase(&self.root, &self.machine_ids),
             _ => Ok((list_folders(&self.root)?, Vec::new())),
         }
     }

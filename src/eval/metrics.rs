@@ -29,6 +29,12 @@ fn roc_points(scores: &[f64], anomalous: &[bool]) -> Option<Vec<(f64, f64)>> {
     Some(points)
 }
 
+/// The ROC curve as (false-positive rate, true-positive rate) points, from
+/// (0, 0) to (1, 1); `None` when only one class is present.
+pub fn roc_curve(scores: &[f64], anomalous: &[bool]) -> Option<Vec<(f64, f64)>> {
+    roc_points(scores, anomalous)
+}
+
 /// Area under the ROC curve; `None` when only one class is present (undefined).
 pub fn roc_auc(scores: &[f64], anomalous: &[bool]) -> Option<f64> {
     let points = roc_points(scores, anomalous)?;

@@ -1,20 +1,37 @@
 //! From reconstruction errors to decisions: clip scores, thresholds and the
 //! metrics of a detector (AUC, pAUC, precision, recall, F1).
 
+mod config;
+mod gamma;
 mod metrics;
-pub use metrics::{Confusion, partial_auc, percentile, roc_auc};
+pub mod report;
+
+pub use config::{EvalConfig, ThresholdRule};
+pub use gamma::Gamma;
+pub use metrics::{Confusion, partial_auc, percentile, roc_auc, roc_curve};
 
 use serde::{Deserialize, Serialize};
 
-/// The decision rule stored with a model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The decision rule stored with a model (`model/threshold.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Threshold {
     /// Clip scores above it are flagged.
     pub value: f64,
     /// How window errors become a clip score.
     pub clip_score: ClipScore,
-    /// How the value was chosen (percentile of validation normal clip scores).
-    pub percentile: f64,
+    /// Windows averaged by `topk_mean`.
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    /// How the value was chosen.
+    #[serde(default)]
+    pub rule: ThresholdRule,
+    /// Which scores it was fitted on, in words.
+    #[serde(default)]
+    pub fitted_on: String,
+}
+
+fn default_top_k() -> usize {
+    3
 }
 
 /// How window errors become one score per clip.
@@ -26,6 +43,8 @@ pub enum ClipScore {
     Mean,
     /// The worst window.
     Max,
+    /// Mean of the clip's `top_k` worst windows (all of them when it has fewer).
+    TopkMean,
 }
 
 /// Reduces per-window errors to per-clip scores; `clip_of[w]` is window `w`'s clip.
@@ -35,20 +54,46 @@ pub fn clip_scores(
     clip_of: &[usize],
     clips: usize,
     how: ClipScore,
+    top_k: usize,
 ) -> Vec<Option<f64>> {
-    let mut acc: Vec<(f64, f64, usize)> = vec![(0.0, f64::NEG_INFINITY, 0); clips];
+    let mut per_clip: Vec<Vec<f64>> = vec![Vec::new(); clips];
     for (&e, &c) in errors.iter().zip(clip_of) {
-        let slot = &mut acc[c];
-        slot.0 += e as f64;
-        slot.1 = slot.1.max(e as f64);
-        slot.2 += 1;
+        per_clip[c].push(e as f64);
     }
-    acc.into_iter()
-        .map(|(sum, max, n)| {
-            (n > 0).then(|| match how {
-                ClipScore::Mean => sum / n as f64,
-                ClipScore::Max => max,
+    per_clip
+        .into_iter()
+        .map(|mut e| {
+            (!e.is_empty()).then(|| match how {
+                ClipScore::Mean => e.iter().sum::<f64>() / e.len() as f64,
+                ClipScore::Max => e.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                ClipScore::TopkMean => {
+                    e.sort_by(|a, b| b.total_cmp(a));
+                    let k = top_k.clamp(1, e.len());
+                    e[..k].iter().sum::<f64>() / k as f64
+                }
             })
         })
         .collect()
+}
+
+/// The threshold with the best F1 (score > threshold flags), placed halfway
+/// between neighbouring scores; ties go to the higher threshold (fewer alarms).
+/// `None` without both classes.
+pub fn max_f1_threshold(scores: &[f64], anomalous: &[bool]) -> Option<f64> {
+    if !anomalous.iter().any(|&a| a) || anomalous.iter().all(|&a| a) {
+        return None;
+    }
+    let mut sorted: Vec<f64> = scores.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let mut candidates = vec![sorted[0] - 1e-9 * sorted[0].abs().max(1.0)];
+    candidates.extend(sorted.windows(2).map(|w| 0.5 * (w[0] + w[1])));
+    let mut best = (f64::NEG_INFINITY, candidates[0]);
+    for t in candidates {
+        let f1 = Confusion::at(scores, anomalous, t).f1();
+        if f1 >= best.0 {
+            best = (f1, t);
+        }
+    }
+    Some(best.1)
 }

@@ -37,6 +37,10 @@ pub struct FileDetection {
     pub duration_s: f64,
     /// Windows scored.
     pub windows: usize,
+    /// Mean squared reconstruction error of its windows (normalised features).
+    pub mse: f64,
+    /// Mean absolute reconstruction error of its windows.
+    pub mae: f64,
     /// Anomalous stretches (for files longer than one window).
     pub segments: Vec<Segment>,
     /// Something the user should know (e.g. padded because shorter than a window).
@@ -67,6 +71,7 @@ pub struct Detector {
     /// Weight of the KL term in scores (a VAE scoring by negative ELBO).
     kl_weight: f64,
     device: Device,
+    record: TrialRecord,
 }
 
 fn read(path: &Path, hint: &str) -> Result<String, DetectError> {
@@ -153,12 +158,18 @@ impl Detector {
             threshold,
             kl_weight: model_config.score_kl_weight(),
             device,
+            record,
         })
     }
 
+    /// The trial's resolved experiment (data, features, models).
+    pub fn record(&self) -> &TrialRecord {
+        &self.record
+    }
+
     /// The stored threshold, if training had validation data.
-    pub fn threshold(&self) -> Option<Threshold> {
-        self.threshold
+    pub fn threshold(&self) -> Option<&Threshold> {
+        self.threshold.as_ref()
     }
 
     /// Scores one file (resampled to the model's rate as it streams).
@@ -179,11 +190,15 @@ impl Detector {
             )
         });
         let windows = WindowSet::cut(std::iter::once(&features), self.frames, self.hop);
-        let errors = train::evaluate(&self.model, &windows, &self.device).scores(self.kl_weight);
-        let how = self.threshold.map_or(ClipScore::Mean, |t| t.clip_score);
-        let score = clip_scores(&errors, &windows.clip, 1, how)[0].unwrap_or(f64::NAN);
-        let flagged = self.threshold.is_some_and(|t| score > t.value);
-        let segments = match (self.threshold, note.is_none()) {
+        let window_errors = train::evaluate(&self.model, &windows, &self.device);
+        let errors = window_errors.scores(self.kl_weight);
+        let (how, top_k) = self
+            .threshold
+            .as_ref()
+            .map_or((ClipScore::Mean, 1), |t| (t.clip_score, t.top_k));
+        let score = clip_scores(&errors, &windows.clip, 1, how, top_k)[0].unwrap_or(f64::NAN);
+        let flagged = self.threshold.as_ref().is_some_and(|t| score > t.value);
+        let segments = match (&self.threshold, note.is_none()) {
             (Some(t), true) => self.segments(&errors, t.value, frame_s),
             _ => Vec::new(),
         };
@@ -193,6 +208,8 @@ impl Detector {
             flagged,
             duration_s,
             windows: errors.len(),
+            mse: train::mean(&window_errors.squared),
+            mae: train::mean(&window_errors.absolute),
             segments,
             note,
         })

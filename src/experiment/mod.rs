@@ -3,6 +3,7 @@
 //! run directory. This module drives the stages; it computes nothing itself.
 
 mod detect;
+mod evaluate;
 mod prepare;
 mod run;
 
@@ -11,13 +12,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataConfig;
+use crate::eval::EvalConfig;
 use crate::features::FeatureConfig;
 use crate::models::ModelConfig;
 use crate::train::TrainConfig;
 
 pub use detect::{DetectError, Detector, FileDetection, Segment};
+pub use evaluate::{EvalError, TrialEvaluation, evaluate_trial, trial_dirs};
 pub use run::{
-    Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialRecord, run_experiment,
+    Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialPruner, TrialRecord,
+    run_experiment,
 };
 
 /// A whole experiment: data, features, the models to compare and how to train them.
@@ -39,6 +43,12 @@ pub struct Experiment {
     /// The optimiser and the loop.
     #[serde(default)]
     pub train: TrainConfig,
+    /// Clip scores and the decision threshold.
+    #[serde(default)]
+    pub eval: EvalConfig,
+    /// A hyperparameter sweep over this experiment (`earshot sweep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::SweepConfig>,
 }
 
 fn default_seed() -> u64 {
@@ -122,6 +132,7 @@ impl Experiment {
             .map_err(|e| format!("[features] {e}"))?;
         self.data.validate().map_err(|e| format!("[data] {e}"))?;
         self.train.validate().map_err(|e| format!("[train] {e}"))?;
+        self.eval.validate().map_err(|e| format!("[eval] {e}"))?;
         let mut names = std::collections::HashSet::new();
         for (i, model) in self.model.iter().enumerate() {
             model

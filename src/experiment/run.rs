@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::Experiment;
 use super::prepare::{Prepared, prepare};
-use crate::data::{DataError, FileFailure, Label};
-use crate::eval::{ClipScore, Confusion, Threshold, clip_scores, partial_auc, percentile, roc_auc};
+use crate::data::{DataError, FileFailure, Label, Layout, machine_ids};
+use crate::eval::{
+    Confusion, EvalConfig, Gamma, Threshold, ThresholdRule, clip_scores, max_f1_threshold,
+    partial_auc, percentile, report, roc_auc,
+};
 use crate::features::FeatureError;
 use crate::features::cache::FeatureCache;
 use crate::models::Autoencoder;
@@ -28,7 +31,12 @@ pub struct RunOptions {
     pub resume: bool,
     /// Feature cache (`None` = no cache).
     pub cache: Option<FeatureCache>,
+    /// Early termination (sweeps): (trial, epoch, best validation loss) to a reason to stop.
+    pub pruner: Option<std::sync::Arc<TrialPruner>>,
 }
+
+/// A sweep's early-termination rule, told which trial asks.
+pub type TrialPruner = dyn Fn(&str, usize, f64) -> Option<String> + Send + Sync;
 
 /// What a run reports while it goes.
 pub enum Progress<'a> {
@@ -61,8 +69,20 @@ pub struct TrialMetrics {
     pub auc: Option<f64>,
     /// Partial AUC up to FPR 0.1, McClish-standardised.
     pub pauc: Option<f64>,
-    /// Clip-score threshold: 95th percentile of validation normal clips.
+    /// Clip-score threshold (see `threshold_method`).
     pub threshold: Option<f64>,
+    /// `percentile`, `gamma`, `max_f1` or `target_fpr`.
+    pub threshold_method: String,
+    /// What the threshold was fitted on, in words.
+    pub threshold_fitted_on: String,
+    /// How window errors became clip scores.
+    pub clip_score: String,
+    /// Counts at the threshold on the clips it was not fitted on.
+    pub confusion: Option<Confusion>,
+    /// Clips behind precision, recall, F1 and the confusion counts.
+    pub decision_clips: usize,
+    /// Something to know about these numbers (e.g. AUC undefined).
+    pub note: Option<String>,
     /// Precision of flags at the threshold.
     pub precision: Option<f64>,
     /// Recall at the threshold.
@@ -112,6 +132,9 @@ pub enum RunError {
     /// Training problems.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The report or its plots.
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
     /// Writing the run folder.
     #[error("{path}: {source}")]
     Io {
@@ -142,18 +165,105 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
         })
 }
 
-/// Percentile of validation normal clip scores used as the default threshold.
-const THRESHOLD_PERCENTILE: f64 = 95.0;
+/// How a trial is scored: the experiment's `[eval]` and what names it.
+struct Scoring<'a> {
+    eval: &'a EvalConfig,
+    kl_weight: f64,
+    seed: u64,
+    title: String,
+}
 
-/// Reconstruction of held-out normal windows and, with anomalies, detection metrics.
+/// The threshold of `rule` and, in words, what it was fitted on; for `max_f1`
+/// also the labelled clips it used (excluded from the threshold metrics).
+fn choose_threshold(
+    rule: ThresholdRule,
+    valid_scores: &[f64],
+    train_scores: impl FnOnce() -> Vec<f64>,
+    labelled: &[(f64, bool)],
+    seed: u64,
+) -> (Option<f64>, String, Vec<bool>) {
+    let none_held = vec![false; labelled.len()];
+    match rule {
+        ThresholdRule::Percentile { percentile: p } => (
+            percentile(valid_scores, p),
+            format!(
+                "{p}th percentile of {} validation normal clips",
+                valid_scores.len()
+            ),
+            none_held,
+        ),
+        ThresholdRule::TargetFpr { fpr } => (
+            percentile(valid_scores, 100.0 * (1.0 - fpr)),
+            format!(
+                "false-positive rate {fpr} on {} validation normal clips",
+                valid_scores.len()
+            ),
+            none_held,
+        ),
+        ThresholdRule::Gamma { quantile } => {
+            let train = train_scores();
+            match Gamma::fit(&train) {
+                Some(g) => (
+                    Some(g.quantile(quantile)),
+                    format!(
+                        "quantile {quantile} of a gamma (shape {:.3}, scale {:.4}) fitted to {} training clips",
+                        g.shape,
+                        g.scale,
+                        train.len()
+                    ),
+                    none_held,
+                ),
+                None => (
+                    None,
+                    "gamma fit impossible (training scores without spread)".into(),
+                    none_held,
+                ),
+            }
+        }
+        ThresholdRule::MaxF1 {
+            calibration_fraction,
+        } => {
+            // Stratified, seeded: each class contributes its share to calibration.
+            let mut held = vec![false; labelled.len()];
+            for class in [false, true] {
+                let idx: Vec<usize> = (0..labelled.len())
+                    .filter(|&i| labelled[i].1 == class)
+                    .collect();
+                let (pick, _) =
+                    crate::data::split_by_file(idx.len(), 1.0 - calibration_fraction, seed ^ 0xF1);
+                for i in pick {
+                    held[idx[i]] = true;
+                }
+            }
+            let (s, a): (Vec<f64>, Vec<bool>) = labelled
+                .iter()
+                .zip(&held)
+                .filter(|(_, h)| **h)
+                .map(|(p, _)| *p)
+                .unzip();
+            (
+                max_f1_threshold(&s, &a),
+                format!(
+                    "best F1 on {} labelled calibration clips of the test split",
+                    s.len()
+                ),
+                held,
+            )
+        }
+    }
+}
+
+/// Reconstruction of held-out normal windows and, with anomalies, detection
+/// metrics; writes threshold.json, scores.csv, report.md and plots/.
 fn score_trial(
     model: &Autoencoder,
     prepared: &Prepared,
     device: &Device,
     metrics: &mut TrialMetrics,
     dir: &Path,
-    kl_weight: f64,
+    scoring: &Scoring,
 ) -> Result<(), RunError> {
+    let eval = scoring.eval;
     let valid_errors = train::evaluate(model, &prepared.valid, device);
     let test_errors = train::evaluate(model, &prepared.test, device);
     let normal_window = |w: &usize| prepared.test_clips[prepared.test.clip[*w]].1 == Label::Normal;
@@ -178,38 +288,65 @@ fn score_trial(
     metrics.windows = sq.len();
     metrics.held_out = name.to_string();
 
-    let valid_scores: Vec<f64> = clip_scores(
-        &valid_errors.scores(kl_weight),
-        &prepared.valid.clip,
-        prepared.valid_clips,
-        ClipScore::Mean,
-    )
-    .into_iter()
-    .flatten()
-    .collect();
-    let test_scores = clip_scores(
-        &test_errors.scores(kl_weight),
-        &prepared.test.clip,
-        prepared.test_clips.len(),
-        ClipScore::Mean,
+    let to_clips = |errors: &train::WindowErrors, set: &crate::data::WindowSet, clips: usize| {
+        clip_scores(
+            &errors.scores(scoring.kl_weight),
+            &set.clip,
+            clips,
+            eval.clip_score,
+            eval.top_k,
+        )
+    };
+    let valid_scores: Vec<f64> = to_clips(&valid_errors, &prepared.valid, prepared.valid_clips)
+        .into_iter()
+        .flatten()
+        .collect();
+    let test_scores = to_clips(&test_errors, &prepared.test, prepared.test_clips.len());
+    let labelled: Vec<(f64, bool)> = prepared
+        .test_clips
+        .iter()
+        .zip(&test_scores)
+        .filter_map(|((_, label), score)| score.map(|s| (s, *label == Label::Anomaly)))
+        .collect();
+    let train_scores = || {
+        let errors = train::evaluate(model, &prepared.train, device);
+        let clips = prepared.train.clip.iter().max().map_or(0, |m| m + 1);
+        to_clips(&errors, &prepared.train, clips)
+            .into_iter()
+            .flatten()
+            .collect()
+    };
+    let (threshold, fitted_on, calibration) = choose_threshold(
+        eval.threshold,
+        &valid_scores,
+        train_scores,
+        &labelled,
+        scoring.seed,
     );
-    metrics.threshold = percentile(&valid_scores, THRESHOLD_PERCENTILE);
-    if let Some(value) = metrics.threshold {
+    metrics.threshold = threshold;
+    metrics.threshold_method = method_name(eval.threshold).into();
+    metrics.threshold_fitted_on = fitted_on.clone();
+    metrics.clip_score = serde_json::to_value(eval.clip_score)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    if let Some(value) = threshold {
         let rule = Threshold {
             value,
-            clip_score: ClipScore::Mean,
-            percentile: THRESHOLD_PERCENTILE,
+            clip_score: eval.clip_score,
+            top_k: eval.top_k,
+            rule: eval.threshold,
+            fitted_on,
         };
         write(
             &dir.join("model").join("threshold.json"),
             &serde_json::to_vec_pretty(&rule).expect("json"),
         )?;
     }
-    let mut scored = Vec::new();
     let mut csv = String::from("file,score,label,flag\n");
     for ((path, label), score) in prepared.test_clips.iter().zip(&test_scores) {
         let Some(score) = score else { continue };
-        let flag = metrics.threshold.is_some_and(|t| *score > t);
+        let flag = threshold.is_some_and(|t| *score > t);
         let label_text = if *label == Label::Anomaly {
             "anomaly"
         } else {
@@ -220,21 +357,54 @@ fn score_trial(
             path.display(),
             u8::from(flag)
         ));
-        scored.push((*score, *label == Label::Anomaly));
     }
-    if !scored.is_empty() {
+    if !labelled.is_empty() {
         write(&dir.join("scores.csv"), csv.as_bytes())?;
     }
-    let (scores, anomalous): (Vec<f64>, Vec<bool>) = scored.into_iter().unzip();
+    let (scores, anomalous): (Vec<f64>, Vec<bool>) = labelled.iter().copied().unzip();
     metrics.auc = roc_auc(&scores, &anomalous);
     metrics.pauc = partial_auc(&scores, &anomalous, 0.1);
-    if let (Some(t), Some(_)) = (metrics.threshold, metrics.auc) {
-        let c = Confusion::at(&scores, &anomalous, t);
-        metrics.precision = Some(c.precision());
-        metrics.recall = Some(c.recall());
-        metrics.f1 = Some(c.f1());
+    if metrics.auc.is_none() && !labelled.is_empty() {
+        metrics.note = Some("AUC and pAUC are undefined: the test split has only one class".into());
     }
+    if let Some(t) = threshold {
+        let (s, a): (Vec<f64>, Vec<bool>) = labelled
+            .iter()
+            .zip(&calibration)
+            .filter(|(_, c)| !**c)
+            .map(|(p, _)| *p)
+            .unzip();
+        if !s.is_empty() {
+            let c = Confusion::at(&s, &a, t);
+            metrics.decision_clips = s.len();
+            if metrics.auc.is_some() {
+                metrics.precision = Some(c.precision());
+                metrics.recall = Some(c.recall());
+                metrics.f1 = Some(c.f1());
+            }
+            metrics.confusion = Some(c);
+        }
+    }
+    let metrics_value = serde_json::to_value(&*metrics).expect("json");
+    report::write_report(
+        dir,
+        &report::ReportInput {
+            title: scoring.title.clone(),
+            metrics: &metrics_value,
+            scores: &labelled,
+            threshold,
+        },
+    )?;
     Ok(())
+}
+
+fn method_name(rule: ThresholdRule) -> &'static str {
+    match rule {
+        ThresholdRule::Percentile { .. } => "percentile",
+        ThresholdRule::Gamma { .. } => "gamma",
+        ThresholdRule::MaxF1 { .. } => "max_f1",
+        ThresholdRule::TargetFpr { .. } => "target_fpr",
+    }
 }
 
 /// Runs every model of `exp`.
@@ -243,6 +413,9 @@ pub fn run_experiment(
     opts: &RunOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunSummary, RunError> {
+    if exp.data.layout == Layout::Dcase && exp.data.per_machine_id {
+        return run_per_machine(exp, opts, progress);
+    }
     let prepared = prepare(exp, opts, progress)?;
     let exp_dir = opts.runs_dir.join(&exp.name);
     let coeffs = exp.features.coeffs();
@@ -272,6 +445,11 @@ pub fn run_experiment(
             &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"),
         )?;
 
+        let pruner: Option<Box<crate::train::Pruner>> = opts.pruner.clone().map(|p| {
+            let name = name.clone();
+            Box::new(move |epoch: usize, best: f64| p(&name, epoch, best))
+                as Box<crate::train::Pruner>
+        });
         let trial = Trial {
             name: &name,
             model,
@@ -280,6 +458,7 @@ pub fn run_experiment(
             dir: &dir,
             device: opts.device.clone(),
             resume: opts.resume,
+            pruner: pruner.as_deref(),
         };
         let result =
             train::train_trial(&trial, (&prepared.train, &prepared.valid), &mut |report| {
@@ -301,6 +480,12 @@ pub fn run_experiment(
             precision: None,
             recall: None,
             f1: None,
+            confusion: None,
+            decision_clips: 0,
+            threshold_method: String::new(),
+            threshold_fitted_on: String::new(),
+            clip_score: String::new(),
+            note: None,
             best_epoch: result.best_epoch,
             best_valid_loss: result.best_valid,
             epochs: result.epochs_done,
@@ -309,14 +494,29 @@ pub fn run_experiment(
         match (&result.outcome, &result.model) {
             (Outcome::Done { .. }, Some(m)) => {
                 metrics.parameters = burn::module::Module::num_params(m);
-                score_trial(
-                    m,
-                    &prepared,
-                    &opts.device,
-                    &mut metrics,
-                    &dir,
-                    model.score_kl_weight(),
-                )?;
+                let scoring = Scoring {
+                    eval: &exp.eval,
+                    kl_weight: model.score_kl_weight(),
+                    seed: exp.seed,
+                    title: format!("{}/{name}", exp.name),
+                };
+                score_trial(m, &prepared, &opts.device, &mut metrics, &dir, &scoring)?;
+            }
+            (Outcome::Stopped { reason, .. }, Some(m)) => {
+                metrics.status = "stopped".into();
+                metrics.reason = Some(reason.clone());
+                metrics.parameters = burn::module::Module::num_params(m);
+                let scoring = Scoring {
+                    eval: &exp.eval,
+                    kl_weight: model.score_kl_weight(),
+                    seed: exp.seed,
+                    title: format!("{}/{name}", exp.name),
+                };
+                score_trial(m, &prepared, &opts.device, &mut metrics, &dir, &scoring)?;
+            }
+            (Outcome::Stopped { reason, .. }, None) => {
+                metrics.status = "stopped".into();
+                metrics.reason = Some(reason.clone());
             }
             (Outcome::Failed { reason, .. }, _) => {
                 metrics.status = "failed".into();
@@ -331,7 +531,7 @@ pub fn run_experiment(
             &dir.join("metrics.json"),
             &serde_json::to_vec_pretty(&metrics).expect("json"),
         )?;
-        if metrics.status == "done" {
+        if metrics.status != "failed" {
             let events_path = dir.join("events.jsonl");
             let mut events =
                 train::events::EventLog::open(&events_path, &name).map_err(|source| {
@@ -343,7 +543,7 @@ pub fn run_experiment(
             events
                 .write(serde_json::json!({"metric": "test", "mse": metrics.mse, "rmse": metrics.rmse, "mae": metrics.mae,
                     "auc": metrics.auc, "pauc": metrics.pauc, "threshold": metrics.threshold}))
-                .and_then(|_| events.status(true, None))
+                .and_then(|_| events.status_named(&metrics.status, metrics.reason.as_deref()))
                 .map_err(|source| RunError::Io { path: events_path, source })?;
         }
         trials.push(metrics);
@@ -353,6 +553,42 @@ pub fn run_experiment(
         failures: prepared.failures,
         dir: exp_dir,
     })
+}
+
+/// One trial per (model, machine id), each on that id's files: `<model>_id_XX`.
+fn run_per_machine(
+    exp: &Experiment,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunSummary, RunError> {
+    let ids: Vec<String> = machine_ids(&exp.data.root)
+        .into_iter()
+        .filter(|id| exp.data.machine_ids.is_empty() || exp.data.machine_ids.contains(id))
+        .collect();
+    if ids.is_empty() {
+        return Err(DataError::Empty {
+            what: "machine ids",
+            detail: format!("no normal_id_XX_*.wav in {}/train", exp.data.root.display()),
+        }
+        .into());
+    }
+    let mut summary = RunSummary {
+        trials: Vec::new(),
+        failures: Vec::new(),
+        dir: opts.runs_dir.join(&exp.name),
+    };
+    for id in ids {
+        let mut one = exp.clone();
+        one.data.per_machine_id = false;
+        one.data.machine_ids = vec![id.clone()];
+        for model in &mut one.model {
+            model.set_name(format!("{}_{id}", model.name()));
+        }
+        let part = run_experiment(&one, opts, progress)?;
+        summary.trials.extend(part.trials);
+        summary.failures.extend(part.failures);
+    }
+    Ok(summary)
 }
 
 fn kind_of(model: &crate::models::ModelConfig) -> String {

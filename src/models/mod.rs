@@ -43,6 +43,17 @@ impl ModelConfig {
         name.clone().unwrap_or_else(|| kind.to_string())
     }
 
+    /// Renames the trial.
+    pub fn set_name(&mut self, name: String) {
+        let slot = match self {
+            ModelConfig::Dense(c) => &mut c.name,
+            ModelConfig::Cae(c) => &mut c.name,
+            ModelConfig::Rnn(c) => &mut c.name,
+            ModelConfig::Vae(c) => &mut c.name,
+        };
+        *slot = Some(name);
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), String> {
         let name = self.name();

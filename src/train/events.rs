@@ -48,6 +48,11 @@ impl EventLog {
 
     /// The trial's final status.
     pub fn status(&mut self, done: bool, reason: Option<&str>) -> std::io::Result<()> {
-        self.write(json!({"status": if done { "done" } else { "failed" }, "reason": reason}))
+        self.status_named(if done { "done" } else { "failed" }, reason)
+    }
+
+    /// The trial's final status by name ("done", "failed", "stopped").
+    pub fn status_named(&mut self, status: &str, reason: Option<&str>) -> std::io::Result<()> {
+        self.write(json!({"status": status, "reason": reason}))
     }
 }

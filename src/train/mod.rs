@@ -9,7 +9,8 @@ mod trainer;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig};
 pub use trainer::{
-    EpochReport, Outcome, Trial, TrialResult, WindowErrors, evaluate, load_model, mean, train_trial,
+    EpochReport, Outcome, Pruner, Trial, TrialResult, WindowErrors, evaluate, load_model, mean,
+    train_trial,
 };
 
 use std::path::PathBuf;

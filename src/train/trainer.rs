@@ -39,7 +39,13 @@ pub struct Trial<'a> {
     pub device: Device,
     /// Continue from the newest checkpoint.
     pub resume: bool,
+    /// Asked after every epoch with (epoch, best validation loss so far): a
+    /// reason to stop the trial now (a sweep's median rule), or `None`.
+    pub pruner: Option<&'a Pruner>,
 }
+
+/// An early-termination rule: (epoch, best validation loss so far) to a reason to stop.
+pub type Pruner = dyn Fn(usize, f64) -> Option<String> + Send + Sync;
 
 /// One epoch's numbers, for progress output.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +71,13 @@ pub enum Outcome {
     Done {
         /// Whether early stopping ended it.
         stopped_early: bool,
+    },
+    /// An early-termination rule (a sweep's) stopped it.
+    Stopped {
+        /// 1-based epoch it stopped after.
+        epoch: usize,
+        /// For people.
+        reason: String,
     },
     /// The loss diverged.
     Failed {
@@ -301,6 +314,16 @@ pub fn train_trial(
             lr,
             improved,
         });
+        if let Some(reason) = trial.pruner.and_then(|p| p(epoch_number, state.best_valid)) {
+            events
+                .write(serde_json::json!({"event": "stopped", "epoch": epoch_number, "reason": reason}))
+                .map_err(io(&events_path))?;
+            outcome = Outcome::Stopped {
+                epoch: epoch_number,
+                reason,
+            };
+            break;
+        }
     }
     if let Outcome::Done { stopped_early } = outcome {
         events

@@ -1,0 +1,103 @@
+//! `earshot sweep`: a hyperparameter sweep, resumable and shardable.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use earshot::features::cache::FeatureCache;
+use earshot::sweep::{Shard, Sweep, SweepOptions, leaderboard, run_sweep};
+
+use super::DeviceChoice;
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// An experiment file with a [sweep] table (see experiments/sweep_dense.toml).
+    experiment: PathBuf,
+    /// Parent folder of the run folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Trials trained at once by this process (they share the device).
+    #[arg(long, default_value_t = 1)]
+    parallel: usize,
+    /// Take every N-th trial starting at i (0-based): split a sweep over
+    /// processes or machines sharing the runs folder, e.g. a Slurm array with
+    /// --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.
+    #[arg(long, default_value = "0/1")]
+    shard: Shard,
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Only list the trials the sweep expands to.
+    #[arg(long)]
+    dry_run: bool,
+    /// Reprint the leaderboard from the run folders, train nothing.
+    #[arg(long)]
+    report: bool,
+    /// Neither read nor write the feature cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let sweep = Sweep::load(&args.experiment)?;
+    let exp_dir = args.runs_dir.join(&sweep.base.name);
+    if args.report {
+        let rows = leaderboard::collect(&exp_dir, &sweep.config.metric);
+        anyhow::ensure!(
+            !rows.is_empty(),
+            "{}: no sweep trial has run yet (run `earshot sweep {}` first)",
+            exp_dir.display(),
+            args.experiment.display()
+        );
+        let files = leaderboard::write(&exp_dir, &sweep.config.metric, &rows)
+            .with_context(|| format!("writing the leaderboard in {}", exp_dir.display()))?;
+        print!("{}", leaderboard::render(&sweep.config.metric, &rows));
+        eprintln!("written to {} and {}", files.0.display(), files.1.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        for t in &sweep.trials {
+            let params: Vec<String> = t.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mark = if t.index % args.shard.count == args.shard.index {
+                ""
+            } else {
+                "  (other shard)"
+            };
+            println!("{} {}{mark}", t.id, params.join(" "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (device, device_name) = args.device.resolve_training()?;
+    eprintln!(
+        "sweep {}: {} trial(s) ({:?}), shard {}/{}, {} at a time, on {device_name}, into {}",
+        sweep.base.name,
+        sweep.trials.len(),
+        sweep.config.method,
+        args.shard.index,
+        args.shard.count,
+        args.parallel.max(1),
+        exp_dir.display()
+    );
+    let opts = SweepOptions {
+        runs_dir: args.runs_dir.clone(),
+        device,
+        device_name,
+        cache: (!args.no_cache).then(|| FeatureCache::new(FeatureCache::default_dir())),
+        parallel: args.parallel,
+        shard: args.shard,
+    };
+    let outcome = run_sweep(&sweep, &opts, &|line| eprintln!("{line}"))?;
+    print!(
+        "{}",
+        leaderboard::render(&sweep.config.metric, &outcome.rows)
+    );
+    eprintln!(
+        "ran {} trial(s) here, {} finished before, {} held by other processes; leaderboard: {}",
+        outcome.ran.len(),
+        outcome.finished_before,
+        outcome.held_elsewhere.len(),
+        outcome.files.1.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,145 @@
+//! Claiming a trial across processes and machines that share a disk: a lock
+//! file created atomically (`create_new`) holding the host and pid; a lock
+//! left by a dead process on this host is taken over.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A held claim; the lock file goes when it is dropped.
+#[derive(Debug)]
+pub struct Claim {
+    path: PathBuf,
+}
+
+/// Why a claim was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// Another live process holds it.
+    #[error("held by {0}")]
+    Held(String),
+    /// The lock could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// This machine's name.
+pub fn host() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+fn owner_line() -> String {
+    format!("{} {}", host(), std::process::id())
+}
+
+/// Whether the process named in a lock is gone (only knowable on this host).
+fn is_stale(content: &str) -> bool {
+    let mut parts = content.split_whitespace();
+    let (Some(h), Some(pid)) = (
+        parts.next(),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    ) else {
+        return true; // unreadable or half-written: nobody can be relying on it
+    };
+    if h != host() {
+        return false;
+    }
+    if pid == std::process::id() {
+        return false;
+    }
+    !Path::new(&format!("/proc/{pid}")).exists() && Path::new("/proc/self").exists()
+}
+
+impl Claim {
+    /// Claims `path` (e.g. `runs/<exp>/.claims/t003.lock`).
+    pub fn take(path: &Path) -> Result<Self, ClaimError> {
+        let io = |source| ClaimError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(mut f) => {
+                    f.write_all(owner_line().as_bytes()).map_err(io)?;
+                    return Ok(Self {
+                        path: path.to_path_buf(),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let content = std::fs::read_to_string(path).unwrap_or_default();
+                    if !is_stale(&content) {
+                        return Err(ClaimError::Held(content.trim().to_string()));
+                    }
+                    // Move the stale lock aside atomically; if what was moved is not
+                    // the lock judged stale (someone took over in between), put it back.
+                    let aside = path.with_extension(format!("stale.{}", std::process::id()));
+                    if std::fs::rename(path, &aside).is_ok() {
+                        let moved = std::fs::read_to_string(&aside).unwrap_or_default();
+                        if moved != content {
+                            let _ = std::fs::rename(&aside, path);
+                            return Err(ClaimError::Held(moved.trim().to_string()));
+                        }
+                        let _ = std::fs::remove_file(&aside);
+                    }
+                }
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Err(ClaimError::Held("another process, just now".into()))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_claim_at_a_time_and_stale_locks_are_taken_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = tmp.path().join("claims/t000.lock");
+        let first = Claim::take(&lock).unwrap();
+        // Our own pid counts as live: a second claim in this process is refused.
+        assert!(matches!(Claim::take(&lock), Err(ClaimError::Held(_))));
+        drop(first);
+        assert!(!lock.exists());
+        // A dead process on this host: no pid reaches 2^32 - 1.
+        if Path::new("/proc/self").exists() {
+            std::fs::write(&lock, format!("{} 4294967295", host())).unwrap();
+            let taken = Claim::take(&lock).unwrap();
+            assert!(
+                std::fs::read_to_string(&lock)
+                    .unwrap()
+                    .ends_with(&std::process::id().to_string())
+            );
+            drop(taken);
+        }
+        // Another host: cannot be judged, stays held.
+        std::fs::write(&lock, "some-other-host 12").unwrap();
+        assert!(
+            matches!(Claim::take(&lock), Err(ClaimError::Held(h)) if h.contains("some-other-host"))
+        );
+    }
+}

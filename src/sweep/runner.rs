@@ -1,0 +1,320 @@
+//! Running a sweep: this shard's trials, `parallel` at a time, each claimed,
+//! skipped when finished, resumed when interrupted; the median rule stops
+//! trials early; the leaderboard is rewritten at the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::prelude::Device;
+
+use super::claim::{Claim, ClaimError};
+use super::leaderboard::{self, Row};
+use super::{EarlyTerminate, Sweep, SweepTrial};
+use crate::eval::percentile;
+use crate::experiment::{Progress, RunOptions, TrialPruner, run_experiment};
+use crate::features::cache::FeatureCache;
+
+/// `--shard i/N`: this process takes trials whose index is i modulo N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based shard.
+    pub index: usize,
+    /// Shards in all.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "--shard {s:?}: expected i/N with 0 <= i < N, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
+            )
+        };
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+/// How a sweep runs.
+pub struct SweepOptions {
+    /// Parent of the experiment's run folder.
+    pub runs_dir: PathBuf,
+    /// Where to train.
+    pub device: Device,
+    /// The device in words.
+    pub device_name: String,
+    /// Feature cache (shared by trials: features are computed once).
+    pub cache: Option<FeatureCache>,
+    /// Trials at once in this process.
+    pub parallel: usize,
+    /// This process's share.
+    pub shard: Shard,
+}
+
+/// What this process did.
+#[derive(Debug, Clone)]
+pub struct SweepOutcome {
+    /// Trials trained (or resumed) here.
+    pub ran: Vec<String>,
+    /// Trials already finished, skipped.
+    pub finished_before: usize,
+    /// Trials another process holds, skipped.
+    pub held_elsewhere: Vec<String>,
+    /// The leaderboard after this run, best first.
+    pub rows: Vec<Row>,
+    /// leaderboard.csv and leaderboard.md.
+    pub files: (PathBuf, PathBuf),
+}
+
+/// Why a sweep stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A run folder could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A lock file could not be written.
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
+    move |source| SweepError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn finished(dirs: &[PathBuf]) -> bool {
+    dirs.iter().all(|d| d.join("metrics.json").is_file())
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), SweepError> {
+    crate::fsx::write_atomic(path, &serde_json::to_vec_pretty(value).expect("json"))
+        .map_err(io(path))
+}
+
+/// Best validation loss so far at each epoch, from an events.jsonl.
+fn best_so_far(events: &Path) -> Vec<f64> {
+    let (_, valid) = crate::eval::report::loss_curves(events);
+    let mut best = f64::INFINITY;
+    valid
+        .iter()
+        .map(|&(_, v)| {
+            best = best.min(v);
+            best
+        })
+        .collect()
+}
+
+/// The median stopping rule over the finished trials of `exp_dir`.
+fn median_rule(exp_dir: PathBuf, rule: EarlyTerminate) -> Arc<TrialPruner> {
+    Arc::new(move |trial: &str, epoch: usize, best: f64| {
+        if epoch < rule.min_iter {
+            return None;
+        }
+        let entries = std::fs::read_dir(&exp_dir).ok()?;
+        let peers: Vec<f64> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|d| d.file_name().is_some_and(|n| n != trial))
+            .filter(|d| d.join("sweep.json").is_file() && d.join("metrics.json").is_file())
+            .filter_map(|d| best_so_far(&d.join("events.jsonl")).get(epoch - 1).copied())
+            .collect();
+        if peers.len() < rule.min_trials {
+            return None;
+        }
+        let median = percentile(&peers, 50.0)?;
+        (best > median).then(|| {
+            format!(
+                "median rule: best validation loss {best:.5} at epoch {epoch} is worse than the median {median:.5} of {} finished trials",
+                peers.len()
+            )
+        })
+    })
+}
+
+/// Runs this shard's trials of `sweep`, `log` receiving one line per event.
+pub fn run_sweep(
+    sweep: &Sweep,
+    opts: &SweepOptions,
+    log: &(dyn Fn(String) + Sync),
+) -> Result<SweepOutcome, SweepError> {
+    let exp_dir = opts.runs_dir.join(&sweep.base.name);
+    std::fs::create_dir_all(&exp_dir).map_err(io(&exp_dir))?;
+    let mine: Vec<&SweepTrial> = sweep
+        .trials
+        .iter()
+        .filter(|t| t.index % opts.shard.count == opts.shard.index)
+        .collect();
+    let pruner = sweep
+        .config
+        .early_terminate
+        .clone()
+        .map(|rule| median_rule(exp_dir.clone(), rule));
+    let next = AtomicUsize::new(0);
+    let finished_before = AtomicUsize::new(0);
+    let ran = std::sync::Mutex::new(Vec::new());
+    let held = std::sync::Mutex::new(Vec::new());
+    let first_error = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.parallel.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(trial) = mine.get(i) else { break };
+                    match run_one(sweep, trial, &exp_dir, opts, pruner.clone(), log) {
+                        Ok(TrialFate::Finished) => {
+                            finished_before.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(TrialFate::Held(by)) => {
+                            log(format!("{}: held by {by}; skipped", trial.id));
+                            held.lock().expect("lock").push(trial.id.clone());
+                        }
+                        Ok(TrialFate::Ran) => ran.lock().expect("lock").push(trial.id.clone()),
+                        Err(e) => {
+                            log(format!("{}: {e}", trial.id));
+                            first_error.lock().expect("lock").get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().expect("lock") {
+        return Err(e);
+    }
+    let rows = leaderboard::collect(&exp_dir, &sweep.config.metric);
+    let files = leaderboard::write(&exp_dir, &sweep.config.metric, &rows).map_err(io(&exp_dir))?;
+    let mut ran = ran.into_inner().expect("lock");
+    ran.sort();
+    Ok(SweepOutcome {
+        ran,
+        finished_before: finished_before.into_inner(),
+        held_elsewhere: held.into_inner().expect("lock"),
+        rows,
+        files,
+    })
+}
+
+enum TrialFate {
+    Finished,
+    Held(String),
+    Ran,
+}
+
+fn run_one(
+    sweep: &Sweep,
+    trial: &SweepTrial,
+    exp_dir: &Path,
+    opts: &SweepOptions,
+    pruner: Option<Arc<TrialPruner>>,
+    log: &(dyn Fn(String) + Sync),
+) -> Result<TrialFate, SweepError> {
+    let dirs = sweep.trial_dirs(&opts.runs_dir, trial);
+    if finished(&dirs) {
+        return Ok(TrialFate::Finished);
+    }
+    let _claim = match Claim::take(&exp_dir.join(".claims").join(format!("{}.lock", trial.id))) {
+        Ok(c) => c,
+        Err(ClaimError::Held(by)) => return Ok(TrialFate::Held(by)),
+        Err(e) => return Err(e.into()),
+    };
+    if finished(&dirs) {
+        return Ok(TrialFate::Finished); // finished by another process while we looked
+    }
+    let params: serde_json::Map<String, serde_json::Value> = trial
+        .params
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    let marker = serde_json::json!({"sweep": sweep.base.name, "trial": trial.id, "index": trial.index, "params": params});
+    for d in &dirs {
+        std::fs::create_dir_all(d).map_err(io(d))?;
+        write_json(&d.join("sweep.json"), &marker)?;
+    }
+    let described = trial
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let exp = match sweep.trial_experiment(trial) {
+        Ok(exp) => exp,
+        Err(reason) => {
+            log(format!(
+                "{}: invalid combination ({described}): {reason}",
+                trial.id
+            ));
+            for d in &dirs {
+                write_json(
+                    &d.join("metrics.json"),
+                    &serde_json::json!({"trial": trial.id, "status": "failed", "reason": reason}),
+                )?;
+            }
+            return Ok(TrialFate::Ran);
+        }
+    };
+    log(format!("{}: start ({described})", trial.id));
+    let run_opts = RunOptions {
+        runs_dir: opts.runs_dir.clone(),
+        device: opts.device.clone(),
+        device_name: opts.device_name.clone(),
+        resume: true,
+        cache: opts.cache.clone(),
+        pruner,
+    };
+    let mut progress = |p: Progress| {
+        if let Progress::Epoch(name, r) = p {
+            log(format!(
+                "{name:>14} epoch {:>3}/{}  train {:.4}  valid {:.4}{}",
+                r.epoch,
+                r.epochs,
+                r.train_loss,
+                r.valid_loss,
+                if r.improved { "  *" } else { "" }
+            ));
+        }
+    };
+    match run_experiment(&exp, &run_opts, &mut progress) {
+        Ok(summary) => {
+            for t in summary.trials {
+                log(format!(
+                    "{}: {} {}",
+                    t.trial,
+                    t.status,
+                    t.reason.unwrap_or_default()
+                ));
+            }
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            log(format!("{}: failed: {reason}", trial.id));
+            for d in dirs.iter().filter(|d| !d.join("metrics.json").exists()) {
+                write_json(
+                    &d.join("metrics.json"),
+                    &serde_json::json!({"trial": trial.id, "status": "failed", "reason": reason}),
+                )?;
+            }
+        }
+    }
+    Ok(TrialFate::Ran)
+}
