@@ -93,10 +93,10 @@ fn state_reads_trials_incrementally_and_survives_bad_lines_and_deletions() {
         .open(&path)
         .unwrap();
     let line = event(2, "valid", 1.5);
-    f.write_all(line[..10].as_bytes()).unwrap();
+    f.write_all(&line.as_bytes()[..10]).unwrap();
     state.refresh();
     assert_eq!(state.trials["exp/cae"].epochs.len(), 1);
-    f.write_all(line[10..].as_bytes()).unwrap();
+    f.write_all(&line.as_bytes()[10..]).unwrap();
     f.write_all(b"{not json\n").unwrap();
     state.refresh();
     let cae = &state.trials["exp/cae"];

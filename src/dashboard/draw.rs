@@ -198,11 +198,10 @@ fn x_labels(b: [f64; 2]) -> Vec<Span<'static>> {
     ]
 }
 
-fn loss_chart<'a>(
-    title: String,
-    data: Vec<(String, Color, &'a [(f64, f64)])>,
-    log: bool,
-) -> Chart<'a> {
+/// A named, coloured curve.
+type Curve<'a> = (String, Color, &'a [(f64, f64)]);
+
+fn loss_chart<'a>(title: String, data: Vec<Curve<'a>>, log: bool) -> Chart<'a> {
     let sets: Vec<&[(f64, f64)]> = data.iter().map(|d| d.2).collect();
     let (xb, yb) = bounds(&sets);
     let datasets = data

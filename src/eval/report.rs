@@ -34,9 +34,15 @@ pub enum ReportError {
     },
 }
 
+/// (epoch, loss) points.
+pub type Curve = Vec<(usize, f64)>;
+
+/// A plot drawer: Ok(false) when there is nothing to draw.
+type Drawer<'a> = Box<dyn Fn(&Path) -> Result<bool, String> + 'a>;
+
 /// Train and validation loss per epoch from an `events.jsonl`; a resumed run's
 /// repeated epochs keep their last value, malformed lines are skipped.
-pub fn loss_curves(events: &Path) -> (Vec<(usize, f64)>, Vec<(usize, f64)>) {
+pub fn loss_curves(events: &Path) -> (Curve, Curve) {
     let text = std::fs::read_to_string(events).unwrap_or_default();
     let mut train = std::collections::BTreeMap::new();
     let mut valid = std::collections::BTreeMap::new();
@@ -97,7 +103,7 @@ pub fn write_report(dir: &Path, input: &ReportInput) -> Result<Vec<PathBuf>, Rep
     let mut problems = Vec::new();
     if font_ready() {
         let (train, valid) = loss_curves(&dir.join("events.jsonl"));
-        let jobs: [(&str, Box<dyn Fn(&Path) -> Result<bool, String>>); 3] = [
+        let jobs: [(&str, Drawer); 3] = [
             ("loss.png", Box::new(|p| draw_losses(p, &train, &valid))),
             ("roc.png", Box::new(|p| draw_roc(p, input.scores))),
             (
@@ -202,6 +208,8 @@ fn draw_losses(
         .configure_mesh()
         .x_desc("epoch")
         .y_desc("loss (log)")
+        .y_labels(8)
+        .y_label_formatter(&|v| format!("{v:.3}"))
         .draw()
         .map_err(|e| e.to_string())?;
     for (points, colour, label) in [(train, BLUE, "train"), (valid, RED, "validation")] {

@@ -178,7 +178,7 @@ fn spec(path: &str, t: &toml::Table) -> Result<ParamSpec, String> {
             format!("sweep parameter `{path}`: distribution must be \"uniform\", \"log_uniform\" or \"int_uniform\"")
         })?,
     };
-    if !(min <= max) {
+    if min.is_nan() || max.is_nan() || min > max {
         return Err(format!("sweep parameter `{path}`: min {min} > max {max}"));
     }
     if distribution == Distribution::LogUniform && min <= 0.0 {
