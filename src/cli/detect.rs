@@ -20,6 +20,10 @@ pub struct DetectArgs {
     /// One JSON object per file, one per line, instead of a table.
     #[arg(long)]
     json: bool,
+    /// Frames between scored windows [default: the training hop]. Larger is
+    /// faster with coarser segments; the threshold was fitted at the training hop.
+    #[arg(long)]
+    hop: Option<usize>,
     /// Where to run the model.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
@@ -27,7 +31,10 @@ pub struct DetectArgs {
 
 pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
     let (device, _) = args.device.resolve_training()?;
-    let detector = Detector::load(&args.model, device)?;
+    let mut detector = Detector::load(&args.model, device)?;
+    if let Some(hop) = args.hop {
+        detector = detector.with_hop(hop);
+    }
     let threshold = detector.threshold();
     if threshold.is_none() {
         eprintln!(

@@ -183,22 +183,29 @@ impl Detector {
             .source
             .and_then(|s| s.frames.map(|f| f as f64 / s.sample_rate as f64));
         let duration_s = duration_s.unwrap_or(features.frames as f64 * frame_s);
-        let note = (features.frames < self.frames).then(|| {
+        let short = (features.frames < self.frames).then(|| {
             format!(
                 "shorter than one window ({} of {} frames): repeated to fill it",
                 features.frames, self.frames
             )
         });
-        let windows = WindowSet::cut(std::iter::once(&features), self.frames, self.hop);
-        let window_errors = train::evaluate(&self.model, &windows, &self.device);
+        let resampled = extracted
+            .source
+            .filter(|_| extracted.resampled)
+            .map(|s| format!("resampled from {} Hz to the model's {} Hz", s.sample_rate, config.sample_rate));
+        let note = match (short.clone(), resampled) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        let (window_errors, clip_of) = self.window_errors(&features);
         let errors = window_errors.scores(self.kl_weight);
         let (how, top_k) = self
             .threshold
             .as_ref()
             .map_or((ClipScore::Mean, 1), |t| (t.clip_score, t.top_k));
-        let score = clip_scores(&errors, &windows.clip, 1, how, top_k)[0].unwrap_or(f64::NAN);
+        let score = clip_scores(&errors, &clip_of, 1, how, top_k)[0].unwrap_or(f64::NAN);
         let flagged = self.threshold.as_ref().is_some_and(|t| score > t.value);
-        let segments = match (&self.threshold, note.is_none()) {
+        let segments = match (&self.threshold, short.is_none()) {
             (Some(t), true) => self.segments(&errors, t.value, frame_s),
             _ => Vec::new(),
         };
@@ -213,6 +220,41 @@ impl Detector {
             segments,
             note,
         })
+    }
+
+    /// Errors of every window (hop `self.hop`), cut and scored a block at a
+    /// time so a long recording never holds all its windows at once.
+    fn window_errors(&self, features: &crate::features::Features) -> (train::WindowErrors, Vec<usize>) {
+        const BLOCK: usize = 4096; // windows per block
+        if features.frames < self.frames {
+            let windows = WindowSet::cut(std::iter::once(features), self.frames, self.hop);
+            return (train::evaluate(&self.model, &windows, &self.device), windows.clip);
+        }
+        let count = (features.frames - self.frames) / self.hop + 1;
+        let mut all = train::WindowErrors::default();
+        for first in (0..count).step_by(BLOCK) {
+            let last = (first + BLOCK).min(count) - 1;
+            let (from, to) = (first * self.hop, last * self.hop + self.frames);
+            let block = crate::features::Features {
+                frames: to - from,
+                coeffs: features.coeffs,
+                data: features.data[from * features.coeffs..to * features.coeffs].to_vec(),
+            };
+            let windows = WindowSet::cut(std::iter::once(&block), self.frames, self.hop);
+            let e = train::evaluate(&self.model, &windows, &self.device);
+            all.squared.extend(e.squared);
+            all.absolute.extend(e.absolute);
+            all.kl.extend(e.kl);
+        }
+        let clip_of = vec![0; all.squared.len()];
+        (all, clip_of)
+    }
+
+    /// Scores windows `hop` frames apart instead of the training hop: fewer
+    /// windows, faster, coarser segments (the threshold was fitted at the training hop).
+    pub fn with_hop(mut self, hop: usize) -> Self {
+        self.hop = hop.max(1);
+        self
     }
 
     /// Runs of windows above `threshold`, merged, in seconds.

@@ -21,7 +21,7 @@ use crate::data::WindowSet;
 use crate::models::{Autoencoder, ModelConfig, window_errors};
 
 /// Windows per evaluation batch.
-const EVAL_BATCH: usize = 256;
+const EVAL_BATCH: usize = 1024;
 
 /// Everything one trial needs.
 pub struct Trial<'a> {
