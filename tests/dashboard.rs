@@ -365,3 +365,112 @@ fn the_dashboard_follows_a_live_training_in_a_terminal() {
     }
     let _ = tmux(&["kill-server"]);
 }
+
+/// `earshot train --tui`: the dashboard opens on the run; closing it leaves the
+/// training running, and the comparison table is printed when it ends.
+#[test]
+fn train_tui_opens_the_dashboard_and_closing_it_keeps_training() {
+    let have_tmux = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_tmux {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs tmux (installed by .ci/run)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let counts = earshot::data::synth::SynthCounts {
+        train: 10,
+        test_normal: 3,
+        test_anomaly: 3,
+        seconds: 1.0,
+    };
+    earshot::data::synth::write_dataset(&dir.join("data"), counts, 5).unwrap();
+    std::fs::write(
+        dir.join("tui.toml"),
+        "name = \"tui\"\nseed = 2\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
+         [features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n[[model]]\nkind = \"rnn\"\nhidden = 16\nlatent = 8\n\
+         [train]\nepochs = 400\nbatch_size = 16\npatience = 1000\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_earshot");
+    let socket = format!("earshot-tui-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let log = dir.join("stderr.txt");
+    let cmd = format!(
+        "EARSHOT_CACHE_DIR=cache {bin} train tui.toml --device cpu --tui 2> {}; sleep 30",
+        log.display()
+    );
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "110",
+        "-y",
+        "34",
+        "-s",
+        "tui",
+        "-c",
+        dir.to_str().unwrap(),
+        &cmd,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let capture =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "tui"]).stdout).into_owned();
+    let start = std::time::Instant::now();
+    loop {
+        let screen = capture();
+        if screen.contains("tui/rnn") && screen.contains("running") {
+            break;
+        }
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "dashboard did not show the run: {screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let epochs_when_closed = std::fs::read_to_string(dir.join("runs/tui/rnn/events.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    tmux(&["send-keys", "-t", "tui", "q"]);
+    loop {
+        let screen = capture();
+        if screen.contains("reconstruction of held-out normal data") {
+            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                stderr.contains("dashboard closed; training goes on") || epochs_when_closed > 700,
+                "{stderr}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed().as_secs() < 180,
+            "training did not finish after the dashboard closed: {screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let events = std::fs::read_to_string(dir.join("runs/tui/rnn/events.jsonl")).unwrap();
+    assert!(
+        events.lines().count() > epochs_when_closed,
+        "training went on after q"
+    );
+    assert!(events.contains("\"status\":\"done\""));
+    let _ = tmux(&["kill-server"]);
+}

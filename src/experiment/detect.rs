@@ -189,10 +189,12 @@ impl Detector {
                 features.frames, self.frames
             )
         });
-        let resampled = extracted
-            .source
-            .filter(|_| extracted.resampled)
-            .map(|s| format!("resampled from {} Hz to the model's {} Hz", s.sample_rate, config.sample_rate));
+        let resampled = extracted.source.filter(|_| extracted.resampled).map(|s| {
+            format!(
+                "resampled from {} Hz to the model's {} Hz",
+                s.sample_rate, config.sample_rate
+            )
+        });
         let note = match (short.clone(), resampled) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
@@ -224,11 +226,17 @@ impl Detector {
 
     /// Errors of every window (hop `self.hop`), cut and scored a block at a
     /// time so a long recording never holds all its windows at once.
-    fn window_errors(&self, features: &crate::features::Features) -> (train::WindowErrors, Vec<usize>) {
+    fn window_errors(
+        &self,
+        features: &crate::features::Features,
+    ) -> (train::WindowErrors, Vec<usize>) {
         const BLOCK: usize = 4096; // windows per block
         if features.frames < self.frames {
             let windows = WindowSet::cut(std::iter::once(features), self.frames, self.hop);
-            return (train::evaluate(&self.model, &windows, &self.device), windows.clip);
+            return (
+                train::evaluate(&self.model, &windows, &self.device),
+                windows.clip,
+            );
         }
         let count = (features.frames - self.frames) / self.hop + 1;
         let mut all = train::WindowErrors::default();
