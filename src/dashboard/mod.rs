@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod draw;
+mod panels;
 pub mod state;
 
 use std::path::Path;

@@ -6,6 +6,7 @@ mod detect;
 mod evaluate;
 mod prepare;
 mod run;
+mod score;
 
 use std::path::{Path, PathBuf};
 

@@ -8,15 +8,12 @@ use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
-use super::prepare::{Prepared, prepare};
-use crate::data::{DataError, FileFailure, Label, Layout, machine_ids};
-use crate::eval::{
-    Confusion, EvalConfig, Gamma, Threshold, ThresholdRule, clip_scores, max_f1_threshold,
-    partial_auc, percentile, report, roc_auc,
-};
+use super::prepare::prepare;
+use super::score::{Scoring, score_trial};
+use crate::data::{DataError, FileFailure, Layout, machine_ids};
+use crate::eval::{Confusion, report};
 use crate::features::FeatureError;
 use crate::features::cache::FeatureCache;
-use crate::models::Autoencoder;
 use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
 
 /// How to run.
@@ -155,7 +152,7 @@ pub struct RunSummary {
     pub dir: PathBuf,
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes)
         .and_then(|_| std::fs::rename(&tmp, path))
@@ -163,248 +160,6 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
             path: path.to_path_buf(),
             source,
         })
-}
-
-/// How a trial is scored: the experiment's `[eval]` and what names it.
-struct Scoring<'a> {
-    eval: &'a EvalConfig,
-    kl_weight: f64,
-    seed: u64,
-    title: String,
-}
-
-/// The threshold of `rule` and, in words, what it was fitted on; for `max_f1`
-/// also the labelled clips it used (excluded from the threshold metrics).
-fn choose_threshold(
-    rule: ThresholdRule,
-    valid_scores: &[f64],
-    train_scores: impl FnOnce() -> Vec<f64>,
-    labelled: &[(f64, bool)],
-    seed: u64,
-) -> (Option<f64>, String, Vec<bool>) {
-    let none_held = vec![false; labelled.len()];
-    match rule {
-        ThresholdRule::Percentile { percentile: p } => (
-            percentile(valid_scores, p),
-            format!(
-                "{p}th percentile of {} validation normal clips",
-                valid_scores.len()
-            ),
-            none_held,
-        ),
-        ThresholdRule::TargetFpr { fpr } => (
-            percentile(valid_scores, 100.0 * (1.0 - fpr)),
-            format!(
-                "false-positive rate {fpr} on {} validation normal clips",
-                valid_scores.len()
-            ),
-            none_held,
-        ),
-        ThresholdRule::Gamma { quantile } => {
-            let train = train_scores();
-            match Gamma::fit(&train) {
-                Some(g) => (
-                    Some(g.quantile(quantile)),
-                    format!(
-                        "quantile {quantile} of a gamma (shape {:.3}, scale {:.4}) fitted to {} training clips",
-                        g.shape,
-                        g.scale,
-                        train.len()
-                    ),
-                    none_held,
-                ),
-                None => (
-                    None,
-                    "gamma fit impossible (training scores without spread)".into(),
-                    none_held,
-                ),
-            }
-        }
-        ThresholdRule::MaxF1 {
-            calibration_fraction,
-        } => {
-            // Stratified, seeded: each class contributes its share to calibration.
-            let mut held = vec![false; labelled.len()];
-            for class in [false, true] {
-                let idx: Vec<usize> = (0..labelled.len())
-                    .filter(|&i| labelled[i].1 == class)
-                    .collect();
-                let (pick, _) =
-                    crate::data::split_by_file(idx.len(), 1.0 - calibration_fraction, seed ^ 0xF1);
-                for i in pick {
-                    held[idx[i]] = true;
-                }
-            }
-            let (s, a): (Vec<f64>, Vec<bool>) = labelled
-                .iter()
-                .zip(&held)
-                .filter(|(_, h)| **h)
-                .map(|(p, _)| *p)
-                .unzip();
-            (
-                max_f1_threshold(&s, &a),
-                format!(
-                    "best F1 on {} labelled calibration clips of the test split",
-                    s.len()
-                ),
-                held,
-            )
-        }
-    }
-}
-
-/// Reconstruction of held-out normal windows and, with anomalies, detection
-/// metrics; writes threshold.json, scores.csv, report.md and plots/.
-fn score_trial(
-    model: &Autoencoder,
-    prepared: &Prepared,
-    device: &Device,
-    metrics: &mut TrialMetrics,
-    dir: &Path,
-    scoring: &Scoring,
-) -> Result<(), RunError> {
-    let eval = scoring.eval;
-    let valid_errors = train::evaluate(model, &prepared.valid, device);
-    let test_errors = train::evaluate(model, &prepared.test, device);
-    let normal_window = |w: &usize| prepared.test_clips[prepared.test.clip[*w]].1 == Label::Normal;
-    let held: Vec<usize> = (0..prepared.test.len()).filter(normal_window).collect();
-    let (sq, ab, name): (Vec<f32>, Vec<f32>, &str) = if held.is_empty() {
-        (
-            valid_errors.squared.clone(),
-            valid_errors.absolute.clone(),
-            "validation",
-        )
-    } else {
-        let pick = |v: &[f32]| held.iter().map(|&w| v[w]).collect::<Vec<f32>>();
-        (
-            pick(&test_errors.squared),
-            pick(&test_errors.absolute),
-            "test/normal",
-        )
-    };
-    metrics.mse = train::mean(&sq);
-    metrics.rmse = metrics.mse.sqrt();
-    metrics.mae = train::mean(&ab);
-    metrics.windows = sq.len();
-    metrics.held_out = name.to_string();
-
-    let to_clips = |errors: &train::WindowErrors, set: &crate::data::WindowSet, clips: usize| {
-        clip_scores(
-            &errors.scores(scoring.kl_weight),
-            &set.clip,
-            clips,
-            eval.clip_score,
-            eval.top_k,
-        )
-    };
-    let valid_scores: Vec<f64> = to_clips(&valid_errors, &prepared.valid, prepared.valid_clips)
-        .into_iter()
-        .flatten()
-        .collect();
-    let test_scores = to_clips(&test_errors, &prepared.test, prepared.test_clips.len());
-    let labelled: Vec<(f64, bool)> = prepared
-        .test_clips
-        .iter()
-        .zip(&test_scores)
-        .filter_map(|((_, label), score)| score.map(|s| (s, *label == Label::Anomaly)))
-        .collect();
-    let train_scores = || {
-        let errors = train::evaluate(model, &prepared.train, device);
-        let clips = prepared.train.clip.iter().max().map_or(0, |m| m + 1);
-        to_clips(&errors, &prepared.train, clips)
-            .into_iter()
-            .flatten()
-            .collect()
-    };
-    let (threshold, fitted_on, calibration) = choose_threshold(
-        eval.threshold,
-        &valid_scores,
-        train_scores,
-        &labelled,
-        scoring.seed,
-    );
-    metrics.threshold = threshold;
-    metrics.threshold_method = method_name(eval.threshold).into();
-    metrics.threshold_fitted_on = fitted_on.clone();
-    metrics.clip_score = serde_json::to_value(eval.clip_score)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    if let Some(value) = threshold {
-        let rule = Threshold {
-            value,
-            clip_score: eval.clip_score,
-            top_k: eval.top_k,
-            rule: eval.threshold,
-            fitted_on,
-        };
-        write(
-            &dir.join("model").join("threshold.json"),
-            &serde_json::to_vec_pretty(&rule).expect("json"),
-        )?;
-    }
-    let mut csv = String::from("file,score,label,flag\n");
-    for ((path, label), score) in prepared.test_clips.iter().zip(&test_scores) {
-        let Some(score) = score else { continue };
-        let flag = threshold.is_some_and(|t| *score > t);
-        let label_text = if *label == Label::Anomaly {
-            "anomaly"
-        } else {
-            "normal"
-        };
-        csv.push_str(&format!(
-            "{},{score:.6},{label_text},{}\n",
-            path.display(),
-            u8::from(flag)
-        ));
-    }
-    if !labelled.is_empty() {
-        write(&dir.join("scores.csv"), csv.as_bytes())?;
-    }
-    let (scores, anomalous): (Vec<f64>, Vec<bool>) = labelled.iter().copied().unzip();
-    metrics.auc = roc_auc(&scores, &anomalous);
-    metrics.pauc = partial_auc(&scores, &anomalous, 0.1);
-    if metrics.auc.is_none() && !labelled.is_empty() {
-        metrics.note = Some("AUC and pAUC are undefined: the test split has only one class".into());
-    }
-    if let Some(t) = threshold {
-        let (s, a): (Vec<f64>, Vec<bool>) = labelled
-            .iter()
-            .zip(&calibration)
-            .filter(|(_, c)| !**c)
-            .map(|(p, _)| *p)
-            .unzip();
-        if !s.is_empty() {
-            let c = Confusion::at(&s, &a, t);
-            metrics.decision_clips = s.len();
-            if metrics.auc.is_some() {
-                metrics.precision = Some(c.precision());
-                metrics.recall = Some(c.recall());
-                metrics.f1 = Some(c.f1());
-            }
-            metrics.confusion = Some(c);
-        }
-    }
-    let metrics_value = serde_json::to_value(&*metrics).expect("json");
-    report::write_report(
-        dir,
-        &report::ReportInput {
-            title: scoring.title.clone(),
-            metrics: &metrics_value,
-            scores: &labelled,
-            threshold,
-        },
-    )?;
-    Ok(())
-}
-
-fn method_name(rule: ThresholdRule) -> &'static str {
-    match rule {
-        ThresholdRule::Percentile { .. } => "percentile",
-        ThresholdRule::Gamma { .. } => "gamma",
-        ThresholdRule::MaxF1 { .. } => "max_f1",
-        ThresholdRule::TargetFpr { .. } => "target_fpr",
-    }
 }
 
 /// Runs every model of `exp`.
