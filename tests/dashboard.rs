@@ -250,24 +250,78 @@ fn thousands_of_epochs_are_downsampled_for_drawing() {
     assert!(text.contains("big/dense running e5000"), "{text}");
 }
 
-/// The real binary in tmux: curves appear while training writes events, then
-/// the threshold and AUC once evaluation has run; `q` quits.
-#[test]
-fn the_dashboard_follows_a_live_training_in_a_terminal() {
-    let have_tmux = std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_tmux {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs tmux (installed by .ci/run)"
-        );
-        eprintln!("skipped: tmux not installed");
-        return;
+/// tmux on a private socket, or `None` (a skip; CI installs tmux, so there it fails).
+struct Tmux {
+    socket: String,
+    dir: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn start(dir: &Path, tag: &str) -> Option<Self> {
+        let have = std::process::Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs tmux (installed by .ci/run)"
+            );
+            eprintln!("skipped: tmux not installed");
+            return None;
+        }
+        Some(Self {
+            socket: format!("earshot-{tag}-{}", std::process::id()),
+            dir: dir.to_path_buf(),
+        })
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap()
+    }
+
+    /// A detached session running `command` in the test's folder.
+    fn session(&self, name: &str, command: &str) {
+        let dir = self.dir.to_str().unwrap();
+        let out = self.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            "110",
+            "-y",
+            "34",
+            "-s",
+            name,
+            "-c",
+            dir,
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn capture(&self, name: &str) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", name]).stdout).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// Generated data and an experiment `name` of `models` trained for `epochs`.
+fn live_experiment(dir: &Path, name: &str, models: &str, epochs: usize) {
     let counts = earshot::data::synth::SynthCounts {
         train: 10,
         test_normal: 3,
@@ -276,42 +330,41 @@ fn the_dashboard_follows_a_live_training_in_a_terminal() {
     };
     earshot::data::synth::write_dataset(&dir.join("data"), counts, 4).unwrap();
     std::fs::write(
-        dir.join("live.toml"),
-        "name = \"live\"\nseed = 2\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
-         [features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n[[model]]\nkind = \"rnn\"\nhidden = 16\nlatent = 8\n\
-         [[model]]\nkind = \"cae\"\nchannels = [4, 8]\n[train]\nepochs = 60\nbatch_size = 16\npatience = 100\n",
+        dir.join(format!("{name}.toml")),
+        format!(
+            "name = \"{name}\"\nseed = 2\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
+             [features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n{models}\
+             [train]\nepochs = {epochs}\nbatch_size = 16\npatience = 1000\n"
+        ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_earshot");
-    let socket = format!("earshot-test-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .arg("-L")
-            .arg(&socket)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap()
+}
+
+/// Polls `what` until it holds or `secs` pass; returns the last value.
+fn wait_for(secs: u64, mut what: impl FnMut() -> (bool, String)) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let (done, value) = what();
+        if done || start.elapsed().as_secs() > secs {
+            return value;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The real binary in tmux: curves appear while training writes events, then
+/// the threshold and AUC once evaluation has run; `q` quits.
+#[test]
+fn the_dashboard_follows_a_live_training_in_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(tmux) = Tmux::start(dir, "live") else {
+        return;
     };
-    let dir_text = dir.to_str().unwrap();
-    let out = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        "-s",
-        "dash",
-        "-c",
-        dir_text,
-        &format!("{bin} dashboard runs"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let models = "[[model]]\nkind = \"rnn\"\nhidden = 16\nlatent = 8\n[[model]]\nkind = \"cae\"\nchannels = [4, 8]\n";
+    live_experiment(dir, "live", models, 60);
+    let bin = env!("CARGO_BIN_EXE_earshot");
+    tmux.session("dash", &format!("{bin} dashboard runs"));
     let mut training = std::process::Command::new(bin)
         .current_dir(dir)
         .env("EARSHOT_CACHE_DIR", dir.join("cache"))
@@ -320,24 +373,14 @@ fn the_dashboard_follows_a_live_training_in_a_terminal() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let capture = || {
-        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "dash"]).stdout).into_owned()
-    };
-    let wait_for = |what: &dyn Fn(&str) -> bool, secs: u64| -> String {
-        let start = std::time::Instant::now();
-        loop {
-            let screen = capture();
-            if what(&screen) || start.elapsed().as_secs() > secs {
-                return screen;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
     // While training: the trials appear, running, with their loss curves.
-    let screen = wait_for(
-        &|s| s.contains("live/cae") && s.contains("live/rnn") && s.contains("running"),
-        120,
-    );
+    let screen = wait_for(120, || {
+        let s = tmux.capture("dash");
+        (
+            s.contains("live/cae") && s.contains("live/rnn") && s.contains("running"),
+            s,
+        )
+    });
     assert!(
         screen.contains("live/cae") && screen.contains("running"),
         "{screen}"
@@ -348,129 +391,75 @@ fn the_dashboard_follows_a_live_training_in_a_terminal() {
     );
     assert!(training.wait().unwrap().success());
     // After evaluation: the selected trial's threshold and AUC.
-    let screen = wait_for(&|s| s.contains("AUC 0.") || s.contains("AUC 1.0"), 30);
+    let evaluated = |s: &str| s.contains("AUC 0.") || s.contains("AUC 1.0");
+    let screen = wait_for(30, || {
+        let s = tmux.capture("dash");
+        (evaluated(&s), s)
+    });
     assert!(
-        screen.contains("threshold 0.") || screen.contains("threshold 1"),
+        evaluated(&screen) && (screen.contains("threshold 0.") || screen.contains("threshold 1")),
         "{screen}"
     );
-    assert!(
-        screen.contains("AUC 0.") || screen.contains("AUC 1.0"),
-        "{screen}"
-    );
-    tmux(&["send-keys", "-t", "dash", "q"]);
-    let start = std::time::Instant::now();
-    while tmux(&["has-session", "-t", "dash"]).status.success() {
-        assert!(start.elapsed().as_secs() < 10, "q did not quit");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = tmux(&["kill-server"]);
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    let still_there = wait_for(10, || {
+        let alive = tmux.run(&["has-session", "-t", "dash"]).status.success();
+        (!alive, alive.to_string())
+    });
+    assert_eq!(still_there, "false", "q did not quit");
 }
 
 /// `earshot train --tui`: the dashboard opens on the run; closing it leaves the
 /// training running, and the comparison table is printed when it ends.
 #[test]
 fn train_tui_opens_the_dashboard_and_closing_it_keeps_training() {
-    let have_tmux = std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_tmux {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs tmux (installed by .ci/run)"
-        );
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let counts = earshot::data::synth::SynthCounts {
-        train: 10,
-        test_normal: 3,
-        test_anomaly: 3,
-        seconds: 1.0,
+    let Some(tmux) = Tmux::start(dir, "tui") else {
+        return;
     };
-    earshot::data::synth::write_dataset(&dir.join("data"), counts, 5).unwrap();
-    std::fs::write(
-        dir.join("tui.toml"),
-        "name = \"tui\"\nseed = 2\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
-         [features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n[[model]]\nkind = \"rnn\"\nhidden = 16\nlatent = 8\n\
-         [train]\nepochs = 400\nbatch_size = 16\npatience = 1000\n",
-    )
-    .unwrap();
-    let bin = env!("CARGO_BIN_EXE_earshot");
-    let socket = format!("earshot-tui-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .arg("-L")
-            .arg(&socket)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap()
-    };
-    let log = dir.join("stderr.txt");
-    let cmd = format!(
-        "EARSHOT_CACHE_DIR=cache {bin} train tui.toml --device cpu --tui 2> {}; sleep 30",
-        log.display()
-    );
-    let out = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "110",
-        "-y",
-        "34",
-        "-s",
+    live_experiment(
+        dir,
         "tui",
-        "-c",
-        dir.to_str().unwrap(),
-        &cmd,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "[[model]]\nkind = \"rnn\"\nhidden = 16\nlatent = 8\n",
+        400,
     );
-    let capture =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "tui"]).stdout).into_owned();
-    let start = std::time::Instant::now();
-    loop {
-        let screen = capture();
-        if screen.contains("tui/rnn") && screen.contains("running") {
-            break;
-        }
-        assert!(
-            start.elapsed().as_secs() < 60,
-            "dashboard did not show the run: {screen}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let epochs_when_closed = std::fs::read_to_string(dir.join("runs/tui/rnn/events.jsonl"))
-        .unwrap()
-        .lines()
-        .count();
-    tmux(&["send-keys", "-t", "tui", "q"]);
-    loop {
-        let screen = capture();
-        if screen.contains("reconstruction of held-out normal data") {
-            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
-            assert!(
-                stderr.contains("dashboard closed; training goes on") || epochs_when_closed > 700,
-                "{stderr}"
-            );
-            break;
-        }
-        assert!(
-            start.elapsed().as_secs() < 180,
-            "training did not finish after the dashboard closed: {screen}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let events = std::fs::read_to_string(dir.join("runs/tui/rnn/events.jsonl")).unwrap();
+    let bin = env!("CARGO_BIN_EXE_earshot");
+    let log = dir.join("stderr.txt");
+    tmux.session(
+        "tui",
+        &format!(
+            "EARSHOT_CACHE_DIR=cache {bin} train tui.toml --device cpu --tui 2> {}; sleep 30",
+            log.display()
+        ),
+    );
+    let screen = wait_for(60, || {
+        let s = tmux.capture("tui");
+        (s.contains("tui/rnn") && s.contains("running"), s)
+    });
     assert!(
-        events.lines().count() > epochs_when_closed,
+        screen.contains("tui/rnn") && screen.contains("running"),
+        "dashboard did not show the run: {screen}"
+    );
+    let events = dir.join("runs/tui/rnn/events.jsonl");
+    let lines_when_closed = std::fs::read_to_string(&events).unwrap().lines().count();
+    tmux.run(&["send-keys", "-t", "tui", "q"]);
+    let screen = wait_for(180, || {
+        let s = tmux.capture("tui");
+        (s.contains("reconstruction of held-out normal data"), s)
+    });
+    assert!(
+        screen.contains("reconstruction of held-out normal data"),
+        "no table after closing: {screen}"
+    );
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        stderr.contains("dashboard closed; training goes on") || lines_when_closed > 700,
+        "{stderr}"
+    );
+    let events = std::fs::read_to_string(&events).unwrap();
+    assert!(
+        events.lines().count() > lines_when_closed,
         "training went on after q"
     );
     assert!(events.contains("\"status\":\"done\""));
-    let _ = tmux(&["kill-server"]);
 }

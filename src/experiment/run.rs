@@ -247,19 +247,12 @@ pub fn run_experiment(
             parameters: 0,
         };
         match (&result.outcome, &result.model) {
-            (Outcome::Done { .. }, Some(m)) => {
-                metrics.parameters = burn::module::Module::num_params(m);
-                let scoring = Scoring {
-                    eval: &exp.eval,
-                    kl_weight: model.score_kl_weight(),
-                    seed: exp.seed,
-                    title: format!("{}/{name}", exp.name),
-                };
-                score_trial(m, &prepared, &opts.device, &mut metrics, &dir, &scoring)?;
-            }
-            (Outcome::Stopped { reason, .. }, Some(m)) => {
-                metrics.status = "stopped".into();
-                metrics.reason = Some(reason.clone());
+            // A trial stopped by a sweep's rule still has its best model: score it too.
+            (Outcome::Done { .. } | Outcome::Stopped { .. }, Some(m)) => {
+                if let Outcome::Stopped { reason, .. } = &result.outcome {
+                    metrics.status = "stopped".into();
+                    metrics.reason = Some(reason.clone());
+                }
                 metrics.parameters = burn::module::Module::num_params(m);
                 let scoring = Scoring {
                     eval: &exp.eval,
