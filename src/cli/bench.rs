@@ -4,14 +4,13 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use earshot::features::gpu::{GpuExtractor, GpuStats};
-use earshot::features::{FeatureBatch, FeatureConfig, FeatureKind};
+use earshot::features::{FeatureBatch, FeatureConfig, FeatureEngine, FeatureKind};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
 use serde::Serialize;
 
 use super::DeviceChoice;
-use super::device::FeatureEngine;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {

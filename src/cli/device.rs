@@ -1,8 +1,11 @@
 //! `--device auto|cpu|wgpu`: which burn device runs the work.
 
+use anyhow::Context;
 use burn::prelude::Device;
 use burn::tensor::DeviceKind;
 use clap::ValueEnum;
+use earshot::features::gpu::{GpuExtractor, NO_ADAPTER, wgpu_adapters as adapters};
+use earshot::features::{CpuExtractor, FeatureConfig, FeatureEngine};
 
 /// Where computation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -13,28 +16,6 @@ pub enum DeviceChoice {
     Cpu,
     /// The GPU through wgpu (Vulkan, Metal, DX12); software Vulkan (lavapipe) counts.
     Wgpu,
-}
-
-use anyhow::Context;
-use earshot::features::gpu::{GpuExtractor, NO_ADAPTER, wgpu_adapters as adapters};
-use earshot::features::{CpuExtractor, FeatureConfig};
-
-/// What computes features.
-pub enum FeatureEngine {
-    /// The CPU reference (rustfft + rayon).
-    Cpu(CpuExtractor),
-    /// Our WGSL kernels on the wgpu device.
-    Gpu(Box<GpuExtractor>),
-}
-
-impl FeatureEngine {
-    /// A name for reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FeatureEngine::Cpu(_) => "cpu",
-            FeatureEngine::Gpu(_) => "wgpu",
-        }
-    }
 }
 
 impl DeviceChoice {

@@ -10,13 +10,11 @@ use anyhow::Context;
 use clap::Args;
 use earshot::audio::{DiscoveredFile, discover};
 use earshot::features::cache::FeatureCache;
-use earshot::features::{FeatureConfig, FeatureKind, FileFeatures, extract_file, npy};
+use earshot::features::{FeatureConfig, FeatureKind, FileFeatures, npy};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::DeviceChoice;
-use super::device::FeatureEngine;
 
 #[derive(Debug, Args)]
 pub struct FeaturesArgs {
@@ -125,23 +123,21 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
     let (jobs, collisions) = plan_outputs(&files, &args.out);
     failures.extend(collisions);
     let progress = progress_bar(jobs.len());
-    let results: Vec<Result<FileRecord, Failure>> = match &engine {
-        FeatureEngine::Cpu(extractor) => jobs
-            .par_iter()
-            .map(|(file, output)| {
-                let result = extract_file(&file.path, extractor, cache.as_ref())
-                    .and_then(|extracted| write_record(&file.path, output, extracted));
-                progress.inc(1);
-                result.map_err(|reason| Failure {
+    let paths: Vec<PathBuf> = jobs.iter().map(|(f, _)| f.path.clone()).collect();
+    let tick = || progress.inc(1);
+    let results: Vec<Result<FileRecord, Failure>> = engine
+        .extract_files(&paths, cache.as_ref(), &tick)
+        .into_iter()
+        .zip(&jobs)
+        .map(|(extracted, (file, output))| {
+            extracted
+                .and_then(|e| write_record(&file.path, output, e))
+                .map_err(|reason| Failure {
                     path: file.path.clone(),
                     reason,
                 })
-            })
-            .collect(),
-        FeatureEngine::Gpu(gpu) => {
-            super::features_gpu::run_jobs(&jobs, gpu, cache.as_ref(), &progress)
-        }
-    };
+        })
+        .collect();
     progress.finish_and_clear();
 
     let mut records = Vec::new();
@@ -187,8 +183,6 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
 
 /// Output path for every file (`OUT/<relative>.npy`); a second file mapping to
 /// the same output (e.g. `a.wav` and `a.flac`) is refused rather than overwriting.
-pub(super) type Job<'a> = (&'a DiscoveredFile, PathBuf);
-
 fn plan_outputs<'a>(
     files: &'a [DiscoveredFile],
     out: &Path,

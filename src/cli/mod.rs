@@ -8,7 +8,6 @@ mod detect;
 mod device;
 mod eval;
 mod features;
-mod features_gpu;
 mod sweep;
 mod train;
 

@@ -82,9 +82,10 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let opts = SweepOptions {
         runs_dir: args.runs_dir.clone(),
         device,
-        device_name,
+        device_name: device_name.clone(),
         cache: (!args.no_cache).then(|| FeatureCache::new(FeatureCache::default_dir())),
         parallel: args.parallel,
+        gpu_features: device_name.starts_with("wgpu"),
         shard: args.shard,
     };
     let outcome = run_sweep(&sweep, &opts, &|line| eprintln!("{line}"))?;

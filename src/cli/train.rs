@@ -101,6 +101,8 @@ pub fn train_and_report(
         device_name: device_name.clone(),
         resume,
         cache: use_cache.then(|| FeatureCache::new(FeatureCache::default_dir())),
+        // Training on wgpu: the features come from our WGSL kernels on the same device.
+        gpu_features: device_name.starts_with("wgpu"),
         pruner: None,
     };
     if !quiet() {

@@ -3,10 +3,8 @@
 
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use crate::features::cache::FeatureCache;
-use crate::features::{CpuExtractor, Features, extract_file};
+use crate::features::{FeatureEngine, Features};
 
 /// A file's features.
 #[derive(Debug, Clone)]
@@ -29,32 +27,25 @@ pub struct FileFailure {
 /// Features of `paths` in order (failed files left out), with the failures.
 pub fn load_features(
     paths: &[PathBuf],
-    extractor: &CpuExtractor,
+    engine: &FeatureEngine,
     cache: Option<&FeatureCache>,
     on_file: &(dyn Fn() + Sync),
 ) -> (Vec<LoadedClip>, Vec<FileFailure>) {
-    let results: Vec<Result<LoadedClip, FileFailure>> = paths
-        .par_iter()
-        .map(|path| {
-            let result = extract_file(path, extractor, cache)
-                .map(|f| LoadedClip {
-                    path: path.clone(),
-                    features: f.features,
-                })
-                .map_err(|reason| FileFailure {
-                    path: path.clone(),
-                    reason,
-                });
-            on_file();
-            result
-        })
-        .collect();
     let mut clips = Vec::new();
     let mut failures = Vec::new();
-    for r in results {
+    for (path, r) in paths
+        .iter()
+        .zip(engine.extract_files(paths, cache, on_file))
+    {
         match r {
-            Ok(c) => clips.push(c),
-            Err(f) => failures.push(f),
+            Ok(f) => clips.push(LoadedClip {
+                path: path.clone(),
+                features: f.features,
+            }),
+            Err(reason) => failures.push(FileFailure {
+                path: path.clone(),
+                reason,
+            }),
         }
     }
     (clips, failures)

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Experiment, Progress, RunError, RunOptions};
 use crate::data::{self, DataError, FileFailure, Label, LoadedClip, Normalizer, WindowSet};
-use crate::features::CpuExtractor;
+use crate::features::gpu::GpuExtractor;
+use crate::features::{CpuExtractor, FeatureEngine};
 
 /// Prepared data: normalised windows for training, validation and test.
 pub(super) struct Prepared {
@@ -20,6 +21,37 @@ pub(super) struct Prepared {
     /// Path and label of each test clip, in window-set clip order.
     pub(super) test_clips: Vec<(PathBuf, Label)>,
     pub(super) failures: Vec<FileFailure>,
+    /// Which engine computed the features, in words.
+    pub(super) features_device: String,
+}
+
+/// Our WGSL kernels when the run asks for them (training on wgpu), else the
+/// CPU reference; a GPU that cannot take these settings falls back, said.
+fn feature_engine(
+    exp: &Experiment,
+    opts: &RunOptions,
+) -> Result<(FeatureEngine, String), RunError> {
+    if opts.gpu_features {
+        match GpuExtractor::new(&exp.features) {
+            Ok(gpu) => {
+                return Ok((
+                    FeatureEngine::Gpu(Box::new(gpu)),
+                    "wgpu (WGSL kernels)".into(),
+                ));
+            }
+            Err(e) => {
+                let cpu = CpuExtractor::new(&exp.features)?;
+                return Ok((
+                    FeatureEngine::Cpu(cpu),
+                    format!("cpu (GPU kernels unavailable: {e})"),
+                ));
+            }
+        }
+    }
+    Ok((
+        FeatureEngine::Cpu(CpuExtractor::new(&exp.features)?),
+        "cpu".into(),
+    ))
 }
 
 pub(super) fn prepare(
@@ -28,7 +60,7 @@ pub(super) fn prepare(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Prepared, RunError> {
     let (files, skipped) = exp.data.list()?;
-    let extractor = CpuExtractor::new(&exp.features)?;
+    let engine = feature_engine(exp, opts)?;
     let (mut train_idx, valid_idx) =
         data::split_by_file(files.train.len(), exp.data.valid_fraction, exp.seed);
     if let Some(max) = exp.data.max_files {
@@ -58,7 +90,7 @@ pub(super) fn prepare(
             };
             let out: Vec<_> = groups
                 .iter()
-                .map(|g| data::load_features(g, &extractor, opts.cache.as_ref(), &tick))
+                .map(|g| data::load_features(g, &engine.0, opts.cache.as_ref(), &tick))
                 .collect();
             drop(tx);
             out
@@ -112,5 +144,6 @@ pub(super) fn prepare(
             .map(|c| (c.path.clone(), labels[&c.path]))
             .collect(),
         failures,
+        features_device: engine.1,
     })
 }

@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Feature cache (`None` = no cache).
     pub cache: Option<FeatureCache>,
+    /// Compute features with the WGSL kernels on the wgpu device (training on wgpu).
+    pub gpu_features: bool,
     /// Early termination (sweeps): (trial, epoch, best validation loss) to a reason to stop.
     pub pruner: Option<std::sync::Arc<TrialPruner>>,
 }
@@ -109,6 +111,9 @@ pub struct TrialRecord {
     pub trial: String,
     /// The device it trained on.
     pub device: String,
+    /// What computed its features.
+    #[serde(default)]
+    pub features_device: String,
     /// The seed.
     pub seed: u64,
     /// Frames and coefficients per window.
@@ -188,6 +193,7 @@ pub fn run_experiment(
             earshot_version: crate::VERSION.to_string(),
             trial: name.clone(),
             device: opts.device_name.clone(),
+            features_device: prepared.features_device.clone(),
             seed: exp.seed,
             window: [exp.data.frames, coeffs],
             experiment: exp.clone(),

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod cpu;
+mod engine;
 mod file;
 pub mod gpu;
 pub mod mel;
@@ -12,6 +13,7 @@ pub mod npy;
 use serde::{Deserialize, Serialize};
 
 pub use cpu::{CpuExtractor, FeatureStream};
+pub use engine::FeatureEngine;
 pub use file::{FileFeatures, extract_file};
 
 /// Which features to compute.

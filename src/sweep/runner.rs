@@ -56,6 +56,8 @@ pub struct SweepOptions {
     pub cache: Option<FeatureCache>,
     /// Trials at once in this process.
     pub parallel: usize,
+    /// Features with the WGSL kernels (training on wgpu).
+    pub gpu_features: bool,
     /// This process's share.
     pub shard: Shard,
 }
@@ -280,6 +282,7 @@ fn run_one(
         device_name: opts.device_name.clone(),
         resume: true,
         cache: opts.cache.clone(),
+        gpu_features: opts.gpu_features,
         pruner,
     };
     let mut progress = |p: Progress| {
