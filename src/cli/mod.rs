@@ -45,8 +45,10 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Score trained models again on their test split: scores.csv, metrics.json, report.md, plots/.
     ///
-    /// Example: earshot eval runs/rnn_vs_cae            (every trial)
-    ///          earshot eval runs/rnn_vs_cae/rnn --data other/dataset/root
+    /// Examples:
+    ///   earshot eval runs/rnn_vs_cae                     (every trial)
+    ///   earshot eval runs/rnn_vs_cae/rnn --data other/dataset/root
+    #[command(verbatim_doc_comment)]
     Eval(eval::EvalArgs),
     /// Compute MFCC or log-mel features of audio files into .npy arrays.
     ///
@@ -58,9 +60,11 @@ enum Command {
     Train(train::TrainArgs),
     /// Run a hyperparameter sweep ([sweep] in the experiment): resumable, parallel, shardable.
     ///
-    /// Example: earshot sweep experiments/sweep_dense.toml --parallel 2
-    ///          earshot sweep exp.toml --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
-    ///          earshot sweep exp.toml --report
+    /// Examples:
+    ///   earshot sweep experiments/sweep_dense.toml --parallel 2
+    ///   earshot sweep exp.toml --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
+    ///   earshot sweep exp.toml --report
+    #[command(verbatim_doc_comment)]
     Sweep(sweep::SweepArgs),
     /// Measure throughput (compare with the peers in shared/bench).
     #[command(subcommand)]
