@@ -362,7 +362,7 @@ fn the_dashboard_follows_a_live_training_in_a_terminal() {
         return;
     };
     let models = "[[model]]\nkind = \"rnn\"\nhidden = 16\nlatent = 8\n[[model]]\nkind = \"cae\"\nchannels = [4, 8]\n";
-    live_experiment(dir, "live", models, 60);
+    live_experiment(dir, "live", models, 150);
     let bin = env!("CARGO_BIN_EXE_earshot");
     tmux.session("dash", &format!("{bin} dashboard runs"));
     let mut training = std::process::Command::new(bin)
