@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::ok;
 use earshot::data::synth::{SynthCounts, write_dataset};
 
 fn earshot(dir: &Path, args: &[&str]) -> Output {
@@ -15,16 +16,6 @@ fn earshot(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    text
 }
 
 fn json(path: PathBuf) -> serde_json::Value {

@@ -2,8 +2,11 @@
 //! resumption after a kill, early stopping and the leaderboard.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+mod common;
+
+use common::ok;
 use earshot::data::synth::{SynthCounts, write_dataset};
 use earshot::sweep::Sweep;
 
@@ -12,16 +15,6 @@ fn earshot(dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env("EARSHOT_CACHE_DIR", dir.join("cache"));
     cmd
-}
-
-fn ok(out: Output) -> String {
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    text
 }
 
 fn setup(dir: &Path, sweep: &str, epochs: usize) -> PathBuf {
@@ -168,7 +161,7 @@ fn two_shards_at_once_train_every_trial_once_and_share_one_leaderboard() {
     };
     let (a, b) = (spawn("0/2"), spawn("1/2"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    let (ta, tb) = (ok(a), ok(b));
+    let (ta, tb) = (ok(&a), ok(&b));
     let starts = |t: &str| {
         t.lines()
             .filter(|l| l.contains(": start ("))
@@ -189,7 +182,7 @@ fn two_shards_at_once_train_every_trial_once_and_share_one_leaderboard() {
         ),
         "{board}"
     );
-    let report = ok(earshot(dir)
+    let report = ok(&earshot(dir)
         .args(["sweep", path.to_str().unwrap(), "--report"])
         .output()
         .unwrap());
@@ -198,7 +191,7 @@ fn two_shards_at_once_train_every_trial_once_and_share_one_leaderboard() {
         "{report}"
     );
     // Running again trains nothing.
-    let again = ok(earshot(dir)
+    let again = ok(&earshot(dir)
         .args(["sweep", path.to_str().unwrap(), "--device", "cpu"])
         .output()
         .unwrap());
@@ -243,7 +236,7 @@ fn a_killed_sweep_resumes_without_redoing_finished_trials() {
         dir.join("runs/sw/.claims/t001.lock").exists(),
         "the killed process leaves its lock"
     );
-    let text = ok(earshot(dir)
+    let text = ok(&earshot(dir)
         .args(["sweep", path.to_str().unwrap(), "--device", "cpu"])
         .output()
         .unwrap());
@@ -275,7 +268,7 @@ fn the_median_rule_stops_worse_trials_and_marks_them() {
         early_terminate = { type = \"median\", min_iter = 2, min_trials = 2 }\n\
         [sweep.parameters]\n\"train.learning_rate\" = { values = [3e-3, 2e-3, 1e-7, 1e-8] }\n";
     let path = setup(dir, sweep, 6);
-    let text = ok(earshot(dir)
+    let text = ok(&earshot(dir)
         .args(["sweep", path.to_str().unwrap(), "--device", "cpu"])
         .output()
         .unwrap());

@@ -51,7 +51,10 @@ fn a_small_training_run_passes_on_wgpu() {
     assert_eq!(metrics["status"], "done");
     // Training on wgpu takes its features from our WGSL kernels on the same device.
     let record = std::fs::read_to_string(dir.join("runs/gpu/cae/config.toml")).unwrap();
-    assert!(record.contains("features_device = \"wgpu (WGSL kernels)\""), "{record}");
+    assert!(
+        record.contains("features_device = \"wgpu (WGSL kernels)\""),
+        "{record}"
+    );
     assert!(metrics["mse"].as_f64().unwrap().is_finite());
     assert!(metrics["auc"].as_f64().is_some());
 }

@@ -49,3 +49,14 @@ pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     earshot::features::npy::read_f32(std::io::BufReader::new(file)).expect("valid npy")
 }
+
+/// A command's stdout and stderr together, after asserting it succeeded.
+pub fn ok(out: &std::process::Output) -> String {
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    text
+}
