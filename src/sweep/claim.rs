@@ -1,9 +1,22 @@
 //! Claiming a trial across processes and machines that share a disk: a lock
-//! file created atomically (`create_new`) holding the host and pid; a lock
-//! left by a dead process on this host is taken over.
+//! file created atomically (`create_new`) holding the host and pid, touched
+//! after every epoch (a heartbeat). A lock left by a dead process on this host
+//! is taken over at once; one from another host when its heartbeat is older
+//! than [`STALE_AFTER`] (that machine is presumed gone).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// A lock from another host whose heartbeat is older than this is taken over.
+pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+
+/// Renews a lock's heartbeat (its modification time).
+pub fn touch(path: &Path) {
+    if let Ok(f) = std::fs::File::options().write(true).open(path) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
 
 /// A held claim; the lock file goes when it is dropped.
 #[derive(Debug)]
@@ -42,8 +55,9 @@ fn owner_line() -> String {
     format!("{} {}", host(), std::process::id())
 }
 
-/// Whether the process named in a lock is gone (only knowable on this host).
-fn is_stale(content: &str) -> bool {
+/// Whether the process named in a lock is gone: on this host by its pid, from
+/// another host by a heartbeat older than [`STALE_AFTER`].
+fn is_stale(content: &str, heartbeat: Option<SystemTime>) -> bool {
     let mut parts = content.split_whitespace();
     let (Some(h), Some(pid)) = (
         parts.next(),
@@ -52,7 +66,9 @@ fn is_stale(content: &str) -> bool {
         return true; // unreadable or half-written: nobody can be relying on it
     };
     if h != host() {
-        return false;
+        return heartbeat
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age > STALE_AFTER);
     }
     if pid == std::process::id() {
         return false;
@@ -84,7 +100,8 @@ impl Claim {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let content = std::fs::read_to_string(path).unwrap_or_default();
-                    if !is_stale(&content) {
+                    let heartbeat = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+                    if !is_stale(&content, heartbeat) {
                         return Err(ClaimError::Held(content.trim().to_string()));
                     }
                     // Move the stale lock aside atomically; if what was moved is not
@@ -103,6 +120,13 @@ impl Claim {
             }
         }
         Err(ClaimError::Held("another process, just now".into()))
+    }
+}
+
+impl Claim {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 

@@ -230,7 +230,7 @@ fn run_one(
     if finished(&dirs) {
         return Ok(TrialFate::Finished);
     }
-    let _claim = match Claim::take(&exp_dir.join(".claims").join(format!("{}.lock", trial.id))) {
+    let claim = match Claim::take(&exp_dir.join(".claims").join(format!("{}.lock", trial.id))) {
         Ok(c) => c,
         Err(ClaimError::Held(by)) => return Ok(TrialFate::Held(by)),
         Err(e) => return Err(e.into()),
@@ -276,6 +276,12 @@ fn run_one(
         }
     };
     log(format!("{}: start ({described})", trial.id));
+    // After every epoch: renew the claim's heartbeat, then ask the stopping rule.
+    let lock = claim.path().to_path_buf();
+    let pruner: Arc<TrialPruner> = Arc::new(move |name: &str, epoch: usize, best: f64| {
+        super::claim::touch(&lock);
+        pruner.as_ref().and_then(|p| p(name, epoch, best))
+    });
     let run_opts = RunOptions {
         runs_dir: opts.runs_dir.clone(),
         device: opts.device.clone(),
@@ -283,7 +289,7 @@ fn run_one(
         resume: true,
         cache: opts.cache.clone(),
         gpu_features: opts.gpu_features,
-        pruner,
+        pruner: Some(pruner),
     };
     let mut progress = |p: Progress| {
         if let Progress::Epoch(name, r) = p {
@@ -319,5 +325,6 @@ fn run_one(
             }
         }
     }
+    drop(claim);
     Ok(TrialFate::Ran)
 }
