@@ -13,7 +13,7 @@ pub mod experiment;
 pub mod features;
 pub mod fsx;
 pub mod models;
-pub mod sweep;
+pub mod report;
 pub mod train;
 
 /// The crate version, recorded in every output it writes.

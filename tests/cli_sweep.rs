@@ -8,7 +8,7 @@ mod common;
 
 use common::ok;
 use earshot::data::synth::{SynthCounts, write_dataset};
-use earshot::sweep::Sweep;
+use earshot::experiment::sweep::Sweep;
 
 fn earshot(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));

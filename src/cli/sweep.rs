@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use earshot::experiment::sweep::{Shard, Sweep, SweepOptions, leaderboard, run_sweep};
 use earshot::features::cache::FeatureCache;
-use earshot::sweep::{Shard, Sweep, SweepOptions, leaderboard, run_sweep};
 
 use super::DeviceChoice;
 

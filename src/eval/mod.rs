@@ -4,7 +4,6 @@
 mod config;
 mod gamma;
 mod metrics;
-pub mod report;
 
 pub use config::{EvalConfig, ThresholdRule};
 pub use gamma::Gamma;

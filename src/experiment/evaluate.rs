@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::{DetectError, Detector};
 use crate::data::{DataError, FileFailure, Label};
-use crate::eval::{Confusion, partial_auc, report, roc_auc};
+use crate::eval::{Confusion, partial_auc, roc_auc};
+use crate::report;
 
 /// What one trial's evaluation found.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ mod evaluate;
 mod prepare;
 mod run;
 mod score;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 
@@ -49,7 +50,7 @@ pub struct Experiment {
     pub eval: EvalConfig,
     /// A hyperparameter sweep over this experiment (`earshot sweep`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sweep: Option<crate::sweep::SweepConfig>,
+    pub sweep: Option<sweep::SweepConfig>,
 }
 
 fn default_seed() -> u64 {

@@ -11,9 +11,10 @@ use super::Experiment;
 use super::prepare::prepare;
 use super::score::{Scoring, score_trial};
 use crate::data::{DataError, FileFailure, Layout, machine_ids};
-use crate::eval::{Confusion, report};
+use crate::eval::Confusion;
 use crate::features::FeatureError;
 use crate::features::cache::FeatureCache;
+use crate::report;
 use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
 
 /// How to run.

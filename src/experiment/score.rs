@@ -11,9 +11,10 @@ use super::run::{RunError, TrialMetrics, write};
 use crate::data::Label;
 use crate::eval::{
     Confusion, EvalConfig, Gamma, Threshold, ThresholdRule, clip_scores, max_f1_threshold,
-    partial_auc, percentile, report, roc_auc,
+    partial_auc, percentile, roc_auc,
 };
 use crate::models::Autoencoder;
+use crate::report;
 use crate::train;
 
 /// How a trial is scored: the experiment's `[eval]` and what names it.

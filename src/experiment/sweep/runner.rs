@@ -111,7 +111,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), SweepError> 
 
 /// Best validation loss so far at each epoch, from an events.jsonl.
 fn best_so_far(events: &Path) -> Vec<f64> {
-    let (_, valid) = crate::eval::report::loss_curves(events);
+    let (_, valid) = crate::report::loss_curves(events);
     let mut best = f64::INFINITY;
     valid
         .iter()

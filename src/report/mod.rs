@@ -1,4 +1,4 @@
-//! `report.md` and `plots/` of a trial: loss curves (from `events.jsonl`),
+//! The report stage: `report.md` and `plots/` of a trial: loss curves (from `events.jsonl`),
 //! the ROC curve with its AUC, and the score histograms of normal vs anomaly
 //! clips with the threshold, drawn with plotters into PNG files.
 
@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
-use super::roc_curve;
+use crate::eval::{roc_auc, roc_curve};
 
 /// What a report shows.
 pub struct ReportInput<'a> {
@@ -248,7 +248,7 @@ fn draw_roc(path: &Path, scores: &[(f64, bool)]) -> Result<bool, String> {
     let Some(curve) = roc_curve(&s, &a) else {
         return Ok(false);
     };
-    let auc = super::roc_auc(&s, &a).unwrap_or(f64::NAN);
+    let auc = roc_auc(&s, &a).unwrap_or(f64::NAN);
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(&root)
