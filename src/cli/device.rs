@@ -46,13 +46,12 @@ impl DeviceChoice {
                     );
                     return cpu();
                 }
-                match GpuExtractor::new(config) {
-                    Ok(gpu) => Ok(FeatureEngine::Gpu(Box::new(gpu))),
-                    Err(e) => {
-                        eprintln!("note: GPU features unavailable ({e}); features run on the CPU");
-                        cpu()
-                    }
+                let (engine, why_not_gpu) =
+                    FeatureEngine::gpu_or_cpu(config).context("invalid feature options")?;
+                if let Some(e) = why_not_gpu {
+                    eprintln!("note: GPU features unavailable ({e}); features run on the CPU");
                 }
+                Ok(engine)
             }
         }
     }

@@ -54,7 +54,7 @@ pub struct FeaturesArgs {
 }
 
 #[derive(Debug, Serialize)]
-pub(super) struct FileRecord {
+struct FileRecord {
     path: PathBuf,
     output: PathBuf,
     frames: usize,
@@ -66,9 +66,9 @@ pub(super) struct FileRecord {
 }
 
 #[derive(Debug, Serialize)]
-pub(super) struct Failure {
-    pub path: PathBuf,
-    pub reason: String,
+struct Failure {
+    path: PathBuf,
+    reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -210,11 +210,7 @@ fn plan_outputs<'a>(
 }
 
 /// Writes one file's features as `.npy` and says what was done.
-pub(super) fn write_record(
-    path: &Path,
-    output: &Path,
-    extracted: FileFeatures,
-) -> Result<FileRecord, String> {
+fn write_record(path: &Path, output: &Path, extracted: FileFeatures) -> Result<FileRecord, String> {
     let features = &extracted.features;
     if let Some(parent) = output.parent() {
         fs::create_dir_all(parent)

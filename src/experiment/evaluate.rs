@@ -154,16 +154,10 @@ pub fn evaluate_trial(
             map.insert(k.clone(), v.clone());
         }
     }
-    let mut csv = String::from("file,score,label,flag\n");
-    for (path, score, anomaly) in &scored {
-        let flag = threshold.is_some_and(|t| *score > t);
-        let label = if *anomaly { "anomaly" } else { "normal" };
-        csv.push_str(&format!(
-            "{},{score:.6},{label},{}\n",
-            path.display(),
-            u8::from(flag)
-        ));
-    }
+    let csv = report::scores_csv(
+        scored.iter().map(|(p, s, a)| (p.as_path(), *s, *a)),
+        threshold,
+    );
     let write = |path: PathBuf, bytes: &[u8]| {
         crate::fsx::write_atomic(&path, bytes).map_err(|source| EvalError::Io { path, source })
     };

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Experiment, Progress, RunError, RunOptions};
 use crate::data::{self, DataError, FileFailure, Label, LoadedClip, Normalizer, WindowSet};
-use crate::features::gpu::GpuExtractor;
 use crate::features::{CpuExtractor, FeatureEngine};
 
 /// Prepared data: normalised windows for training, validation and test.
@@ -32,21 +31,12 @@ fn feature_engine(
     opts: &RunOptions,
 ) -> Result<(FeatureEngine, String), RunError> {
     if opts.gpu_features {
-        match GpuExtractor::new(&exp.features) {
-            Ok(gpu) => {
-                return Ok((
-                    FeatureEngine::Gpu(Box::new(gpu)),
-                    "wgpu (WGSL kernels)".into(),
-                ));
-            }
-            Err(e) => {
-                let cpu = CpuExtractor::new(&exp.features)?;
-                return Ok((
-                    FeatureEngine::Cpu(cpu),
-                    format!("cpu (GPU kernels unavailable: {e})"),
-                ));
-            }
-        }
+        let (engine, why_not_gpu) = FeatureEngine::gpu_or_cpu(&exp.features)?;
+        let name = match why_not_gpu {
+            None => "wgpu (WGSL kernels)".to_string(),
+            Some(e) => format!("cpu (GPU kernels unavailable: {e})"),
+        };
+        return Ok((engine, name));
     }
     Ok((
         FeatureEngine::Cpu(CpuExtractor::new(&exp.features)?),

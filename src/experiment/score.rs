@@ -195,21 +195,14 @@ pub(super) fn score_trial(
             &serde_json::to_vec_pretty(&rule).expect("json"),
         )?;
     }
-    let mut csv = String::from("file,score,label,flag\n");
-    for ((path, label), score) in prepared.test_clips.iter().zip(&test_scores) {
-        let Some(score) = score else { continue };
-        let flag = threshold.is_some_and(|t| *score > t);
-        let label_text = if *label == Label::Anomaly {
-            "anomaly"
-        } else {
-            "normal"
-        };
-        csv.push_str(&format!(
-            "{},{score:.6},{label_text},{}\n",
-            path.display(),
-            u8::from(flag)
-        ));
-    }
+    let rows = prepared
+        .test_clips
+        .iter()
+        .zip(&test_scores)
+        .filter_map(|((path, label), score)| {
+            score.map(|s| (path.as_path(), s, *label == Label::Anomaly))
+        });
+    let csv = report::scores_csv(rows, threshold);
     if !labelled.is_empty() {
         write(&dir.join("scores.csv"), csv.as_bytes())?;
     }

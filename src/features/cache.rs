@@ -55,6 +55,14 @@ impl FeatureCache {
         }
     }
 
+    /// [`put`](Self::put), saying on stderr when it fails: a cache that cannot
+    /// be written only costs time later.
+    pub fn store(&self, path: &Path, config: &FeatureConfig, features: &Features) {
+        if let Err(e) = self.put(path, config, features) {
+            eprintln!("warning: feature cache {}: {e}", self.dir().display());
+        }
+    }
+
     /// Stores features; written to a temporary name and renamed so readers never see half a file.
     pub fn put(
         &self,

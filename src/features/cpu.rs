@@ -37,13 +37,7 @@ impl CpuExtractor {
         config.validate()?;
         let n_fft = config.n_fft;
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-        let mel = MelFilterbank::new(
-            config.sample_rate,
-            n_fft,
-            config.n_mels,
-            config.fmin as f64,
-            config.max_frequency() as f64,
-        );
+        let mel = MelFilterbank::for_config(config);
         let dct = match config.kind {
             // Stored transposed and padded, [n_mels, lanes]: the DCT becomes a sum of scaled
             // rows in fixed 8-wide blocks, which vectorises (a dot product per coefficient
@@ -71,7 +65,7 @@ impl CpuExtractor {
 
     /// Features of one clip, `[frames, coeffs]`.
     pub fn extract(&self, signal: &[f32]) -> Result<Features, FeatureError> {
-        let frames = self.frames_for(signal.len())?;
+        let frames = self.config.frames_for(signal.len())?;
         let n_mels = self.config.n_mels;
         let mut mel = vec![0.0f32; frames * n_mels];
         let pad = self.pad();
@@ -99,7 +93,7 @@ impl CpuExtractor {
 
     /// Features of one clip on the calling thread only (for batches, where clips are the parallel unit).
     pub fn extract_serial(&self, signal: &[f32]) -> Result<Features, FeatureError> {
-        let frames = self.frames_for(signal.len())?;
+        let frames = self.config.frames_for(signal.len())?;
         let n_mels = self.config.n_mels;
         let mut mel = vec![0.0f32; frames * n_mels];
         let mut scratch = self.scratch();
@@ -125,18 +119,6 @@ impl CpuExtractor {
             next_frame: 0,
             mel: Vec::new(),
             scratch: self.scratch(),
-        }
-    }
-
-    fn frames_for(&self, samples: usize) -> Result<usize, FeatureError> {
-        let needed = if self.config.center {
-            1
-        } else {
-            self.config.n_fft
-        };
-        match self.config.frame_count(samples) {
-            Some(f) if samples > 0 => Ok(f),
-            _ => Err(FeatureError::TooShort { samples, needed }),
         }
     }
 
@@ -264,7 +246,7 @@ impl FeatureStream<'_> {
 
     /// Computes the last frames (zero-padded at the end) and returns the features.
     pub fn finish(mut self) -> Result<Features, FeatureError> {
-        let frames = self.extractor.frames_for(self.total)?;
+        let frames = self.extractor.config.frames_for(self.total)?;
         self.drain_frames(true);
         debug_assert_eq!(self.next_frame, frames);
         Ok(self.extractor.finish(self.mel, frames))

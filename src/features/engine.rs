@@ -31,6 +31,17 @@ impl FeatureEngine {
         }
     }
 
+    /// The WGSL kernels when they can take `config` here, else the CPU
+    /// reference with the reason the GPU could not be used.
+    pub fn gpu_or_cpu(
+        config: &FeatureConfig,
+    ) -> Result<(Self, Option<FeatureError>), FeatureError> {
+        match GpuExtractor::new(config) {
+            Ok(gpu) => Ok((FeatureEngine::Gpu(Box::new(gpu)), None)),
+            Err(e) => Ok((FeatureEngine::Cpu(CpuExtractor::new(config)?), Some(e))),
+        }
+    }
+
     /// The settings in use.
     pub fn config(&self) -> &FeatureConfig {
         match self {
@@ -78,14 +89,9 @@ fn load(
         return Ok(Loaded::Cached(features));
     }
     let clip = audio::load(path, Some(config.sample_rate)).map_err(|e| e.kind.to_string())?;
-    let needed = if config.center { 1 } else { config.n_fft };
-    if clip.samples.is_empty() || config.frame_count(clip.samples.len()).is_none() {
-        return Err(FeatureError::TooShort {
-            samples: clip.samples.len(),
-            needed,
-        }
-        .to_string());
-    }
+    config
+        .frames_for(clip.samples.len())
+        .map_err(|e| e.to_string())?;
     Ok(Loaded::Audio(clip))
 }
 
@@ -131,11 +137,8 @@ fn gpu_group(
                         coeffs: batch.coeffs,
                         data: batch.clip(at).to_vec(),
                     };
-                    if let Some(c) = cache
-                        && let Err(e) = c.put(path, config, &features)
-                    {
-                        // A cache that cannot be written only costs time later.
-                        eprintln!("warning: feature cache {}: {e}", c.dir().display());
+                    if let Some(c) = cache {
+                        c.store(path, config, &features);
                     }
                     Ok(FileFeatures {
                         features,

@@ -46,11 +46,8 @@ pub fn extract_file(
         stream.push(&chunk);
     }
     let features = stream.finish().map_err(|e| e.to_string())?;
-    if let Some(c) = cache
-        && let Err(e) = c.put(path, config, &features)
-    {
-        // A cache that cannot be written only costs time later.
-        eprintln!("warning: feature cache {}: {e}", c.dir().display());
+    if let Some(c) = cache {
+        c.store(path, config, &features);
     }
     Ok(FileFeatures {
         features,

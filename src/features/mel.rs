@@ -46,6 +46,17 @@ pub struct MelFilterbank {
 }
 
 impl MelFilterbank {
+    /// The bank `config` asks for.
+    pub fn for_config(config: &super::FeatureConfig) -> Self {
+        Self::new(
+            config.sample_rate,
+            config.n_fft,
+            config.n_mels,
+            config.fmin as f64,
+            config.max_frequency() as f64,
+        )
+    }
+
     /// The bank librosa builds for these settings.
     pub fn new(sample_rate: u32, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Self {
         let bins = n_fft / 2 + 1;

@@ -110,6 +110,16 @@ impl FeatureConfig {
         (padded >= self.n_fft).then(|| 1 + (padded - self.n_fft) / self.hop_length)
     }
 
+    /// Frames a clip of `samples` samples yields, or why it is too short (an
+    /// empty clip always is; with `center = false` one shorter than `n_fft`).
+    pub fn frames_for(&self, samples: usize) -> Result<usize, FeatureError> {
+        let needed = if self.center { 1 } else { self.n_fft };
+        match self.frame_count(samples) {
+            Some(f) if samples > 0 => Ok(f),
+            _ => Err(FeatureError::TooShort { samples, needed }),
+        }
+    }
+
     /// Checks every field against its allowed range.
     pub fn validate(&self) -> Result<(), FeatureError> {
         let bad = |field: &'static str, reason: String| Err(FeatureError::Config { field, reason });

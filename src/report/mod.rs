@@ -34,6 +34,25 @@ pub enum ReportError {
     },
 }
 
+/// `scores.csv`: `file,score,label,flag` for (file, clip score, is an anomaly),
+/// flagged when the score is above `threshold`.
+pub fn scores_csv<'a>(
+    rows: impl IntoIterator<Item = (&'a Path, f64, bool)>,
+    threshold: Option<f64>,
+) -> String {
+    let mut csv = String::from("file,score,label,flag\n");
+    for (path, score, anomaly) in rows {
+        let flag = threshold.is_some_and(|t| score > t);
+        let label = if anomaly { "anomaly" } else { "normal" };
+        csv.push_str(&format!(
+            "{},{score:.6},{label},{}\n",
+            path.display(),
+            u8::from(flag)
+        ));
+    }
+    csv
+}
+
 /// (epoch, loss) points.
 pub type Curve = Vec<(usize, f64)>;
 

@@ -122,19 +122,27 @@ fn best_so_far(events: &Path) -> Vec<f64> {
         .collect()
 }
 
-/// The median stopping rule over the finished trials of `exp_dir`.
+/// The median stopping rule over the finished trials of `exp_dir`. A finished
+/// trial's curve no longer changes, so each is read once, not at every epoch.
 fn median_rule(exp_dir: PathBuf, rule: EarlyTerminate) -> Arc<TrialPruner> {
+    let curves = std::sync::Mutex::new(std::collections::HashMap::<PathBuf, Vec<f64>>::new());
     Arc::new(move |trial: &str, epoch: usize, best: f64| {
         if epoch < rule.min_iter {
             return None;
         }
         let entries = std::fs::read_dir(&exp_dir).ok()?;
+        let mut curves = curves.lock().expect("curves lock");
         let peers: Vec<f64> = entries
             .flatten()
             .map(|e| e.path())
             .filter(|d| d.file_name().is_some_and(|n| n != trial))
             .filter(|d| d.join("sweep.json").is_file() && d.join("metrics.json").is_file())
-            .filter_map(|d| best_so_far(&d.join("events.jsonl")).get(epoch - 1).copied())
+            .filter_map(|d| {
+                let curve = curves
+                    .entry(d.clone())
+                    .or_insert_with(|| best_so_far(&d.join("events.jsonl")));
+                curve.get(epoch - 1).copied()
+            })
             .collect();
         if peers.len() < rule.min_trials {
             return None;

@@ -127,13 +127,7 @@ impl GpuExtractor {
         };
         twiddles.extend((0..half / 2).map(|k| turn(k, half)));
         twiddles.extend((0..=half).map(|k| turn(k, n_fft)));
-        let bank = MelFilterbank::new(
-            config.sample_rate,
-            n_fft,
-            config.n_mels,
-            config.fmin as f64,
-            config.max_frequency() as f64,
-        );
+        let bank = MelFilterbank::for_config(config);
         let mut bands = Vec::with_capacity(config.n_mels + 1);
         let mut weights = Vec::new();
         for band in &bank.bands {

@@ -45,7 +45,7 @@ pub(crate) fn plan(
     let frames: Vec<usize> = lengths
         .iter()
         .enumerate()
-        .map(|(clip, &samples)| frames_of(config, samples).map_err(|e| e.in_clip(clip)))
+        .map(|(clip, &samples)| config.frames_for(samples).map_err(|e| e.in_clip(clip)))
         .collect::<Result<_, _>>()?;
 
     let mut batches = Vec::new();
@@ -93,14 +93,6 @@ pub(crate) fn plan(
         start = end;
     }
     Ok(batches)
-}
-
-fn frames_of(config: &FeatureConfig, samples: usize) -> Result<usize, FeatureError> {
-    let needed = if config.center { 1 } else { config.n_fft };
-    match config.frame_count(samples) {
-        Some(f) if samples > 0 => Ok(f),
-        _ => Err(FeatureError::TooShort { samples, needed }),
-    }
 }
 
 /// Greedy fill: each launch takes frames in order until its power buffer,
