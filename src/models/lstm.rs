@@ -11,6 +11,8 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
+use super::cpu::lstm_op;
+
 /// A unidirectional LSTM layer over a sequence of `[batch, features]` steps.
 #[derive(Module, Debug)]
 pub struct FusedLstm {
@@ -44,6 +46,23 @@ impl FusedLstm {
             input,
             hidden,
         }
+    }
+
+    /// Whether [`Self::forward_sequence`] runs for tensors on `device` of `dtype`
+    /// (the CPU kernel: Flex backend, f32).
+    pub fn has_kernel(device: &Device, dtype: burn::tensor::DType) -> bool {
+        lstm_op::supported(device, dtype)
+    }
+
+    /// Hidden states `[batch, time, hidden]` for `x` (`[batch, time, input]`)
+    /// in one operation, forward and backward ([`lstm_op`]); only where
+    /// [`Self::has_kernel`] says so. Same values as [`Self::forward_steps`].
+    pub fn forward_sequence(&self, x: Tensor<3>) -> Tensor<3> {
+        let bias = match &self.cell.bias {
+            Some(bias) => bias.val(),
+            None => Tensor::zeros([4 * self.hidden], &x.device()),
+        };
+        lstm_op::lstm_sequence(x, self.cell.weight.val(), bias)
     }
 
     /// Hidden states of every step for inputs `steps` (each `[batch, input]`).

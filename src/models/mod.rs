@@ -4,6 +4,7 @@
 //! reconstruction; models know no files.
 
 pub mod cae;
+pub mod cpu;
 pub mod dense;
 pub mod lstm;
 pub mod rnn;

@@ -88,6 +88,18 @@ enum Sequence {
 }
 
 impl Sequence {
+    /// Whether an LSTM layer over this sequence runs as the CPU kernel.
+    fn has_lstm_kernel(&self) -> bool {
+        let (device, dtype) = match self {
+            Sequence::Steps(steps) => match steps.first() {
+                Some(step) => (step.device(), step.dtype()),
+                None => return false,
+            },
+            Sequence::Whole(x) => (x.device(), x.dtype()),
+        };
+        FusedLstm::has_kernel(&device, dtype)
+    }
+
     fn whole(self) -> Tensor<3> {
         match self {
             Sequence::Steps(steps) => Tensor::stack(steps, 1),
@@ -121,6 +133,9 @@ impl Sequence {
 impl RecurrentLayer {
     fn forward(&self, x: Sequence) -> Sequence {
         match self {
+            RecurrentLayer::Lstm(l) if x.has_lstm_kernel() => {
+                Sequence::Whole(l.forward_sequence(x.whole()))
+            }
             RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_steps(&x.steps())),
             RecurrentLayer::BiLstm(l) => Sequence::Whole(l.forward(x.whole(), None).0),
             RecurrentLayer::Gru(l) => Sequence::Whole(l.forward(x.whole(), None)),
@@ -130,6 +145,9 @@ impl RecurrentLayer {
     /// The layer over `time` steps of the same input `x`.
     fn forward_repeated(&self, x: Tensor<2>, time: usize) -> Sequence {
         match self {
+            RecurrentLayer::Lstm(l) if FusedLstm::has_kernel(&x.device(), x.dtype()) => {
+                Sequence::Whole(l.forward_sequence(x.unsqueeze_dim::<3>(1).repeat_dim(1, time)))
+            }
             RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_constant(x, time)),
             other => other.forward(Sequence::Whole(x.unsqueeze_dim::<3>(1).repeat_dim(1, time))),
         }

@@ -1,0 +1,447 @@
+//! One LSTM layer over a whole sequence, forward and backward, on the CPU.
+//!
+//! Layouts are batch-first and row-major: `x [batch, time, input]`,
+//! `weight [input + hidden, 4 * hidden]` (rows for the input, then for the
+//! previous hidden state; gate columns in the order input, forget, cell,
+//! output), `bias [4 * hidden]`; the initial hidden and cell states are zero.
+//!
+//! Per chunk of [`CHUNK`] sequences: one matmul projects every step's input at
+//! once, then each step is one `[chunk, hidden] x [hidden, 4 hidden]` matmul and
+//! a vectorised pass over the gates. The backward pass walks the steps in
+//! reverse with one matmul per step and leaves the weight gradient to a single
+//! matmul over all steps. Chunks run in parallel and their weight gradients are
+//! summed in chunk order, so results do not depend on the thread count.
+
+use rayon::prelude::*;
+
+use super::{Strided, matmul, sigmoid, tanh};
+
+/// Sequences per parallel chunk (fixed, for results independent of threads).
+pub const CHUNK: usize = 32;
+
+/// The sizes of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LstmDims {
+    pub batch: usize,
+    pub time: usize,
+    pub input: usize,
+    pub hidden: usize,
+}
+
+impl LstmDims {
+    fn gates(&self) -> usize {
+        4 * self.hidden
+    }
+}
+
+/// What the forward pass computes and the backward pass needs.
+#[derive(Debug, Clone)]
+pub struct LstmTrace {
+    /// `h_t`, `[batch, time, hidden]`: the layer's output.
+    pub hidden: Vec<f32>,
+    /// Activated gates `i, f, g, o`, `[batch, time, 4 hidden]`.
+    pub gates: Vec<f32>,
+    /// `c_t`, `[batch, time, hidden]`.
+    pub cells: Vec<f32>,
+    /// `tanh c_t`, `[batch, time, hidden]`.
+    pub cells_tanh: Vec<f32>,
+}
+
+/// Gradients of a loss with respect to the inputs of [`forward`].
+#[derive(Debug, Clone)]
+pub struct LstmGrads {
+    pub x: Vec<f32>,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+fn check(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) {
+    assert_eq!(
+        x.len(),
+        d.batch * d.time * d.input,
+        "x is not [batch, time, input]"
+    );
+    assert_eq!(
+        weight.len(),
+        (d.input + d.hidden) * d.gates(),
+        "weight shape"
+    );
+    assert_eq!(bias.len(), d.gates(), "bias shape");
+    assert!(d.input > 0 && d.hidden > 0, "empty LSTM layer");
+}
+
+/// Runs the layer over every sequence of `x`.
+pub fn forward(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> LstmTrace {
+    check(d, x, weight, bias);
+    let (t, h, g) = (d.time, d.hidden, d.gates());
+    let mut trace = LstmTrace {
+        hidden: vec![0.0; d.batch * t * h],
+        gates: vec![0.0; d.batch * t * g],
+        cells: vec![0.0; d.batch * t * h],
+        cells_tanh: vec![0.0; d.batch * t * h],
+    };
+    if d.batch == 0 || t == 0 {
+        return trace;
+    }
+    trace
+        .hidden
+        .par_chunks_mut(CHUNK * t * h)
+        .zip(trace.gates.par_chunks_mut(CHUNK * t * g))
+        .zip(trace.cells.par_chunks_mut(CHUNK * t * h))
+        .zip(trace.cells_tanh.par_chunks_mut(CHUNK * t * h))
+        .enumerate()
+        .for_each(|(chunk, (((hs, gates), cells), cells_tanh))| {
+            let rows = hs.len() / (t * h);
+            let xs = &x[chunk * CHUNK * t * d.input..][..rows * t * d.input];
+            forward_chunk(d, rows, xs, weight, bias, hs, gates, cells, cells_tanh);
+        });
+    trace
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_chunk(
+    d: LstmDims,
+    rows: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    hs: &mut [f32],
+    gates: &mut [f32],
+    cells: &mut [f32],
+    cells_tanh: &mut [f32],
+) {
+    let (t, n, g) = (d.time, d.hidden, d.gates());
+    // Every step's input projection plus bias at once.
+    for row in gates.chunks_exact_mut(g) {
+        row.copy_from_slice(bias);
+    }
+    matmul(
+        gates,
+        Strided::rows(rows * t, g, 0, g),
+        x,
+        Strided::rows(rows * t, d.input, 0, d.input),
+        weight,
+        Strided::rows(d.input, g, 0, g),
+        true,
+    );
+    let w_hidden = Strided::rows(n, g, d.input * g, g);
+    for step in 0..t {
+        if step > 0 {
+            matmul(
+                gates,
+                Strided::rows(rows, g, step * g, t * g),
+                hs,
+                Strided::rows(rows, n, (step - 1) * n, t * n),
+                weight,
+                w_hidden,
+                true,
+            );
+        }
+        for b in 0..rows {
+            let at = b * t + step;
+            let z = &mut gates[at * g..][..g];
+            let (ifo, rest) = z.split_at_mut(2 * n);
+            for v in ifo.iter_mut() {
+                *v = sigmoid(*v);
+            }
+            let (cell_gate, out_gate) = rest.split_at_mut(n);
+            for v in cell_gate.iter_mut() {
+                *v = tanh(*v);
+            }
+            for v in out_gate.iter_mut() {
+                *v = sigmoid(*v);
+            }
+            let (i, f) = ifo.split_at(n);
+            let c_out = at * n;
+            for j in 0..n {
+                let prev = if step > 0 { cells[c_out - n + j] } else { 0.0 };
+                let c = f[j] * prev + i[j] * cell_gate[j];
+                let tc = tanh(c);
+                cells[c_out + j] = c;
+                cells_tanh[c_out + j] = tc;
+                hs[c_out + j] = out_gate[j] * tc;
+            }
+        }
+    }
+}
+
+/// Gradients for `grad_hidden` (`dLoss/dh_t`, `[batch, time, hidden]`).
+pub fn backward(
+    d: LstmDims,
+    x: &[f32],
+    weight: &[f32],
+    trace: &LstmTrace,
+    grad_hidden: &[f32],
+) -> LstmGrads {
+    let (t, n, g) = (d.time, d.hidden, d.gates());
+    assert_eq!(grad_hidden.len(), d.batch * t * n, "grad_hidden shape");
+    assert_eq!(trace.gates.len(), d.batch * t * g, "trace shape");
+    check(d, x, weight, &vec![0.0; g]);
+    let mut grad_x = vec![0.0; x.len()];
+    let partials: Vec<Vec<f32>> = grad_x
+        .par_chunks_mut((CHUNK * t * d.input).max(1))
+        .enumerate()
+        .map(|(chunk, grad_x)| {
+            let rows = grad_x.len() / (t * d.input);
+            let start = chunk * CHUNK;
+            backward_chunk(d, start, rows, x, weight, trace, grad_hidden, grad_x)
+        })
+        .collect();
+    let rows = d.input + n;
+    let mut grad_weight = vec![0.0; rows * g];
+    let mut grad_bias = vec![0.0; g];
+    for partial in &partials {
+        let (w, b) = partial.split_at(rows * g);
+        grad_weight.iter_mut().zip(w).for_each(|(acc, v)| *acc += v);
+        grad_bias.iter_mut().zip(b).for_each(|(acc, v)| *acc += v);
+    }
+    LstmGrads {
+        x: grad_x,
+        weight: grad_weight,
+        bias: grad_bias,
+    }
+}
+
+/// Backward pass of sequences `start .. start + rows`: writes their input
+/// gradient and returns their weight then bias gradient, concatenated.
+#[allow(clippy::too_many_arguments)]
+fn backward_chunk(
+    d: LstmDims,
+    start: usize,
+    rows: usize,
+    x: &[f32],
+    weight: &[f32],
+    trace: &LstmTrace,
+    grad_hidden: &[f32],
+    grad_x: &mut [f32],
+) -> Vec<f32> {
+    let (t, n, g, inp) = (d.time, d.hidden, d.gates(), d.input);
+    let gates = &trace.gates[start * t * g..][..rows * t * g];
+    let cells = &trace.cells[start * t * n..][..rows * t * n];
+    let cells_tanh = &trace.cells_tanh[start * t * n..][..rows * t * n];
+    let hs = &trace.hidden[start * t * n..][..rows * t * n];
+    let dh_out = &grad_hidden[start * t * n..][..rows * t * n];
+    // dLoss / d(pre-activation gates) for every step.
+    let mut grad_gates = vec![0.0f32; rows * t * g];
+    let mut dh_next = vec![0.0f32; rows * n];
+    let mut dc_next = vec![0.0f32; rows * n];
+    let w_hidden_t = Strided::rows(n, g, inp * g, g).t();
+    for step in (0..t).rev() {
+        for b in 0..rows {
+            let at = b * t + step;
+            let z = &gates[at * g..][..g];
+            let (i, rest) = z.split_at(n);
+            let (f, rest) = rest.split_at(n);
+            let (cg, o) = rest.split_at(n);
+            let dz = &mut grad_gates[at * g..][..g];
+            let (di, rest) = dz.split_at_mut(n);
+            let (df, rest) = rest.split_at_mut(n);
+            let (dg, d_o) = rest.split_at_mut(n);
+            let tc = &cells_tanh[at * n..][..n];
+            let dh_row = &dh_out[at * n..][..n];
+            let dhn = &dh_next[b * n..][..n];
+            let dcn = &mut dc_next[b * n..][..n];
+            for j in 0..n {
+                let dh = dh_row[j] + dhn[j];
+                let dc = dcn[j] + dh * o[j] * (1.0 - tc[j] * tc[j]);
+                let prev = if step > 0 { cells[at * n - n + j] } else { 0.0 };
+                d_o[j] = dh * tc[j] * o[j] * (1.0 - o[j]);
+                di[j] = dc * cg[j] * i[j] * (1.0 - i[j]);
+                dg[j] = dc * i[j] * (1.0 - cg[j] * cg[j]);
+                df[j] = dc * prev * f[j] * (1.0 - f[j]);
+                dcn[j] = dc * f[j];
+            }
+        }
+        if step > 0 {
+            matmul(
+                &mut dh_next,
+                Strided::rows(rows, n, 0, n),
+                &grad_gates,
+                Strided::rows(rows, g, step * g, t * g),
+                weight,
+                w_hidden_t,
+                false,
+            );
+        }
+    }
+    // Input gradient of every step at once.
+    matmul(
+        grad_x,
+        Strided::rows(rows * t, inp, 0, inp),
+        &grad_gates,
+        Strided::rows(rows * t, g, 0, g),
+        weight,
+        Strided::rows(inp, g, 0, g).t(),
+        false,
+    );
+    // Weight gradient: [x_t | h_{t-1}]^T · grad_gates over every step.
+    let mut stacked = vec![0.0f32; rows * t * (inp + n)];
+    let xs = &x[start * t * inp..][..rows * t * inp];
+    for (r, row) in stacked.chunks_exact_mut(inp + n).enumerate() {
+        row[..inp].copy_from_slice(&xs[r * inp..][..inp]);
+        if r % t > 0 {
+            row[inp..].copy_from_slice(&hs[(r - 1) * n..][..n]);
+        }
+    }
+    let mut out = vec![0.0f32; (inp + n) * g + g];
+    matmul(
+        &mut out,
+        Strided::rows(inp + n, g, 0, g),
+        &stacked,
+        Strided::rows(rows * t, inp + n, 0, inp + n).t(),
+        &grad_gates,
+        Strided::rows(rows * t, g, 0, g),
+        false,
+    );
+    let bias = &mut out[(inp + n) * g..];
+    for row in grad_gates.chunks_exact(g) {
+        bias.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    /// The textbook LSTM in float64, one sequence element at a time.
+    fn reference(d: LstmDims, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
+        let (n, g) = (d.hidden, 4 * d.hidden);
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let mut out = vec![0.0; d.batch * d.time * n];
+        for s in 0..d.batch {
+            let (mut h, mut c) = (vec![0.0; n], vec![0.0; n]);
+            for t in 0..d.time {
+                let xt = &x[(s * d.time + t) * d.input..][..d.input];
+                let z: Vec<f64> = (0..g)
+                    .map(|k| {
+                        let from_x: f64 = (0..d.input).map(|i| xt[i] * w[i * g + k]).sum();
+                        let from_h: f64 = (0..n).map(|j| h[j] * w[(d.input + j) * g + k]).sum();
+                        b[k] + from_x + from_h
+                    })
+                    .collect();
+                for j in 0..n {
+                    let (i, f) = (sig(z[j]), sig(z[n + j]));
+                    let (cg, o) = (z[2 * n + j].tanh(), sig(z[3 * n + j]));
+                    c[j] = f * c[j] + i * cg;
+                    h[j] = o * c[j].tanh();
+                }
+                out[(s * d.time + t) * n..][..n].copy_from_slice(&h);
+            }
+        }
+        out
+    }
+
+    fn random(rng: &mut StdRng, len: usize, scale: f64) -> Vec<f64> {
+        (0..len).map(|_| rng.random_range(-scale..scale)).collect()
+    }
+
+    fn to_f32(v: &[f64]) -> Vec<f32> {
+        v.iter().map(|&v| v as f32).collect()
+    }
+
+    #[test]
+    fn forward_matches_float64_reference_across_chunks() {
+        // 37 sequences: one full chunk of 32 and a partial one.
+        let d = LstmDims {
+            batch: 37,
+            time: 6,
+            input: 5,
+            hidden: 7,
+        };
+        let mut rng = StdRng::seed_from_u64(1);
+        let x = random(&mut rng, d.batch * d.time * d.input, 2.0);
+        let w = random(&mut rng, (d.input + d.hidden) * 4 * d.hidden, 0.8);
+        let b = random(&mut rng, 4 * d.hidden, 0.5);
+        let want = reference(d, &x, &w, &b);
+        let got = forward(d, &to_f32(&x), &to_f32(&w), &to_f32(&b)).hidden;
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 2e-6, "largest difference {worst}");
+    }
+
+    #[test]
+    fn backward_matches_float64_finite_differences() {
+        let d = LstmDims {
+            batch: 3,
+            time: 5,
+            input: 4,
+            hidden: 3,
+        };
+        let mut rng = StdRng::seed_from_u64(2);
+        let x = random(&mut rng, d.batch * d.time * d.input, 1.5);
+        let w = random(&mut rng, (d.input + d.hidden) * 4 * d.hidden, 0.8);
+        let b = random(&mut rng, 4 * d.hidden, 0.5);
+        // Loss = sum of h_t weighted by fixed random numbers.
+        let r = random(&mut rng, d.batch * d.time * d.hidden, 1.0);
+        let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
+            reference(d, x, w, b)
+                .iter()
+                .zip(&r)
+                .map(|(h, r)| h * r)
+                .sum()
+        };
+        let (xf, wf, bf) = (to_f32(&x), to_f32(&w), to_f32(&b));
+        let trace = forward(d, &xf, &wf, &bf);
+        let grads = backward(d, &xf, &wf, &trace, &to_f32(&r));
+        let eps = 1e-6;
+        let numeric = |which: usize, k: usize| {
+            let (mut xp, mut wp, mut bp) = (x.clone(), w.clone(), b.clone());
+            let (mut xm, mut wm, mut bm) = (x.clone(), w.clone(), b.clone());
+            match which {
+                0 => (xp[k] += eps, xm[k] -= eps),
+                1 => (wp[k] += eps, wm[k] -= eps),
+                _ => (bp[k] += eps, bm[k] -= eps),
+            };
+            (loss(&xp, &wp, &bp) - loss(&xm, &wm, &bm)) / (2.0 * eps)
+        };
+        for (which, got) in [&grads.x, &grads.weight, &grads.bias]
+            .into_iter()
+            .enumerate()
+        {
+            for (k, g) in got.iter().enumerate() {
+                let want = numeric(which, k);
+                assert!(
+                    (*g as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
+                    "gradient {which}[{k}]: {g} against {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let d = LstmDims {
+            batch: 70,
+            time: 4,
+            input: 3,
+            hidden: 8,
+        };
+        let mut rng = StdRng::seed_from_u64(3);
+        let x = to_f32(&random(&mut rng, d.batch * d.time * d.input, 1.0));
+        let w = to_f32(&random(&mut rng, (d.input + d.hidden) * 4 * d.hidden, 0.5));
+        let b = to_f32(&random(&mut rng, 4 * d.hidden, 0.5));
+        let gh = to_f32(&random(&mut rng, d.batch * d.time * d.hidden, 1.0));
+        let run = || {
+            let trace = forward(d, &x, &w, &b);
+            let grads = backward(d, &x, &w, &trace, &gh);
+            (trace.hidden, grads.weight, grads.bias)
+        };
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(run);
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap()
+            .install(run);
+        assert_eq!(one, three);
+    }
+}

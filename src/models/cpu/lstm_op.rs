@@ -1,0 +1,161 @@
+//! The CPU LSTM kernel as one burn operation with a hand-written backward
+//! pass (burn's backend-extension API): on the Flex backend an LSTM layer over
+//! a whole sequence is one node of the autodiff graph instead of ~15 per step.
+//! Other backends (wgpu) keep the composed layer in [`crate::models::lstm`].
+
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, DispatchDevice, Flex, TensorMetadata, backend_extension};
+use burn::prelude::*;
+use burn::tensor::DType;
+
+use super::lstm::{self, LstmDims, LstmTrace};
+
+/// A whole-sequence LSTM layer as one backend operation.
+#[backend_extension(Flex, Autodiff)]
+pub trait LstmSequenceOps: burn::backend::Backend {
+    /// Hidden states `[batch, time, hidden]` of an LSTM layer over `x`
+    /// (`[batch, time, input]`), with `weight [input + hidden, 4 hidden]` and
+    /// `bias [4 hidden]`, gates in the order input, forget, cell, output.
+    fn lstm_sequence(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// Whether [`lstm_sequence`] runs for tensors on `device` of type `dtype`:
+/// on the Flex backend (with or without autodiff) and in `f32`.
+pub fn supported(device: &Device, dtype: DType) -> bool {
+    let on_flex = match device.as_dispatch() {
+        DispatchDevice::Flex(_) => true,
+        DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    };
+    on_flex && dtype == DType::F32
+}
+
+/// The hidden states of an LSTM layer over `x`; see [`LstmSequenceOps`].
+/// Call only where [`supported`] says so.
+pub fn lstm_sequence(x: Tensor<3>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<3> {
+    use burn::backend::Dispatch;
+    Tensor::from_dispatch(Dispatch::lstm_sequence(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+    ))
+}
+
+fn values(tensor: FlexTensor) -> Vec<f32> {
+    let tensor = tensor.to_contiguous();
+    tensor
+        .as_slice::<f32>()
+        .expect("the CPU LSTM kernel takes f32 tensors (see `supported`)")
+        .to_vec()
+}
+
+fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Sizes from the shapes of `x` and `weight`.
+fn dims(x: &FlexTensor, weight: &FlexTensor) -> LstmDims {
+    let xs = x.shape();
+    let ws = weight.shape();
+    assert!(
+        xs.num_dims() == 3 && ws.num_dims() == 2,
+        "x is [batch, time, input], weight 2-D"
+    );
+    let (batch, time, input) = (xs[0], xs[1], xs[2]);
+    let hidden = ws[1] / 4;
+    assert_eq!(
+        ws[0],
+        input + hidden,
+        "weight is [input + hidden, 4 hidden]"
+    );
+    LstmDims {
+        batch,
+        time,
+        input,
+        hidden,
+    }
+}
+
+/// The forward pass, keeping what the backward pass needs.
+fn run(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> (LstmDims, Saved, FlexTensor) {
+    let d = dims(&x, &weight);
+    let (x, weight) = (values(x), values(weight));
+    let trace = lstm::forward(d, &x, &weight, &values(bias));
+    let out = tensor(trace.hidden.clone(), [d.batch, d.time, d.hidden]);
+    (d, Saved { x, weight, trace }, out)
+}
+
+impl LstmSequenceOps for Flex {
+    fn lstm_sequence(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        run(x, weight, bias).2
+    }
+}
+
+/// Inputs and activations of one forward pass.
+#[derive(Debug)]
+struct Saved {
+    x: Vec<f32>,
+    weight: Vec<f32>,
+    trace: LstmTrace,
+}
+
+#[derive(Debug)]
+struct LstmSequenceBackward;
+
+impl Backward<Flex, 3> for LstmSequenceBackward {
+    type State = (LstmDims, Arc<Saved>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad_hidden = values(grads.consume::<Flex>(&ops.node));
+        let (d, saved) = ops.state;
+        let g = lstm::backward(d, &saved.x, &saved.weight, &saved.trace, &grad_hidden);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, tensor(g.x, [d.batch, d.time, d.input]));
+        }
+        if let Some(node) = node_weight {
+            grads.register::<Flex>(
+                node.id,
+                tensor(g.weight, [d.input + d.hidden, 4 * d.hidden]),
+            );
+        }
+        if let Some(node) = node_bias {
+            grads.register::<Flex>(node.id, tensor(g.bias, [4 * d.hidden]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> LstmSequenceOps for Autodiff<Flex, C> {
+    fn lstm_sequence(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (x, x_node) = x.into_parts();
+        let (weight, weight_node) = weight.into_parts();
+        let (bias, bias_node) = bias.into_parts();
+        match LstmSequenceBackward
+            .prepare::<C>([x_node, weight_node, bias_node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (d, saved, out) = run(x, weight, bias);
+                prep.finish((d, Arc::new(saved)), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::lstm_sequence(x, weight, bias)),
+        }
+    }
+}
