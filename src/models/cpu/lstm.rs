@@ -14,7 +14,7 @@
 
 use rayon::prelude::*;
 
-use super::{Strided, matmul, sigmoid, tanh};
+use super::{Strided, matmul, sigmoid, tanh, with_wide_simd};
 
 /// Sequences per parallel chunk (fixed, for results independent of threads).
 pub const CHUNK: usize = 32;
@@ -137,31 +137,48 @@ fn forward_chunk(
                 true,
             );
         }
-        for b in 0..rows {
-            let at = b * t + step;
-            let z = &mut gates[at * g..][..g];
-            let (ifo, rest) = z.split_at_mut(2 * n);
-            for v in ifo.iter_mut() {
-                *v = sigmoid(*v);
+        with_wide_simd(|| {
+            for b in 0..rows {
+                let at = b * t + step;
+                let z = &mut gates[at * g..][..g];
+                // Cells of step - 1 and step of this sequence, split to borrow both.
+                let (before, now) = cells.split_at_mut(at * n);
+                let prev = (step > 0).then(|| &before[before.len() - n..]);
+                let out = (
+                    &mut now[..n],
+                    &mut cells_tanh[at * n..][..n],
+                    &mut hs[at * n..][..n],
+                );
+                activate(z, prev, out);
             }
-            let (cell_gate, out_gate) = rest.split_at_mut(n);
-            for v in cell_gate.iter_mut() {
-                *v = tanh(*v);
-            }
-            for v in out_gate.iter_mut() {
-                *v = sigmoid(*v);
-            }
-            let (i, f) = ifo.split_at(n);
-            let c_out = at * n;
-            for j in 0..n {
-                let prev = if step > 0 { cells[c_out - n + j] } else { 0.0 };
-                let c = f[j] * prev + i[j] * cell_gate[j];
-                let tc = tanh(c);
-                cells[c_out + j] = c;
-                cells_tanh[c_out + j] = tc;
-                hs[c_out + j] = out_gate[j] * tc;
-            }
-        }
+        });
+    }
+}
+
+/// One sequence's step: activates the gates `z` in place (`i, f, o` logistic,
+/// `g` tanh) and writes `c_t`, `tanh c_t` and `h_t` from `c_{t-1}` (`None`: zero).
+#[inline(always)]
+fn activate(z: &mut [f32], prev: Option<&[f32]>, (c, tc, h): (&mut [f32], &mut [f32], &mut [f32])) {
+    let n = c.len();
+    let (ifo, rest) = z.split_at_mut(2 * n);
+    let (cell_gate, out_gate) = rest.split_at_mut(n);
+    for v in ifo.iter_mut() {
+        *v = sigmoid(*v);
+    }
+    for v in out_gate.iter_mut() {
+        *v = sigmoid(*v);
+    }
+    for v in cell_gate.iter_mut() {
+        *v = tanh(*v);
+    }
+    let (i, f) = ifo.split_at(n);
+    match prev {
+        Some(p) => (0..n).for_each(|j| c[j] = f[j] * p[j] + i[j] * cell_gate[j]),
+        None => (0..n).for_each(|j| c[j] = i[j] * cell_gate[j]),
+    }
+    for j in 0..n {
+        tc[j] = tanh(c[j]);
+        h[j] = out_gate[j] * tc[j];
     }
 }
 
@@ -202,6 +219,40 @@ pub fn backward(
     }
 }
 
+/// One sequence's step backwards: from the activated gates `z`, `tanh c_t`,
+/// `c_{t-1}` and the gradients reaching `h_t` (from the output and from step
+/// t + 1), writes the pre-activation gate gradients `dz` and turns `dc`
+/// (`dLoss/dc_t` coming back from step t + 1) into `dLoss/dc_{t-1}`.
+#[inline(always)]
+fn differentiate(
+    z: &[f32],
+    (tc, prev): (&[f32], Option<&[f32]>),
+    (dh_out, dh_next): (&[f32], &[f32]),
+    dz: &mut [f32],
+    dc: &mut [f32],
+) {
+    let n = tc.len();
+    let (i, rest) = z.split_at(n);
+    let (f, rest) = rest.split_at(n);
+    let (cg, o) = rest.split_at(n);
+    let (di, rest) = dz.split_at_mut(n);
+    let (df, rest) = rest.split_at_mut(n);
+    let (dg, d_o) = rest.split_at_mut(n);
+    for j in 0..n {
+        let dh = dh_out[j] + dh_next[j];
+        let dc_t = dc[j] + dh * o[j] * (1.0 - tc[j] * tc[j]);
+        d_o[j] = dh * tc[j] * o[j] * (1.0 - o[j]);
+        di[j] = dc_t * cg[j] * i[j] * (1.0 - i[j]);
+        dg[j] = dc_t * i[j] * (1.0 - cg[j] * cg[j]);
+        df[j] = dc_t * f[j] * (1.0 - f[j]); // times c_{t-1} below
+        dc[j] = dc_t * f[j];
+    }
+    match prev {
+        Some(p) => df.iter_mut().zip(p).for_each(|(d, p)| *d *= p),
+        None => df.fill(0.0),
+    }
+}
+
 /// Backward pass of sequences `start .. start + rows`: writes their input
 /// gradient and returns their weight then bias gradient, concatenated.
 #[allow(clippy::too_many_arguments)]
@@ -227,31 +278,22 @@ fn backward_chunk(
     let mut dc_next = vec![0.0f32; rows * n];
     let w_hidden_t = Strided::rows(n, g, inp * g, g).t();
     for step in (0..t).rev() {
-        for b in 0..rows {
-            let at = b * t + step;
-            let z = &gates[at * g..][..g];
-            let (i, rest) = z.split_at(n);
-            let (f, rest) = rest.split_at(n);
-            let (cg, o) = rest.split_at(n);
-            let dz = &mut grad_gates[at * g..][..g];
-            let (di, rest) = dz.split_at_mut(n);
-            let (df, rest) = rest.split_at_mut(n);
-            let (dg, d_o) = rest.split_at_mut(n);
-            let tc = &cells_tanh[at * n..][..n];
-            let dh_row = &dh_out[at * n..][..n];
-            let dhn = &dh_next[b * n..][..n];
-            let dcn = &mut dc_next[b * n..][..n];
-            for j in 0..n {
-                let dh = dh_row[j] + dhn[j];
-                let dc = dcn[j] + dh * o[j] * (1.0 - tc[j] * tc[j]);
-                let prev = if step > 0 { cells[at * n - n + j] } else { 0.0 };
-                d_o[j] = dh * tc[j] * o[j] * (1.0 - o[j]);
-                di[j] = dc * cg[j] * i[j] * (1.0 - i[j]);
-                dg[j] = dc * i[j] * (1.0 - cg[j] * cg[j]);
-                df[j] = dc * prev * f[j] * (1.0 - f[j]);
-                dcn[j] = dc * f[j];
+        with_wide_simd(|| {
+            for b in 0..rows {
+                let at = b * t + step;
+                let prev = (step > 0).then(|| &cells[(at - 1) * n..][..n]);
+                let cell = (&cells_tanh[at * n..][..n], prev);
+                let incoming = (&dh_out[at * n..][..n], &dh_next[b * n..][..n]);
+                let dz = &mut grad_gates[at * g..][..g];
+                differentiate(
+                    &gates[at * g..][..g],
+                    cell,
+                    incoming,
+                    dz,
+                    &mut dc_next[b * n..][..n],
+                );
             }
-        }
+        });
         if step > 0 {
             matmul(
                 &mut dh_next,
