@@ -7,6 +7,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use super::cpu::conv_op::{conv_transpose2d, conv2d};
+
 /// Convolutional autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,7 +135,7 @@ impl ConvAe {
         // [batch, frames, coeffs] -> [batch, 1, coeffs, frames]: time is the image width.
         let mut h = x.swap_dims(1, 2).reshape([batch, 1, coeffs, frames]);
         for conv in &self.encoder {
-            h = relu(conv.forward(h));
+            h = relu(conv2d(conv, h));
         }
         if let (Some(down), Some(up)) = (&self.to_latent, &self.from_latent) {
             let [c, hh, ww] = self.code_shape;
@@ -142,7 +144,7 @@ impl ConvAe {
         }
         let last = self.decoder.len() - 1;
         for (i, deconv) in self.decoder.iter().enumerate() {
-            h = deconv.forward(h);
+            h = conv_transpose2d(deconv, h);
             if i < last {
                 h = relu(h);
             }

@@ -11,7 +11,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::cpu::lstm_op;
+use super::cpu::{self, lstm_op};
 
 /// A unidirectional LSTM layer over a sequence of `[batch, features]` steps.
 #[derive(Module, Debug)]
@@ -51,18 +51,24 @@ impl FusedLstm {
     /// Whether [`Self::forward_sequence`] runs for tensors on `device` of `dtype`
     /// (the CPU kernel: Flex backend, f32).
     pub fn has_kernel(device: &Device, dtype: burn::tensor::DType) -> bool {
-        lstm_op::supported(device, dtype)
+        cpu::supported(device, dtype)
+    }
+
+    /// The fused gate weight `[input + hidden, 4 hidden]` and bias `[4 hidden]`.
+    pub fn gate_parameters(&self) -> (Tensor<2>, Tensor<1>) {
+        let bias = match &self.cell.bias {
+            Some(bias) => bias.val(),
+            None => Tensor::zeros([4 * self.hidden], &self.cell.weight.device()),
+        };
+        (self.cell.weight.val(), bias)
     }
 
     /// Hidden states `[batch, time, hidden]` for `x` (`[batch, time, input]`)
     /// in one operation, forward and backward ([`lstm_op`]); only where
     /// [`Self::has_kernel`] says so. Same values as [`Self::forward_steps`].
     pub fn forward_sequence(&self, x: Tensor<3>) -> Tensor<3> {
-        let bias = match &self.cell.bias {
-            Some(bias) => bias.val(),
-            None => Tensor::zeros([4 * self.hidden], &x.device()),
-        };
-        lstm_op::lstm_sequence(x, self.cell.weight.val(), bias)
+        let (weight, bias) = self.gate_parameters();
+        lstm_op::lstm_sequence(x, weight, bias)
     }
 
     /// Hidden states of every step for inputs `steps` (each `[batch, input]`).

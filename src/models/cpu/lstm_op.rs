@@ -11,10 +11,10 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, DispatchDevice, Flex, TensorMetadata, backend_extension};
+use burn::backend::{Autodiff, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::DType;
 
+use super::bridge::{tensor, values};
 use super::lstm::{self, LstmDims, LstmTrace};
 
 /// A whole-sequence LSTM layer as one backend operation.
@@ -30,20 +30,8 @@ pub trait LstmSequenceOps: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Whether [`lstm_sequence`] runs for tensors on `device` of type `dtype`:
-/// on the Flex backend (with or without autodiff) and in `f32`.
-pub fn supported(device: &Device, dtype: DType) -> bool {
-    let on_flex = match device.as_dispatch() {
-        DispatchDevice::Flex(_) => true,
-        DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),
-        #[allow(unreachable_patterns)]
-        _ => false,
-    };
-    on_flex && dtype == DType::F32
-}
-
 /// The hidden states of an LSTM layer over `x`; see [`LstmSequenceOps`].
-/// Call only where [`supported`] says so.
+/// Call only where [`super::supported`] says so.
 pub fn lstm_sequence(x: Tensor<3>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<3> {
     use burn::backend::Dispatch;
     Tensor::from_dispatch(Dispatch::lstm_sequence(
@@ -51,18 +39,6 @@ pub fn lstm_sequence(x: Tensor<3>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor
         weight.into_dispatch(),
         bias.into_dispatch(),
     ))
-}
-
-fn values(tensor: FlexTensor) -> Vec<f32> {
-    let tensor = tensor.to_contiguous();
-    tensor
-        .as_slice::<f32>()
-        .expect("the CPU LSTM kernel takes f32 tensors (see `supported`)")
-        .to_vec()
-}
-
-fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 /// Sizes from the shapes of `x` and `weight`.

@@ -1,11 +1,18 @@
 //! Hand-written CPU kernels for burn's Flex backend, used where burn's cost per
 //! operation dominates a model: an LSTM over a whole sequence ([`lstm`]) is one
-//! operation here instead of ~15 burn operations per time step. Each kernel is
+//! operation here instead of ~15 burn operations per time step, and a
+//! convolution ([`conv`]) is im2col and one matmul per chunk of samples. Each kernel is
 //! plain Rust over `f32` slices (tested against float64 references) and is
-//! wired into autodiff by [`lstm_op`] through burn's backend-extension API.
+//! wired into autodiff by [`lstm_op`] and [`conv_op`] through burn's
+//! backend-extension API; [`supported`] says where they run.
 
+mod bridge;
+pub mod conv;
+pub mod conv_op;
 pub mod lstm;
 pub mod lstm_op;
+
+pub use bridge::supported;
 
 /// Where a matrix lies in a slice: element `(r, c)` at `offset + r * row_stride + c * col_stride`.
 #[derive(Debug, Clone, Copy)]

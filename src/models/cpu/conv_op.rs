@@ -1,0 +1,260 @@
+//! The CPU convolutions ([`super::conv`]) as burn operations with hand-written
+//! backward passes (burn's backend-extension API), for the Flex backend.
+//! burn-flex runs every 2-D convolution as a 3-D one with per-call im2col and
+//! transpose buffers; here a layer is one im2col and one matmul per chunk.
+
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Flex, TensorMetadata, backend_extension};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::prelude::*;
+
+use super::bridge::{supported, tensor, values};
+use super::conv::{self, ConvGeometry, Direction};
+
+/// Stride and padding of a layer; `padding_out` adds rows and columns at the
+/// end of a transposed convolution's output (burn's `padding_out`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvSpec {
+    pub transposed: bool,
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub padding_out: [usize; 2],
+}
+
+/// A 2-D convolution or transposed convolution as one backend operation.
+#[backend_extension(Flex, Autodiff)]
+pub trait ConvOps: burn::backend::Backend {
+    /// `x [batch, in, h, w]`; `weight` in burn's layout (`[out, in, kh, kw]`,
+    /// transposed: `[in, out, kh, kw]`); `bias [out]`.
+    fn cpu_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        spec: ConvSpec,
+    ) -> FloatTensor<Self>;
+}
+
+/// `layer.forward(x)` through the CPU kernel where it runs (Flex, f32, no
+/// dilation or groups), else through burn.
+pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match &layer.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            Some([*top, *left])
+        }
+        PaddingConfig2d::Valid => Some([0, 0]),
+        _ => None,
+    };
+    match padding {
+        Some(padding) if plain(&x, layer.dilation, layer.groups) => {
+            let spec = ConvSpec {
+                transposed: false,
+                stride: layer.stride,
+                padding,
+                padding_out: [0, 0],
+            };
+            run_dispatch(
+                x,
+                layer.weight.val(),
+                layer.bias.as_ref().map(|b| b.val()),
+                spec,
+            )
+        }
+        _ => layer.forward(x),
+    }
+}
+
+/// `layer.forward(x)` through the CPU kernel where it runs, else through burn.
+pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let fits = (0..2).all(|a| layer.padding_out[a] < layer.stride[a]);
+    if !(fits && plain(&x, layer.dilation, layer.groups)) {
+        return layer.forward(x);
+    }
+    let spec = ConvSpec {
+        transposed: true,
+        stride: layer.stride,
+        padding: layer.padding,
+        padding_out: layer.padding_out,
+    };
+    run_dispatch(
+        x,
+        layer.weight.val(),
+        layer.bias.as_ref().map(|b| b.val()),
+        spec,
+    )
+}
+
+fn plain(x: &Tensor<4>, dilation: [usize; 2], groups: usize) -> bool {
+    supported(&x.device(), x.dtype()) && dilation == [1, 1] && groups == 1
+}
+
+fn run_dispatch(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    spec: ConvSpec,
+) -> Tensor<4> {
+    use burn::backend::Dispatch;
+    let out_channels = weight.dims()[if spec.transposed { 1 } else { 0 }];
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([out_channels], &x.device()));
+    Tensor::from_dispatch(Dispatch::cpu_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        spec,
+    ))
+}
+
+/// The geometry of a call, from the shapes of `x` and `weight`.
+fn geometry(x: &FlexTensor, weight: &FlexTensor, spec: ConvSpec) -> (ConvGeometry, Direction) {
+    let (xs, ws) = (x.shape(), weight.shape());
+    assert!(
+        xs.num_dims() == 4 && ws.num_dims() == 4,
+        "x and weight are 4-D"
+    );
+    let kernel = [ws[2], ws[3]];
+    let (stride, padding) = (spec.stride, spec.padding);
+    let inner = [xs[1], xs[2], xs[3]];
+    if spec.transposed {
+        assert_eq!(ws[0], xs[1], "transposed weight is [in, out, kh, kw]");
+        let size = |a: usize| {
+            (inner[a + 1] - 1) * stride[a] + kernel[a] + spec.padding_out[a] - 2 * padding[a]
+        };
+        let g = ConvGeometry {
+            batch: xs[0],
+            big: [ws[1], size(0), size(1)],
+            small: inner,
+            kernel,
+            stride,
+            padding,
+        };
+        (g, Direction::Transposed)
+    } else {
+        assert_eq!(ws[1], xs[1], "weight is [out, in, kh, kw]");
+        let size = |a: usize| {
+            ConvGeometry::small_size(inner[a + 1], kernel[a], stride[a], padding[a])
+                .expect("the window fits the padded input")
+        };
+        let g = ConvGeometry {
+            batch: xs[0],
+            big: inner,
+            small: [ws[0], size(0), size(1)],
+            kernel,
+            stride,
+            padding,
+        };
+        (g, Direction::Conv)
+    }
+}
+
+fn output_shape(g: &ConvGeometry, direction: Direction) -> [usize; 4] {
+    let side = if direction == Direction::Conv {
+        g.small
+    } else {
+        g.big
+    };
+    [g.batch, side[0], side[1], side[2]]
+}
+
+/// The forward pass; also returns what the backward pass needs.
+fn run(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, spec: ConvSpec) -> (Saved, FlexTensor) {
+    let (g, direction) = geometry(&x, &weight, spec);
+    let (x, weight) = (values(x), values(weight));
+    let y = conv::forward(g, direction, &x, &weight, Some(&values(bias)));
+    let out = tensor(y, output_shape(&g, direction));
+    (
+        Saved {
+            g,
+            direction,
+            x,
+            weight,
+        },
+        out,
+    )
+}
+
+impl ConvOps for Flex {
+    fn cpu_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        spec: ConvSpec,
+    ) -> FlexTensor {
+        run(x, weight, bias, spec).1
+    }
+}
+
+/// Inputs of one forward pass.
+#[derive(Debug)]
+struct Saved {
+    g: ConvGeometry,
+    direction: Direction,
+    x: Vec<f32>,
+    weight: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = Arc<Saved>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad_out = values(grads.consume::<Flex>(&ops.node));
+        let s = ops.state;
+        let (g, direction) = (s.g, s.direction);
+        let d = conv::backward(g, direction, &s.x, &s.weight, &grad_out);
+        let input = if direction == Direction::Conv {
+            g.big
+        } else {
+            g.small
+        };
+        // [out, in, kh, kw] for a convolution, [in, out, kh, kw] transposed: both [small, big, ..].
+        let weight_shape = [g.small[0], g.big[0], g.kernel[0], g.kernel[1]];
+        if let Some(node) = node_x {
+            grads.register::<Flex>(
+                node.id,
+                tensor(d.x, [g.batch, input[0], input[1], input[2]]),
+            );
+        }
+        if let Some(node) = node_weight {
+            grads.register::<Flex>(node.id, tensor(d.weight, weight_shape));
+        }
+        if let Some(node) = node_bias {
+            let n = d.bias.len();
+            grads.register::<Flex>(node.id, tensor(d.bias, [n]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> ConvOps for Autodiff<Flex, C> {
+    fn cpu_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        spec: ConvSpec,
+    ) -> FloatTensor<Self> {
+        let (x, x_node) = x.into_parts();
+        let (weight, weight_node) = weight.into_parts();
+        let (bias, bias_node) = bias.into_parts();
+        match ConvBackward
+            .prepare::<C>([x_node, weight_node, bias_node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (saved, out) = run(x, weight, bias, spec);
+                prep.finish(Arc::new(saved), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::cpu_conv2d(x, weight, bias, spec)),
+        }
+    }
+}

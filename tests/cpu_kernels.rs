@@ -1,0 +1,177 @@
+//! The hand-written CPU kernels give what burn's own layers give, forward and
+//! backward, on burn's Flex backend with autodiff: the same layer (same
+//! parameters) through the kernel and through burn, the gradients of one loss.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use earshot::models::cpu::conv_op::{conv_transpose2d, conv2d};
+use earshot::models::lstm::FusedLstm;
+
+fn device() -> Device {
+    let device = Device::flex().autodiff();
+    device.seed(11);
+    device
+}
+
+fn max_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    (a - b).abs().max().into_scalar::<f32>()
+}
+
+fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
+    let scale = want.clone().abs().max().into_scalar::<f32>().max(1.0);
+    let diff = max_difference(got, want);
+    assert!(
+        diff <= 2e-5 * scale,
+        "{what}: largest difference {diff} (scale {scale})"
+    );
+}
+
+#[test]
+fn conv2d_matches_burn_forward_and_backward() {
+    let device = device();
+    // The CAE's first two layers, and one with uneven padding on each axis.
+    let cases = [
+        (
+            [1, 16],
+            [3, 3],
+            [2, 2],
+            PaddingConfig2d::Explicit(1, 1, 1, 1),
+            [20, 32],
+        ),
+        (
+            [16, 32],
+            [3, 3],
+            [2, 2],
+            PaddingConfig2d::Explicit(1, 1, 1, 1),
+            [10, 16],
+        ),
+        (
+            [3, 5],
+            [3, 2],
+            [1, 2],
+            PaddingConfig2d::Explicit(0, 1, 0, 1),
+            [7, 9],
+        ),
+        ([2, 4], [3, 3], [1, 1], PaddingConfig2d::Valid, [5, 6]),
+    ];
+    for (channels, kernel, stride, padding, [h, w]) in cases {
+        let layer = Conv2dConfig::new(channels, kernel)
+            .with_stride(stride)
+            .with_padding(padding)
+            .init(&device);
+        let x = Tensor::<4>::random(
+            [9, channels[0], h, w],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .require_grad();
+        let ours = conv2d(&layer, x.clone());
+        let theirs = layer.forward(x.clone());
+        let r = Tensor::<4>::random(theirs.dims(), Distribution::Normal(0.0, 1.0), &device);
+        assert_close("conv2d output", ours.clone(), theirs.clone());
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        let grad = |t: &Tensor<4>, g| t.grad(g).expect("a gradient");
+        assert_close("conv2d dx", grad(&x, &g_ours), grad(&x, &g_theirs));
+        let w = layer.weight.val();
+        assert_close("conv2d dw", grad(&w, &g_ours), grad(&w, &g_theirs));
+        let b = layer.bias.as_ref().expect("bias").val();
+        assert_close(
+            "conv2d db",
+            b.grad(&g_ours).unwrap(),
+            b.grad(&g_theirs).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn conv_transpose2d_matches_burn_forward_and_backward() {
+    let device = device();
+    // The CAE's decoder (output padding restores 20 x 32) and an odd case.
+    let cases = [
+        ([32, 16], [3, 3], [2, 2], [1, 1], [1, 1], [5, 8]),
+        ([16, 1], [3, 3], [2, 2], [1, 1], [1, 1], [10, 16]),
+        ([3, 2], [2, 3], [1, 2], [0, 1], [0, 1], [4, 5]),
+    ];
+    for (channels, kernel, stride, padding, padding_out, [h, w]) in cases {
+        let layer = ConvTranspose2dConfig::new(channels, kernel)
+            .with_stride(stride)
+            .with_padding(padding)
+            .with_padding_out(padding_out)
+            .init(&device);
+        let x = Tensor::<4>::random(
+            [9, channels[0], h, w],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .require_grad();
+        let ours = conv_transpose2d(&layer, x.clone());
+        let theirs = layer.forward(x.clone());
+        let r = Tensor::<4>::random(theirs.dims(), Distribution::Normal(0.0, 1.0), &device);
+        assert_close("conv_transpose2d output", ours.clone(), theirs.clone());
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        assert_close("dx", x.grad(&g_ours).unwrap(), x.grad(&g_theirs).unwrap());
+        let w = layer.weight.val();
+        assert_close("dw", w.grad(&g_ours).unwrap(), w.grad(&g_theirs).unwrap());
+        let b = layer.bias.as_ref().expect("bias").val();
+        assert_close("db", b.grad(&g_ours).unwrap(), b.grad(&g_theirs).unwrap());
+    }
+}
+
+#[test]
+fn lstm_kernel_matches_the_composed_layer() {
+    let device = device();
+    let (batch, time, input, hidden) = (37, 12, 20, 16);
+    let layer = FusedLstm::new(input, hidden, &device);
+    assert!(FusedLstm::has_kernel(&device, burn::tensor::DType::F32));
+    let x = Tensor::<3>::random(
+        [batch, time, input],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    )
+    .require_grad();
+    let ours = layer.forward_sequence(x.clone());
+    let steps: Vec<Tensor<2>> = (0..time)
+        .map(|t| x.clone().narrow(1, t, 1).reshape([batch, input]))
+        .collect();
+    let theirs = Tensor::stack(layer.forward_steps(&steps), 1);
+    assert_close("lstm hidden states", ours.clone(), theirs.clone());
+    let r = Tensor::<3>::random(
+        [batch, time, hidden],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_theirs = (theirs * r).sum().backward();
+    assert_close(
+        "lstm dx",
+        x.grad(&g_ours).unwrap(),
+        x.grad(&g_theirs).unwrap(),
+    );
+    let (w, b) = layer.gate_parameters();
+    assert_close(
+        "lstm dw",
+        w.grad(&g_ours).unwrap(),
+        w.grad(&g_theirs).unwrap(),
+    );
+    assert_close(
+        "lstm db",
+        b.grad(&g_ours).unwrap(),
+        b.grad(&g_theirs).unwrap(),
+    );
+}
+
+#[test]
+fn kernels_run_on_flex_only() {
+    use earshot::models::cpu::supported;
+    assert!(supported(&Device::flex(), burn::tensor::DType::F32));
+    assert!(supported(
+        &Device::flex().autodiff(),
+        burn::tensor::DType::F32
+    ));
+    assert!(!supported(&Device::flex(), burn::tensor::DType::F64));
+}
