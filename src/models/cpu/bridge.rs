@@ -20,11 +20,19 @@ pub fn supported(device: &Device, dtype: DType) -> bool {
 
 /// The values of `tensor` in row-major order.
 pub(super) fn values(tensor: FlexTensor) -> Vec<f32> {
-    let tensor = tensor.to_contiguous();
+    slice(&contiguous(tensor)).to_vec()
+}
+
+/// `tensor` laid out contiguously (no copy when it already is).
+pub(super) fn contiguous(tensor: FlexTensor) -> FlexTensor {
+    tensor.to_contiguous()
+}
+
+/// The values of a contiguous `tensor`, borrowed.
+pub(super) fn slice(tensor: &FlexTensor) -> &[f32] {
     tensor
         .as_slice::<f32>()
-        .expect("the CPU kernels take f32 tensors (see `supported`)")
-        .to_vec()
+        .expect("the CPU kernels take contiguous f32 tensors (see `supported`)")
 }
 
 /// A Flex tensor of `values` in row-major order.

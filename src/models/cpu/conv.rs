@@ -59,13 +59,7 @@ impl ConvGeometry {
             .map(|n| n / stride + 1)
     }
 
-    fn check(&self, big: &[f32], small: &[f32], weight: &[f32]) {
-        assert_eq!(big.len(), self.batch * self.big_len(), "big image shape");
-        assert_eq!(
-            small.len(),
-            self.batch * self.small_len(),
-            "small grid shape"
-        );
+    fn check_window(&self, weight: &[f32]) {
         assert_eq!(weight.len(), self.small[0] * self.patch(), "weight shape");
         for axis in 0..2 {
             let want = Self::small_size(
@@ -84,64 +78,66 @@ impl ConvGeometry {
 
     /// `cols [patch, samples * positions]` of `samples` big images.
     fn im2col(&self, big: &[f32], samples: usize, cols: &mut [f32]) {
-        let [c_n, h_n, w_n] = self.big;
-        let [_, oh_n, ow_n] = self.small;
-        let [kh_n, kw_n] = self.kernel;
-        let [sh, sw] = self.stride;
-        let [ph, pw] = self.padding;
-        let width = samples * oh_n * ow_n;
-        for c in 0..c_n {
-            for kh in 0..kh_n {
-                for kw in 0..kw_n {
-                    let row = &mut cols[((c * kh_n + kh) * kw_n + kw) * width..][..width];
-                    for s in 0..samples {
-                        let plane = &big[(s * c_n + c) * h_n * w_n..][..h_n * w_n];
-                        for oh in 0..oh_n {
-                            let out = &mut row[(s * oh_n + oh) * ow_n..][..ow_n];
-                            let ih = (oh * sh + kh).wrapping_sub(ph);
-                            if ih >= h_n {
-                                out.fill(0.0);
-                                continue;
-                            }
-                            let line = &plane[ih * w_n..][..w_n];
-                            for (ow, v) in out.iter_mut().enumerate() {
-                                let iw = (ow * sw + kw).wrapping_sub(pw);
-                                *v = if iw < w_n { line[iw] } else { 0.0 };
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        self.walk(samples, |row, count, inside| {
+            let out = &mut cols[row..][..count];
+            let Some((line, segment)) = inside else {
+                out.fill(0.0);
+                return;
+            };
+            out[..segment.lo].fill(0.0);
+            out[segment.hi..].fill(0.0);
+            let taken = big[line + segment.first..].iter().step_by(segment.stride);
+            out[segment.lo..segment.hi]
+                .iter_mut()
+                .zip(taken)
+                .for_each(|(v, x)| *v = *x);
+        });
     }
 
     /// Adds `cols` back into `samples` big images: the adjoint of [`Self::im2col`].
     fn col2im(&self, cols: &[f32], samples: usize, big: &mut [f32]) {
+        self.walk(samples, |row, _, inside| {
+            if let Some((line, segment)) = inside {
+                let from = &cols[row..][segment.lo..segment.hi];
+                let into = big[line + segment.first..]
+                    .iter_mut()
+                    .step_by(segment.stride);
+                into.zip(from).for_each(|(x, v)| *x += v);
+            }
+        });
+    }
+
+    /// Calls `visit(cols offset, positions, inside)` for every window row of
+    /// `cols`, with `inside` the big offset of the image line it reads and the
+    /// segment of it that lands inside the image, or `None` where the whole row
+    /// falls in the padding. Which positions land inside depends only on the
+    /// kernel offset, so it is worked out once per offset.
+    fn walk(&self, samples: usize, mut visit: impl FnMut(usize, usize, Option<(usize, Segment)>)) {
         let [c_n, h_n, w_n] = self.big;
         let [_, oh_n, ow_n] = self.small;
         let [kh_n, kw_n] = self.kernel;
         let [sh, sw] = self.stride;
         let [ph, pw] = self.padding;
         let width = samples * oh_n * ow_n;
-        for c in 0..c_n {
-            for kh in 0..kh_n {
-                for kw in 0..kw_n {
-                    let row = &cols[((c * kh_n + kh) * kw_n + kw) * width..][..width];
+        for kh in 0..kh_n {
+            let (oh_lo, oh_hi) = inside(oh_n, sh, kh, ph, h_n);
+            for kw in 0..kw_n {
+                let (lo, hi) = inside(ow_n, sw, kw, pw, w_n);
+                let segment = Segment {
+                    lo,
+                    hi,
+                    first: (lo * sw + kw).saturating_sub(pw),
+                    stride: sw,
+                };
+                for c in 0..c_n {
+                    let row = ((c * kh_n + kh) * kw_n + kw) * width;
                     for s in 0..samples {
-                        let plane = &mut big[(s * c_n + c) * h_n * w_n..][..h_n * w_n];
+                        let plane = (s * c_n + c) * h_n * w_n;
                         for oh in 0..oh_n {
-                            let ih = (oh * sh + kh).wrapping_sub(ph);
-                            if ih >= h_n {
-                                continue;
-                            }
-                            let line = &mut plane[ih * w_n..][..w_n];
-                            for (ow, v) in row[(s * oh_n + oh) * ow_n..][..ow_n].iter().enumerate()
-                            {
-                                let iw = (ow * sw + kw).wrapping_sub(pw);
-                                if iw < w_n {
-                                    line[iw] += v;
-                                }
-                            }
+                            let at = row + (s * oh_n + oh) * ow_n;
+                            let inside = (oh_lo..oh_hi).contains(&oh) && lo < hi;
+                            let line = inside.then(|| (plane + (oh * sh + kh - ph) * w_n, segment));
+                            visit(at, ow_n, line);
                         }
                     }
                 }
@@ -150,15 +146,37 @@ impl ConvGeometry {
     }
 }
 
-/// `[samples, channels, positions]` to `[channels, samples * positions]` and back.
+/// The part of one window row inside the image: positions `lo..hi`
+/// read the image line from `first` every `stride` values.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    lo: usize,
+    hi: usize,
+    first: usize,
+    stride: usize,
+}
+
+/// The window positions `lo..hi` (of `count`) whose offset `k` lands inside
+/// a line of `len` values: `0 <= i * stride + k - pad < len`.
+fn inside(count: usize, stride: usize, k: usize, pad: usize, len: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(k).div_ceil(stride).min(count);
+    let hi = (len + pad)
+        .saturating_sub(k)
+        .div_ceil(stride)
+        .clamp(lo, count);
+    (lo, hi)
+}
+
+/// `[samples, channels, positions]` to `[channels, samples * positions]`
+/// (`to_channel_major`) or back, into `dst`.
 fn swap_outer(
     src: &[f32],
+    dst: &mut [f32],
     samples: usize,
     channels: usize,
     positions: usize,
     to_channel_major: bool,
-) -> Vec<f32> {
-    let mut out = vec![0.0; src.len()];
+) {
     for s in 0..samples {
         for c in 0..channels {
             let sample_major = (s * channels + c) * positions;
@@ -168,10 +186,9 @@ fn swap_outer(
             } else {
                 (channel_major, sample_major)
             };
-            out[to..to + positions].copy_from_slice(&src[from..from + positions]);
+            dst[to..to + positions].copy_from_slice(&src[from..from + positions]);
         }
     }
-    out
 }
 
 /// Which side a call computes.
@@ -183,6 +200,34 @@ pub enum Direction {
     Transposed,
 }
 
+impl ConvGeometry {
+    /// Values per sample of the input and of the output, and output channels.
+    fn sides(&self, direction: Direction) -> (usize, usize, usize) {
+        match direction {
+            Direction::Conv => (self.big_len(), self.small_len(), self.small[0]),
+            Direction::Transposed => (self.small_len(), self.big_len(), self.big[0]),
+        }
+    }
+
+    fn check_call(&self, direction: Direction, x: &[f32], weight: &[f32], out: usize) {
+        let (big, small) = match direction {
+            Direction::Conv => (x.len(), out),
+            Direction::Transposed => (out, x.len()),
+        };
+        assert_eq!(big, self.batch * self.big_len(), "big image shape");
+        assert_eq!(small, self.batch * self.small_len(), "small grid shape");
+        self.check_window(weight);
+    }
+}
+
+/// A forward pass's output, and for a convolution the `cols` of each chunk,
+/// which its backward pass needs again.
+#[derive(Debug, Clone)]
+pub struct ConvForward {
+    pub out: Vec<f32>,
+    pub cols: Vec<Vec<f32>>,
+}
+
 /// The forward pass: `x` is the big image for [`Direction::Conv`], the small
 /// grid for [`Direction::Transposed`]; `bias` has one value per output channel.
 pub fn forward(
@@ -191,71 +236,61 @@ pub fn forward(
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
-) -> Vec<f32> {
-    let (in_len, out_len, out_channels, out_plane) = match direction {
-        Direction::Conv => (g.big_len(), g.small_len(), g.small[0], g.positions()),
-        Direction::Transposed => (g.small_len(), g.big_len(), g.big[0], g.big[1] * g.big[2]),
-    };
-    match direction {
-        Direction::Conv => g.check(x, &vec![0.0; g.batch * g.small_len()], weight),
-        Direction::Transposed => g.check(&vec![0.0; g.batch * g.big_len()], x, weight),
-    }
+) -> ConvForward {
+    let (in_len, out_len, out_channels) = g.sides(direction);
+    g.check_call(direction, x, weight, g.batch * out_len);
     if let Some(bias) = bias {
         assert_eq!(bias.len(), out_channels, "one bias per output channel");
     }
     let mut out = vec![0.0; g.batch * out_len];
     if g.batch == 0 {
-        return out;
+        return ConvForward {
+            out,
+            cols: Vec::new(),
+        };
     }
     let (patch, positions, small_c) = (g.patch(), g.positions(), g.small[0]);
-    out.par_chunks_mut(CHUNK * out_len)
+    let w = Strided::rows(small_c, patch, 0, patch);
+    let cols = out
+        .par_chunks_mut(CHUNK * out_len)
         .zip(x.par_chunks(CHUNK * in_len))
-        .for_each(|(out, x)| {
+        .map(|(out, x)| {
             let samples = out.len() / out_len;
             let width = samples * positions;
+            let (c, sm) = (
+                Strided::rows(patch, width, 0, width),
+                Strided::rows(small_c, width, 0, width),
+            );
+            let mut cols = vec![0.0; patch * width];
             match direction {
                 Direction::Conv => {
-                    let mut cols = vec![0.0; patch * width];
                     g.im2col(x, samples, &mut cols);
                     let mut small = vec![0.0; small_c * width];
-                    let d = Strided::rows(small_c, width, 0, width);
-                    matmul(
-                        &mut small,
-                        d,
-                        weight,
-                        Strided::rows(small_c, patch, 0, patch),
-                        &cols,
-                        Strided::rows(patch, width, 0, width),
-                        false,
-                    );
-                    out.copy_from_slice(&swap_outer(&small, samples, small_c, positions, false));
+                    matmul(&mut small, sm, weight, w, &cols, c, false);
+                    swap_outer(&small, out, samples, small_c, positions, false);
                 }
                 Direction::Transposed => {
-                    let small = swap_outer(x, samples, small_c, positions, true);
-                    let mut cols = vec![0.0; patch * width];
-                    let d = Strided::rows(patch, width, 0, width);
-                    matmul(
-                        &mut cols,
-                        d,
-                        weight,
-                        Strided::rows(small_c, patch, 0, patch).t(),
-                        &small,
-                        Strided::rows(small_c, width, 0, width),
-                        false,
-                    );
+                    let mut small = vec![0.0; small_c * width];
+                    swap_outer(x, &mut small, samples, small_c, positions, true);
+                    matmul(&mut cols, c, weight, w.t(), &small, sm, false);
                     g.col2im(&cols, samples, out);
+                    cols = Vec::new();
                 }
             }
             if let Some(bias) = bias {
-                for (plane, b) in out.chunks_exact_mut(out_plane).zip(bias.iter().cycle()) {
+                let plane = out_len / out_channels;
+                for (plane, b) in out.chunks_exact_mut(plane).zip(bias.iter().cycle()) {
                     plane.iter_mut().for_each(|v| *v += b);
                 }
             }
-        });
-    out
+            cols
+        })
+        .collect();
+    ConvForward { out, cols }
 }
 
-/// Gradients of a loss with respect to the inputs of [`forward`].
+/// Gradients of a loss with respect to the inputs of [`forward`]; `x` is empty
+/// when it was not asked for.
 #[derive(Debug, Clone)]
 pub struct ConvGrads {
     pub x: Vec<f32>,
@@ -264,61 +299,71 @@ pub struct ConvGrads {
     pub bias: Vec<f32>,
 }
 
-/// The backward pass for `grad_out`, the loss gradient of [`forward`]'s output.
+/// The backward pass for `grad_out`, the loss gradient of [`forward`]'s
+/// output; `cols` is what the forward pass kept (a convolution's only) and
+/// `want_x` whether the input's gradient is needed (not for the data).
 pub fn backward(
     g: ConvGeometry,
     direction: Direction,
-    x: &[f32],
-    weight: &[f32],
+    (x, weight, cols): (&[f32], &[f32], &[Vec<f32>]),
     grad_out: &[f32],
+    want_x: bool,
 ) -> ConvGrads {
-    let (big_len, small_len) = (g.big_len(), g.small_len());
-    let (in_len, out_len, out_channels) = match direction {
-        Direction::Conv => (big_len, small_len, g.small[0]),
-        Direction::Transposed => (small_len, big_len, g.big[0]),
-    };
-    match direction {
-        Direction::Conv => g.check(x, grad_out, weight),
-        Direction::Transposed => g.check(grad_out, x, weight),
-    }
+    let (in_len, out_len, out_channels) = g.sides(direction);
+    g.check_call(direction, x, weight, grad_out.len());
     let (patch, positions, small_c) = (g.patch(), g.positions(), g.small[0]);
     let w = Strided::rows(small_c, patch, 0, patch);
-    let mut grad_x = vec![0.0; x.len()];
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = grad_x
-        .par_chunks_mut((CHUNK * in_len).max(1))
-        .zip(x.par_chunks((CHUNK * in_len).max(1)))
-        .zip(grad_out.par_chunks((CHUNK * out_len).max(1)))
-        .map(|((grad_x, x), grad_out)| {
-            let samples = x.len() / in_len;
+    let dw = Strided::rows(small_c, patch, 0, patch);
+    let mut grad_x = vec![0.0; if want_x { x.len() } else { 0 }];
+    // Each chunk's slice of the input gradient, or None for every chunk.
+    let slots: Vec<Option<&mut [f32]>> = if want_x {
+        grad_x
+            .chunks_mut((CHUNK * in_len).max(1))
+            .map(Some)
+            .collect()
+    } else {
+        (0..g.batch.div_ceil(CHUNK)).map(|_| None).collect()
+    };
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = slots
+        .into_par_iter()
+        .enumerate()
+        .map(|(chunk, grad_x)| {
+            let samples = CHUNK.min(g.batch - chunk * CHUNK);
             let width = samples * positions;
-            let c = Strided::rows(patch, width, 0, width);
-            let sm = Strided::rows(small_c, width, 0, width);
+            let x = &x[chunk * CHUNK * in_len..][..samples * in_len];
+            let grad_out = &grad_out[chunk * CHUNK * out_len..][..samples * out_len];
+            let (c, sm) = (
+                Strided::rows(patch, width, 0, width),
+                Strided::rows(small_c, width, 0, width),
+            );
             let mut grad_w = vec![0.0; small_c * patch];
-            let dw = Strided::rows(small_c, patch, 0, patch);
-            let mut cols = vec![0.0; patch * width];
+            let mut small = vec![0.0; small_c * width];
             let grad_b = match direction {
                 Direction::Conv => {
-                    g.im2col(x, samples, &mut cols);
-                    let d_small = swap_outer(grad_out, samples, small_c, positions, true);
-                    matmul(&mut grad_w, dw, &d_small, sm, &cols, c.t(), false);
-                    let mut d_cols = cols;
-                    matmul(&mut d_cols, c, weight, w.t(), &d_small, sm, false);
-                    g.col2im(&d_cols, samples, grad_x);
-                    d_small
+                    let cols = &cols[chunk];
+                    swap_outer(grad_out, &mut small, samples, small_c, positions, true);
+                    matmul(&mut grad_w, dw, &small, sm, cols, c.t(), false);
+                    if let Some(grad_x) = grad_x {
+                        let mut d_cols = vec![0.0; patch * width];
+                        matmul(&mut d_cols, c, weight, w.t(), &small, sm, false);
+                        g.col2im(&d_cols, samples, grad_x);
+                    }
+                    small
                         .chunks_exact(width)
                         .map(|row| row.iter().sum())
                         .collect()
                 }
                 Direction::Transposed => {
+                    let mut cols = vec![0.0; patch * width];
                     g.im2col(grad_out, samples, &mut cols);
-                    let small = swap_outer(x, samples, small_c, positions, true);
+                    swap_outer(x, &mut small, samples, small_c, positions, true);
                     matmul(&mut grad_w, dw, &small, sm, &cols, c.t(), false);
-                    let mut d_small = small;
-                    matmul(&mut d_small, sm, weight, w, &cols, c, false);
-                    grad_x
-                        .copy_from_slice(&swap_outer(&d_small, samples, small_c, positions, false));
-                    let plane = g.big[1] * g.big[2];
+                    if let Some(grad_x) = grad_x {
+                        matmul(&mut small, sm, weight, w, &cols, c, false);
+                        swap_outer(&small, grad_x, samples, small_c, positions, false);
+                    }
                     let mut sums = vec![0.0; out_channels];
+                    let plane = out_len / out_channels;
                     for (k, p) in grad_out.chunks_exact(plane).enumerate() {
                         sums[k % out_channels] += p.iter().sum::<f32>();
                     }

@@ -16,7 +16,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 
-use super::bridge::{supported, tensor, values};
+use super::bridge::{contiguous, slice, supported, tensor, values};
 use super::conv::{self, ConvGeometry, Direction};
 
 /// Stride and padding of a layer; `padding_out` adds rows and columns at the
@@ -166,15 +166,18 @@ fn output_shape(g: &ConvGeometry, direction: Direction) -> [usize; 4] {
 /// The forward pass; also returns what the backward pass needs.
 fn run(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, spec: ConvSpec) -> (Saved, FlexTensor) {
     let (g, direction) = geometry(&x, &weight, spec);
-    let (x, weight) = (values(x), values(weight));
-    let y = conv::forward(g, direction, &x, &weight, Some(&values(bias)));
-    let out = tensor(y, output_shape(&g, direction));
+    let (x, weight) = (contiguous(x), contiguous(weight));
+    let bias = contiguous(bias);
+    let y = conv::forward(g, direction, slice(&x), slice(&weight), Some(slice(&bias)));
+    let out = tensor(y.out, output_shape(&g, direction));
+    let cols = y.cols;
     (
         Saved {
             g,
             direction,
             x,
             weight,
+            cols,
         },
         out,
     )
@@ -191,13 +194,14 @@ impl ConvOps for Flex {
     }
 }
 
-/// Inputs of one forward pass.
+/// Inputs of one forward pass, and a convolution's im2col of its input.
 #[derive(Debug)]
 struct Saved {
     g: ConvGeometry,
     direction: Direction,
-    x: Vec<f32>,
-    weight: Vec<f32>,
+    x: FlexTensor,
+    weight: FlexTensor,
+    cols: Vec<Vec<f32>>,
 }
 
 #[derive(Debug)]
@@ -211,7 +215,8 @@ impl Backward<Flex, 3> for ConvBackward {
         let grad_out = values(grads.consume::<Flex>(&ops.node));
         let s = ops.state;
         let (g, direction) = (s.g, s.direction);
-        let d = conv::backward(g, direction, &s.x, &s.weight, &grad_out);
+        let inputs = (slice(&s.x), slice(&s.weight), s.cols.as_slice());
+        let d = conv::backward(g, direction, inputs, &grad_out, node_x.is_some());
         let input = if direction == Direction::Conv {
             g.big
         } else {

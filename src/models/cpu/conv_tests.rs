@@ -123,7 +123,7 @@ fn forward_matches_float64_definitions() {
                     (x, b, want)
                 }
             };
-            let got = forward(g, direction, &f32s(&x), &f32s(&w), Some(&f32s(&b)));
+            let got = forward(g, direction, &f32s(&x), &f32s(&w), Some(&f32s(&b))).out;
             assert_eq!(got.len(), want.len());
             let worst = got
                 .iter()
@@ -158,7 +158,9 @@ fn backward_matches_float64_finite_differences() {
                 };
                 y.iter().zip(&r).map(|(y, r)| y * r).sum()
             };
-            let grads = backward(g, direction, &f32s(&x), &f32s(&w), &f32s(&r));
+            let (xf, wf) = (f32s(&x), f32s(&w));
+            let cols = forward(g, direction, &xf, &wf, None).cols;
+            let grads = backward(g, direction, (&xf, &wf, &cols), &f32s(&r), true);
             // The loss is linear in each input, so a central difference is exact up to rounding.
             let eps = 1e-3;
             for (which, got) in [&grads.x, &grads.weight, &grads.bias]
@@ -192,9 +194,22 @@ fn results_do_not_depend_on_the_thread_count() {
     let dy = f32s(&random(&mut rng, g.batch * g.small_len()));
     let run = || {
         let y = forward(g, Direction::Conv, &x, &w, None);
-        let grads = backward(g, Direction::Conv, &x, &w, &dy);
-        (y, grads.x, grads.weight, grads.bias)
+        let grads = backward(g, Direction::Conv, (&x, &w, &y.cols), &dy, true);
+        (y.out, grads.x, grads.weight, grads.bias)
     };
+    let without_x = backward(
+        g,
+        Direction::Conv,
+        (&x, &w, &forward(g, Direction::Conv, &x, &w, None).cols),
+        &dy,
+        false,
+    );
+    assert!(without_x.x.is_empty());
+    assert_eq!(
+        without_x.weight,
+        run().2,
+        "the weight gradient does not depend on want_x"
+    );
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
