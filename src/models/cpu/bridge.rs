@@ -18,11 +18,6 @@ pub fn supported(device: &Device, dtype: DType) -> bool {
     on_flex && dtype == DType::F32
 }
 
-/// The values of `tensor` in row-major order.
-pub(super) fn values(tensor: FlexTensor) -> Vec<f32> {
-    slice(&contiguous(tensor)).to_vec()
-}
-
 /// `tensor` laid out contiguously (no copy when it already is).
 pub(super) fn contiguous(tensor: FlexTensor) -> FlexTensor {
     tensor.to_contiguous()

@@ -16,7 +16,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 
-use super::bridge::{contiguous, slice, supported, tensor, values};
+use super::bridge::{contiguous, slice, supported, tensor};
 use super::conv::{self, ConvGeometry, Direction};
 
 /// Stride and padding of a layer; `padding_out` adds rows and columns at the
@@ -212,11 +212,11 @@ impl Backward<Flex, 3> for ConvBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
-        let grad_out = values(grads.consume::<Flex>(&ops.node));
+        let grad_out = contiguous(grads.consume::<Flex>(&ops.node));
         let s = ops.state;
         let (g, direction) = (s.g, s.direction);
         let inputs = (slice(&s.x), slice(&s.weight), s.cols.as_slice());
-        let d = conv::backward(g, direction, inputs, &grad_out, node_x.is_some());
+        let d = conv::backward(g, direction, inputs, slice(&grad_out), node_x.is_some());
         let input = if direction == Direction::Conv {
             g.big
         } else {

@@ -83,6 +83,7 @@ pub fn forward(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> LstmTrac
     if d.batch == 0 || t == 0 {
         return trace;
     }
+    // Every sequence's chunk of each buffer, in step.
     trace
         .hidden
         .par_chunks_mut(CHUNK * t * h)
@@ -182,25 +183,37 @@ fn activate(z: &mut [f32], prev: Option<&[f32]>, (c, tc, h): (&mut [f32], &mut [
     }
 }
 
-/// Gradients for `grad_hidden` (`dLoss/dh_t`, `[batch, time, hidden]`).
+/// Gradients for `grad_hidden` (`dLoss/dh_t`, `[batch, time, hidden]`);
+/// `want_x` says whether the input's gradient is needed (not for the data:
+/// then `x` of the result is empty).
 pub fn backward(
     d: LstmDims,
     x: &[f32],
     weight: &[f32],
     trace: &LstmTrace,
     grad_hidden: &[f32],
+    want_x: bool,
 ) -> LstmGrads {
     let (t, n, g) = (d.time, d.hidden, d.gates());
     assert_eq!(grad_hidden.len(), d.batch * t * n, "grad_hidden shape");
     assert_eq!(trace.gates.len(), d.batch * t * g, "trace shape");
     check(d, x, weight, &vec![0.0; g]);
-    let mut grad_x = vec![0.0; x.len()];
-    let partials: Vec<Vec<f32>> = grad_x
-        .par_chunks_mut((CHUNK * t * d.input).max(1))
+    let mut grad_x = vec![0.0; if want_x { x.len() } else { 0 }];
+    // Each chunk's slice of the input gradient, or None for every chunk.
+    let slots: Vec<Option<&mut [f32]>> = if want_x {
+        grad_x
+            .chunks_mut((CHUNK * t * d.input).max(1))
+            .map(Some)
+            .collect()
+    } else {
+        (0..d.batch.div_ceil(CHUNK)).map(|_| None).collect()
+    };
+    let partials: Vec<Vec<f32>> = slots
+        .into_par_iter()
         .enumerate()
         .map(|(chunk, grad_x)| {
-            let rows = grad_x.len() / (t * d.input);
             let start = chunk * CHUNK;
+            let rows = CHUNK.min(d.batch - start);
             backward_chunk(d, start, rows, x, weight, trace, grad_hidden, grad_x)
         })
         .collect();
@@ -264,7 +277,7 @@ fn backward_chunk(
     weight: &[f32],
     trace: &LstmTrace,
     grad_hidden: &[f32],
-    grad_x: &mut [f32],
+    grad_x: Option<&mut [f32]>,
 ) -> Vec<f32> {
     let (t, n, g, inp) = (d.time, d.hidden, d.gates(), d.input);
     let gates = &trace.gates[start * t * g..][..rows * t * g];
@@ -307,15 +320,17 @@ fn backward_chunk(
         }
     }
     // Input gradient of every step at once.
-    matmul(
-        grad_x,
-        Strided::rows(rows * t, inp, 0, inp),
-        &grad_gates,
-        Strided::rows(rows * t, g, 0, g),
-        weight,
-        Strided::rows(inp, g, 0, g).t(),
-        false,
-    );
+    if let Some(grad_x) = grad_x {
+        matmul(
+            grad_x,
+            Strided::rows(rows * t, inp, 0, inp),
+            &grad_gates,
+            Strided::rows(rows * t, g, 0, g),
+            weight,
+            Strided::rows(inp, g, 0, g).t(),
+            false,
+        );
+    }
     // Weight gradient: [x_t | h_{t-1}]^T · grad_gates over every step.
     let mut stacked = vec![0.0f32; rows * t * (inp + n)];
     let xs = &x[start * t * inp..][..rows * t * inp];

@@ -14,7 +14,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 
-use super::bridge::{tensor, values};
+use super::bridge::{contiguous, slice, tensor};
 use super::lstm::{self, LstmDims, LstmTrace};
 
 /// A whole-sequence LSTM layer as one backend operation.
@@ -67,8 +67,8 @@ fn dims(x: &FlexTensor, weight: &FlexTensor) -> LstmDims {
 /// The forward pass, keeping what the backward pass needs.
 fn run(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> (LstmDims, Saved, FlexTensor) {
     let d = dims(&x, &weight);
-    let (x, weight) = (values(x), values(weight));
-    let trace = lstm::forward(d, &x, &weight, &values(bias));
+    let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
+    let trace = lstm::forward(d, slice(&x), slice(&weight), slice(&bias));
     let out = tensor(trace.hidden.clone(), [d.batch, d.time, d.hidden]);
     (d, Saved { x, weight, trace }, out)
 }
@@ -82,8 +82,8 @@ impl LstmSequenceOps for Flex {
 /// Inputs and activations of one forward pass.
 #[derive(Debug)]
 struct Saved {
-    x: Vec<f32>,
-    weight: Vec<f32>,
+    x: FlexTensor,
+    weight: FlexTensor,
     trace: LstmTrace,
 }
 
@@ -95,9 +95,17 @@ impl Backward<Flex, 3> for LstmSequenceBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
-        let grad_hidden = values(grads.consume::<Flex>(&ops.node));
-        let (d, saved) = ops.state;
-        let g = lstm::backward(d, &saved.x, &saved.weight, &saved.trace, &grad_hidden);
+        let grad_hidden = contiguous(grads.consume::<Flex>(&ops.node));
+        let (d, s) = ops.state;
+        let (x, weight) = (slice(&s.x), slice(&s.weight));
+        let g = lstm::backward(
+            d,
+            x,
+            weight,
+            &s.trace,
+            slice(&grad_hidden),
+            node_x.is_some(),
+        );
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, tensor(g.x, [d.batch, d.time, d.input]));
         }

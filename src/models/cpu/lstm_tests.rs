@@ -87,7 +87,10 @@ fn backward_matches_float64_finite_differences() {
     };
     let (xf, wf, bf) = (to_f32(&x), to_f32(&w), to_f32(&b));
     let trace = forward(d, &xf, &wf, &bf);
-    let grads = backward(d, &xf, &wf, &trace, &to_f32(&r));
+    let grads = backward(d, &xf, &wf, &trace, &to_f32(&r), true);
+    let without_x = backward(d, &xf, &wf, &trace, &to_f32(&r), false);
+    assert!(without_x.x.is_empty());
+    assert_eq!(without_x.weight, grads.weight);
     let eps = 1e-6;
     let numeric = |which: usize, k: usize| {
         let (mut xp, mut wp, mut bp) = (x.clone(), w.clone(), b.clone());
@@ -128,8 +131,8 @@ fn results_do_not_depend_on_the_thread_count() {
     let gh = to_f32(&random(&mut rng, d.batch * d.time * d.hidden, 1.0));
     let run = || {
         let trace = forward(d, &x, &w, &b);
-        let grads = backward(d, &x, &w, &trace, &gh);
-        (trace.hidden, grads.weight, grads.bias)
+        let grads = backward(d, &x, &w, &trace, &gh, true);
+        (trace.hidden, grads.x, grads.weight, grads.bias)
     };
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
