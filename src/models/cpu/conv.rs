@@ -230,12 +230,13 @@ pub struct ConvForward {
 
 /// The forward pass: `x` is the big image for [`Direction::Conv`], the small
 /// grid for [`Direction::Transposed`]; `bias` has one value per output channel.
+/// `keep_cols`: keep a convolution's im2col for [`backward`] (training);
+/// without it memory stays one chunk's (inference).
 pub fn forward(
     g: ConvGeometry,
     direction: Direction,
-    x: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
+    (x, weight, bias): (&[f32], &[f32], Option<&[f32]>),
+    keep_cols: bool,
 ) -> ConvForward {
     let (in_len, out_len, out_channels) = g.sides(direction);
     g.check_call(direction, x, weight, g.batch * out_len);
@@ -283,7 +284,7 @@ pub fn forward(
                     plane.iter_mut().for_each(|v| *v += b);
                 }
             }
-            cols
+            if keep_cols { cols } else { Vec::new() }
         })
         .collect();
     ConvForward { out, cols }

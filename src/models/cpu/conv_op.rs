@@ -163,12 +163,18 @@ fn output_shape(g: &ConvGeometry, direction: Direction) -> [usize; 4] {
     [g.batch, side[0], side[1], side[2]]
 }
 
-/// The forward pass; also returns what the backward pass needs.
-fn run(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, spec: ConvSpec) -> (Saved, FlexTensor) {
+/// The forward pass; also returns what the backward pass needs (with
+/// `training`; else no im2col is kept).
+fn run(
+    (x, weight, bias): (FlexTensor, FlexTensor, FlexTensor),
+    spec: ConvSpec,
+    training: bool,
+) -> (Saved, FlexTensor) {
     let (g, direction) = geometry(&x, &weight, spec);
     let (x, weight) = (contiguous(x), contiguous(weight));
     let bias = contiguous(bias);
-    let y = conv::forward(g, direction, slice(&x), slice(&weight), Some(slice(&bias)));
+    let inputs = (slice(&x), slice(&weight), Some(slice(&bias)));
+    let y = conv::forward(g, direction, inputs, training);
     let out = tensor(y.out, output_shape(&g, direction));
     let cols = y.cols;
     (
@@ -190,7 +196,7 @@ impl ConvOps for Flex {
         bias: FlexTensor,
         spec: ConvSpec,
     ) -> FlexTensor {
-        run(x, weight, bias, spec).1
+        run((x, weight, bias), spec, false).1
     }
 }
 
@@ -256,7 +262,7 @@ impl<C: CheckpointStrategy> ConvOps for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (saved, out) = run(x, weight, bias, spec);
+                let (saved, out) = run((x, weight, bias), spec, true);
                 prep.finish(Arc::new(saved), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::cpu_conv2d(x, weight, bias, spec)),

@@ -123,7 +123,7 @@ fn forward_matches_float64_definitions() {
                     (x, b, want)
                 }
             };
-            let got = forward(g, direction, &f32s(&x), &f32s(&w), Some(&f32s(&b))).out;
+            let got = forward(g, direction, (&f32s(&x), &f32s(&w), Some(&f32s(&b))), false).out;
             assert_eq!(got.len(), want.len());
             let worst = got
                 .iter()
@@ -159,7 +159,7 @@ fn backward_matches_float64_finite_differences() {
                 y.iter().zip(&r).map(|(y, r)| y * r).sum()
             };
             let (xf, wf) = (f32s(&x), f32s(&w));
-            let cols = forward(g, direction, &xf, &wf, None).cols;
+            let cols = forward(g, direction, (&xf, &wf, None), true).cols;
             let grads = backward(g, direction, (&xf, &wf, &cols), &f32s(&r), true);
             // The loss is linear in each input, so a central difference is exact up to rounding.
             let eps = 1e-3;
@@ -193,14 +193,18 @@ fn results_do_not_depend_on_the_thread_count() {
     let w = f32s(&random(&mut rng, g.small[0] * g.patch()));
     let dy = f32s(&random(&mut rng, g.batch * g.small_len()));
     let run = || {
-        let y = forward(g, Direction::Conv, &x, &w, None);
+        let y = forward(g, Direction::Conv, (&x, &w, None), true);
         let grads = backward(g, Direction::Conv, (&x, &w, &y.cols), &dy, true);
         (y.out, grads.x, grads.weight, grads.bias)
     };
     let without_x = backward(
         g,
         Direction::Conv,
-        (&x, &w, &forward(g, Direction::Conv, &x, &w, None).cols),
+        (
+            &x,
+            &w,
+            &forward(g, Direction::Conv, (&x, &w, None), true).cols,
+        ),
         &dy,
         false,
     );

@@ -70,7 +70,8 @@ fn check(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) {
     assert!(d.input > 0 && d.hidden > 0, "empty LSTM layer");
 }
 
-/// Runs the layer over every sequence of `x`.
+/// Runs the layer over every sequence of `x`, keeping what the backward
+/// pass needs.
 pub fn forward(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> LstmTrace {
     check(d, x, weight, bias);
     let (t, h, g) = (d.time, d.hidden, d.gates());
@@ -97,6 +98,38 @@ pub fn forward(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> LstmTrac
             forward_chunk(d, rows, xs, weight, bias, hs, gates, cells, cells_tanh);
         });
     trace
+}
+
+/// The layer's output `h_t` only (inference): the gates and cells live one
+/// chunk at a time, so memory stays that of the output.
+pub fn hidden_states(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    check(d, x, weight, bias);
+    let (t, h, g) = (d.time, d.hidden, d.gates());
+    let mut hidden = vec![0.0; d.batch * t * h];
+    if d.batch == 0 || t == 0 {
+        return hidden;
+    }
+    hidden
+        .par_chunks_mut(CHUNK * t * h)
+        .enumerate()
+        .for_each(|(chunk, hs)| {
+            let rows = hs.len() / (t * h);
+            let xs = &x[chunk * CHUNK * t * d.input..][..rows * t * d.input];
+            let mut gates = vec![0.0; rows * t * g];
+            let (mut cells, mut cells_tanh) = (vec![0.0; rows * t * h], vec![0.0; rows * t * h]);
+            forward_chunk(
+                d,
+                rows,
+                xs,
+                weight,
+                bias,
+                hs,
+                &mut gates,
+                &mut cells,
+                &mut cells_tanh,
+            );
+        });
+    hidden
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -55,7 +55,13 @@ fn forward_matches_float64_reference_across_chunks() {
     let w = random(&mut rng, (d.input + d.hidden) * 4 * d.hidden, 0.8);
     let b = random(&mut rng, 4 * d.hidden, 0.5);
     let want = reference(d, &x, &w, &b);
-    let got = forward(d, &to_f32(&x), &to_f32(&w), &to_f32(&b)).hidden;
+    let (xf, wf, bf) = (to_f32(&x), to_f32(&w), to_f32(&b));
+    let got = forward(d, &xf, &wf, &bf).hidden;
+    assert_eq!(
+        got,
+        hidden_states(d, &xf, &wf, &bf),
+        "inference gives the same states"
+    );
     let worst = got
         .iter()
         .zip(&want)
