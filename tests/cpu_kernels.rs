@@ -4,9 +4,11 @@
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::nn::gru::GruConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use earshot::models::cpu::conv_op::{conv_transpose2d, conv2d};
+use earshot::models::cpu::gru_op::gru;
 use earshot::models::lstm::FusedLstm;
 
 fn device() -> Device {
@@ -166,6 +168,54 @@ fn lstm_kernel_matches_the_composed_layer() {
 }
 
 #[test]
+fn gru_kernel_matches_burns_gru() {
+    let device = device();
+    let (batch, time, input, hidden) = (70, 32, 20, 64);
+    for bias in [true, false] {
+        let layer = GruConfig::new(input, hidden, bias).init(&device);
+        let x = Tensor::<3>::random(
+            [batch, time, input],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .require_grad();
+        let ours = gru(&layer, x.clone());
+        let theirs = layer.forward(x.clone(), None);
+        assert_close("gru hidden states", ours.clone(), theirs.clone());
+        let r = Tensor::<3>::random(
+            [batch, time, hidden],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        assert_close(
+            "gru dx",
+            x.grad(&g_ours).unwrap(),
+            x.grad(&g_theirs).unwrap(),
+        );
+        for gate in [&layer.update_gate, &layer.reset_gate, &layer.new_gate] {
+            for linear in [&gate.input_transform, &gate.hidden_transform] {
+                let w = linear.weight.val();
+                assert_close(
+                    "gru dw",
+                    w.grad(&g_ours).unwrap(),
+                    w.grad(&g_theirs).unwrap(),
+                );
+                if let Some(b) = &linear.bias {
+                    let b = b.val();
+                    assert_close(
+                        "gru db",
+                        b.grad(&g_ours).unwrap(),
+                        b.grad(&g_theirs).unwrap(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn kernels_run_on_flex_only() {
     use earshot::models::cpu::supported;
     assert!(supported(&Device::flex(), burn::tensor::DType::F32));
@@ -174,4 +224,29 @@ fn kernels_run_on_flex_only() {
         burn::tensor::DType::F32
     ));
     assert!(!supported(&Device::flex(), burn::tensor::DType::F64));
+}
+
+#[test]
+fn gru_kernel_matches_burns_gru_on_a_repeated_input() {
+    let device = device();
+    let (batch, time, input, hidden) = (70, 32, 16, 64);
+    let layer = GruConfig::new(input, hidden, true).init(&device);
+    let latent =
+        Tensor::<2>::random([batch, input], Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let repeated = || latent.clone().unsqueeze_dim::<3>(1).repeat_dim(1, time);
+    let ours = gru(&layer, repeated());
+    let theirs = layer.forward(repeated(), None);
+    assert_close("gru hidden states", ours.clone(), theirs.clone());
+    let r = Tensor::<3>::random(
+        [batch, time, hidden],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_theirs = (theirs * r).sum().backward();
+    assert_close(
+        "latent grad",
+        latent.grad(&g_ours).unwrap(),
+        latent.grad(&g_theirs).unwrap(),
+    );
 }

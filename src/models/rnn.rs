@@ -6,6 +6,7 @@ use burn::nn::{BiLstm, BiLstmConfig, Gru, GruConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::cpu::gru_op::gru;
 use super::lstm::FusedLstm;
 
 /// The recurrent cell.
@@ -138,7 +139,7 @@ impl RecurrentLayer {
             }
             RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_steps(&x.steps())),
             RecurrentLayer::BiLstm(l) => Sequence::Whole(l.forward(x.whole(), None).0),
-            RecurrentLayer::Gru(l) => Sequence::Whole(l.forward(x.whole(), None)),
+            RecurrentLayer::Gru(l) => Sequence::Whole(gru(l, x.whole())),
         }
     }
 

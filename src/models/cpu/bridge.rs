@@ -1,14 +1,40 @@
 //! Between burn's Flex tensors and the kernels' `f32` slices.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;
 use burn::prelude::*;
 use burn::tensor::DType;
 
+/// 0: not decided yet, 1: on, 2: off.
+static ENABLED: AtomicU8 = AtomicU8::new(0);
+
+/// Turns the CPU kernels on or off for this process (default: on, unless the
+/// environment sets `EARSHOT_CPU_KERNELS=off`); off, every model runs on
+/// burn's own operations, to compare against.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+fn enabled() -> bool {
+    match ENABLED.load(Ordering::Relaxed) {
+        0 => {
+            let on = std::env::var("EARSHOT_CPU_KERNELS").map_or(true, |v| v != "off");
+            set_enabled(on);
+            on
+        }
+        state => state == 1,
+    }
+}
+
 /// Whether the CPU kernels run for tensors on `device` of type `dtype`: on the
-/// Flex backend (with or without autodiff) and in `f32`. Elsewhere (wgpu) the
-/// models compose burn's own operations.
+/// Flex backend (with or without autodiff) and in `f32`, unless turned off
+/// ([`set_enabled`]). Elsewhere (wgpu) the models compose burn's own operations.
 pub fn supported(device: &Device, dtype: DType) -> bool {
+    if !enabled() {
+        return false;
+    }
     let on_flex = match device.as_dispatch() {
         DispatchDevice::Flex(_) => true,
         DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),

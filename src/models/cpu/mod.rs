@@ -9,10 +9,12 @@
 mod bridge;
 pub mod conv;
 pub mod conv_op;
+pub mod gru;
+pub mod gru_op;
 pub mod lstm;
 pub mod lstm_op;
 
-pub use bridge::supported;
+pub use bridge::{set_enabled, supported};
 
 /// Where a matrix lies in a slice: element `(r, c)` at `offset + r * row_stride + c * col_stride`.
 #[derive(Debug, Clone, Copy)]

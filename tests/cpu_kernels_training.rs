@@ -1,0 +1,59 @@
+//! Training through the CPU kernels gives what training through burn's own
+//! operations gives: the same seed, the same initial model (parameters
+//! initialise lazily in order of first use, and the kernels keep that order),
+//! the same losses step after step. One test in this binary, because it turns
+//! the kernels off and on for the whole process.
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use earshot::models::cpu::set_enabled;
+use earshot::models::{CaeConfig, Cell, ModelConfig, RnnConfig};
+
+/// Losses of three Adam steps on one fixed batch, from the seed.
+fn losses(config: &ModelConfig) -> Vec<f32> {
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    let (batch, frames, coeffs) = (40, 32, 20);
+    let values: Vec<f32> = (0..batch * frames * coeffs)
+        .map(|i| ((i % 977) as f32 * 0.37).sin() + ((i / 640) as f32 * 0.11).cos())
+        .collect();
+    let x = Tensor::<3>::from_data(TensorData::new(values, [batch, frames, coeffs]), &device);
+    let mut model = config.init(frames, coeffs, &device);
+    let mut optim = AdamConfig::new().init();
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        let loss = model.loss(x.clone(), None, 0.0);
+        out.push(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+    }
+    out
+}
+
+#[test]
+fn kernels_train_as_burn_does() {
+    let configs = [
+        ModelConfig::Rnn(RnnConfig::default()),
+        ModelConfig::Rnn(RnnConfig {
+            cell: Cell::Gru,
+            ..Default::default()
+        }),
+        ModelConfig::Cae(CaeConfig {
+            latent: Some(16),
+            ..Default::default()
+        }),
+    ];
+    for config in &configs {
+        set_enabled(false);
+        let burn = losses(config);
+        set_enabled(true);
+        let ours = losses(config);
+        for (step, (a, b)) in ours.iter().zip(&burn).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs(),
+                "{} step {step}: {a} with the kernels, {b} with burn's ops",
+                config.name()
+            );
+        }
+    }
+}
