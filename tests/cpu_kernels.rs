@@ -2,6 +2,7 @@
 //! backward, on burn's Flex backend with autodiff: the same layer (same
 //! parameters) through the kernel and through burn, the gradients of one loss.
 
+use burn::nn::BiLstmConfig;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::gru::GruConfig;
@@ -9,6 +10,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use earshot::models::cpu::conv_op::{conv_transpose2d, conv2d};
 use earshot::models::cpu::gru_op::gru;
+use earshot::models::cpu::lstm_op::bilstm;
 use earshot::models::lstm::FusedLstm;
 
 fn device() -> Device {
@@ -209,6 +211,57 @@ fn gru_kernel_matches_burns_gru() {
                         b.grad(&g_ours).unwrap(),
                         b.grad(&g_theirs).unwrap(),
                     );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bilstm_kernel_matches_burns_bilstm() {
+    let device = device();
+    let (batch, time, input, hidden) = (37, 12, 20, 16);
+    for bias in [true, false] {
+        let layer = BiLstmConfig::new(input, hidden, bias).init(&device);
+        let x = Tensor::<3>::random(
+            [batch, time, input],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .require_grad();
+        let ours = bilstm(&layer, x.clone());
+        let theirs = layer.forward(x.clone(), None).0;
+        assert_close("bilstm hidden states", ours.clone(), theirs.clone());
+        let r = Tensor::<3>::random(
+            [batch, time, 2 * hidden],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        assert_close(
+            "bilstm dx",
+            x.grad(&g_ours).unwrap(),
+            x.grad(&g_theirs).unwrap(),
+        );
+        for lstm in [&layer.forward, &layer.reverse] {
+            let forget = lstm.forget_gate.as_ref().unwrap();
+            for gate in [&lstm.input_gate, forget, &lstm.output_gate, &lstm.cell_gate] {
+                for linear in [&gate.input_transform, &gate.hidden_transform] {
+                    let w = linear.weight.val();
+                    assert_close(
+                        "bilstm dw",
+                        w.grad(&g_ours).unwrap(),
+                        w.grad(&g_theirs).unwrap(),
+                    );
+                    if let Some(b) = &linear.bias {
+                        let b = b.val();
+                        assert_close(
+                            "bilstm db",
+                            b.grad(&g_ours).unwrap(),
+                            b.grad(&g_theirs).unwrap(),
+                        );
+                    }
                 }
             }
         }

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::cpu::gru_op::gru;
+use super::cpu::lstm_op::bilstm;
 use super::lstm::FusedLstm;
 
 /// The recurrent cell.
@@ -138,7 +139,7 @@ impl RecurrentLayer {
                 Sequence::Whole(l.forward_sequence(x.whole()))
             }
             RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_steps(&x.steps())),
-            RecurrentLayer::BiLstm(l) => Sequence::Whole(l.forward(x.whole(), None).0),
+            RecurrentLayer::BiLstm(l) => Sequence::Whole(bilstm(l, x.whole())),
             RecurrentLayer::Gru(l) => Sequence::Whole(gru(l, x.whole())),
         }
     }

@@ -12,6 +12,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex, TensorMetadata, backend_extension};
+use burn::nn::activation::Activation;
+use burn::nn::{BiLstm, GateController, Linear, Lstm};
 use burn::prelude::*;
 
 use super::bridge::{contiguous, slice, tensor};
@@ -146,4 +148,59 @@ impl<C: CheckpointStrategy> LstmSequenceOps for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(Flex::lstm_sequence(x, weight, bias)),
         }
     }
+}
+
+/// `layer.forward(x, None).0` through the CPU kernel where it runs (Flex, f32,
+/// batch-first, burn's default cells: a forget gate, sigmoid and tanh, no
+/// clip), else through burn. The reverse direction is the kernel over the
+/// sequence flipped in time, flipped back.
+pub fn bilstm(layer: &BiLstm, x: Tensor<3>) -> Tensor<3> {
+    let standard = |l: &Lstm| {
+        l.forget_gate.is_some()
+            && !l.input_forget
+            && !l.reverse
+            && l.clip.is_none()
+            && matches!(l.gate_activation, Activation::Sigmoid(_))
+            && matches!(l.cell_activation, Activation::Tanh(_))
+            && matches!(l.hidden_activation, Activation::Tanh(_))
+    };
+    let usable = layer.batch_first && standard(&layer.forward) && standard(&layer.reverse);
+    if !(usable && super::supported(&x.device(), x.dtype())) {
+        return layer.forward(x, None).0;
+    }
+    let (w, b) = fused(&layer.forward);
+    let ahead = lstm_sequence(x.clone(), w, b);
+    let (w, b) = fused(&layer.reverse);
+    let back = lstm_sequence(x.flip([1]), w, b).flip([1]);
+    Tensor::cat(vec![ahead, back], 2)
+}
+
+/// burn's `Lstm` parameters as one gate weight `[input + hidden, 4 hidden]`
+/// and bias. They are read in the order burn's forward pass reads them (gate
+/// by gate: input, forget, output, cell), because they initialise lazily from
+/// the seeded generator in order of first use.
+fn fused(lstm: &Lstm) -> (Tensor<2>, Tensor<1>) {
+    let forget = lstm.forget_gate.as_ref().expect("checked by the caller");
+    let read = |gate: &GateController| {
+        let part = |linear: &Linear| {
+            let weight = linear.weight.val();
+            let bias = linear.bias.as_ref().map(|b| b.val());
+            (weight, bias)
+        };
+        let (w, b_in) = part(&gate.input_transform);
+        let (u, b_hidden) = part(&gate.hidden_transform);
+        let bias = match (b_in, b_hidden) {
+            (Some(a), Some(b)) => a + b,
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => Tensor::zeros([lstm.d_hidden], &w.device()),
+        };
+        (w, u, bias)
+    };
+    let [i, f, o, g] = [&lstm.input_gate, forget, &lstm.output_gate, &lstm.cell_gate].map(read);
+    // The kernel's gate order: input, forget, cell, output.
+    let order = [i, f, g, o];
+    let w = Tensor::cat(order.iter().map(|p| p.0.clone()).collect(), 1);
+    let u = Tensor::cat(order.iter().map(|p| p.1.clone()).collect(), 1);
+    let bias = Tensor::cat(order.iter().map(|p| p.2.clone()).collect(), 0);
+    (Tensor::cat(vec![w, u], 0), bias)
 }
