@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use earshot::experiment::sweep::{Shard, Sweep, SweepOptions, leaderboard, run_sweep};
+use earshot::experiment::sweep::{STALE_AFTER, Shard, Sweep, SweepOptions, leaderboard, run_sweep};
 use earshot::features::cache::FeatureCache;
 
 use super::DeviceChoice;
@@ -37,6 +37,11 @@ pub struct SweepArgs {
     /// Neither read nor write the feature cache.
     #[arg(long)]
     no_cache: bool,
+    /// Minutes after which a trial locked by another machine, whose heartbeat
+    /// (renewed every epoch) has stopped, is taken over. Set it above the
+    /// longest epoch, or a slow live trial gets trained twice.
+    #[arg(long, default_value_t = STALE_AFTER.as_secs() / 60, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
+    stale_after: u64,
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
@@ -87,6 +92,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         parallel: args.parallel,
         gpu_features: device_name.starts_with("wgpu"),
         shard: args.shard,
+        stale_after: std::time::Duration::from_secs(60 * args.stale_after),
     };
     let outcome = run_sweep(&sweep, &opts, &|line| eprintln!("{line}"))?;
     print!(

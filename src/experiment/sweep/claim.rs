@@ -2,13 +2,14 @@
 //! file created atomically (`create_new`) holding the host and pid, touched
 //! after every epoch (a heartbeat). A lock left by a dead process on this host
 //! is taken over at once; one from another host when its heartbeat is older
-//! than [`STALE_AFTER`] (that machine is presumed gone).
+//! than the sweep's `stale_after` ([`STALE_AFTER`] unless set; that machine is
+//! presumed gone).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// A lock from another host whose heartbeat is older than this is taken over.
+/// The default age after which a lock from another host is taken over.
 pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
 
 /// Renews a lock's heartbeat (its modification time).
@@ -56,8 +57,8 @@ fn owner_line() -> String {
 }
 
 /// Whether the process named in a lock is gone: on this host by its pid, from
-/// another host by a heartbeat older than [`STALE_AFTER`].
-fn is_stale(content: &str, heartbeat: Option<SystemTime>) -> bool {
+/// another host by a heartbeat older than `stale_after`.
+fn is_stale(content: &str, heartbeat: Option<SystemTime>, stale_after: Duration) -> bool {
     let mut parts = content.split_whitespace();
     let (Some(h), Some(pid)) = (
         parts.next(),
@@ -68,7 +69,7 @@ fn is_stale(content: &str, heartbeat: Option<SystemTime>) -> bool {
     if h != host() {
         return heartbeat
             .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age > STALE_AFTER);
+            .is_some_and(|age| age > stale_after);
     }
     if pid == std::process::id() {
         return false;
@@ -77,8 +78,9 @@ fn is_stale(content: &str, heartbeat: Option<SystemTime>) -> bool {
 }
 
 impl Claim {
-    /// Claims `path` (e.g. `runs/<exp>/.claims/t003.lock`).
-    pub fn take(path: &Path) -> Result<Self, ClaimError> {
+    /// Claims `path` (e.g. `runs/<exp>/.claims/t003.lock`), taking over a lock
+    /// from another host whose heartbeat is older than `stale_after`.
+    pub fn take(path: &Path, stale_after: Duration) -> Result<Self, ClaimError> {
         let io = |source| ClaimError::Io {
             path: path.to_path_buf(),
             source,
@@ -101,7 +103,7 @@ impl Claim {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let content = std::fs::read_to_string(path).unwrap_or_default();
                     let heartbeat = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-                    if !is_stale(&content, heartbeat) {
+                    if !is_stale(&content, heartbeat, stale_after) {
                         return Err(ClaimError::Held(content.trim().to_string()));
                     }
                     // Move the stale lock aside atomically; if what was moved is not
@@ -144,15 +146,18 @@ mod tests {
     fn one_claim_at_a_time_and_stale_locks_are_taken_over() {
         let tmp = tempfile::tempdir().unwrap();
         let lock = tmp.path().join("claims/t000.lock");
-        let first = Claim::take(&lock).unwrap();
+        let first = Claim::take(&lock, STALE_AFTER).unwrap();
         // Our own pid counts as live: a second claim in this process is refused.
-        assert!(matches!(Claim::take(&lock), Err(ClaimError::Held(_))));
+        assert!(matches!(
+            Claim::take(&lock, STALE_AFTER),
+            Err(ClaimError::Held(_))
+        ));
         drop(first);
         assert!(!lock.exists());
         // A dead process on this host: no pid reaches 2^32 - 1.
         if Path::new("/proc/self").exists() {
             std::fs::write(&lock, format!("{} 4294967295", host())).unwrap();
-            let taken = Claim::take(&lock).unwrap();
+            let taken = Claim::take(&lock, STALE_AFTER).unwrap();
             assert!(
                 std::fs::read_to_string(&lock)
                     .unwrap()
@@ -160,10 +165,24 @@ mod tests {
             );
             drop(taken);
         }
-        // Another host: cannot be judged, stays held.
+        // Another host: judged by its heartbeat's age only.
         std::fs::write(&lock, "some-other-host 12").unwrap();
         assert!(
-            matches!(Claim::take(&lock), Err(ClaimError::Held(h)) if h.contains("some-other-host"))
+            matches!(Claim::take(&lock, STALE_AFTER), Err(ClaimError::Held(h)) if h.contains("some-other-host"))
         );
+        let old = SystemTime::now() - Duration::from_secs(120);
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let minute = Duration::from_secs(60);
+        assert!(
+            Claim::take(&lock, 3 * minute).is_err(),
+            "2 minutes old, 3 allowed"
+        );
+        let taken = Claim::take(&lock, minute).expect("2 minutes old, 1 allowed: taken over");
+        drop(taken);
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-pub use claim::{Claim, ClaimError};
+pub use claim::{Claim, ClaimError, STALE_AFTER};
 pub use config::{
     Distribution, EarlyKind, EarlyTerminate, Goal, ParamSpec, SweepConfig, SweepMethod,
     SweepMetric, flatten_parameters,

@@ -60,6 +60,9 @@ pub struct SweepOptions {
     pub gpu_features: bool,
     /// This process's share.
     pub shard: Shard,
+    /// A trial locked by another host whose heartbeat (one per epoch) is older
+    /// than this is taken over.
+    pub stale_after: std::time::Duration,
 }
 
 /// What this process did.
@@ -238,7 +241,10 @@ fn run_one(
     if finished(&dirs) {
         return Ok(TrialFate::Finished);
     }
-    let claim = match Claim::take(&exp_dir.join(".claims").join(format!("{}.lock", trial.id))) {
+    let claim = match Claim::take(
+        &exp_dir.join(".claims").join(format!("{}.lock", trial.id)),
+        opts.stale_after,
+    ) {
         Ok(c) => c,
         Err(ClaimError::Held(by)) => return Ok(TrialFate::Held(by)),
         Err(e) => return Err(e.into()),
