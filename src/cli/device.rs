@@ -63,7 +63,15 @@ impl DeviceChoice {
             // burn materialises loaded optimiser state on its default device; keep that on the CPU too.
             // SAFETY: called from the single-threaded start of a command, before any worker thread.
             unsafe { std::env::set_var("BURN_DEVICE", "flex") };
-            (Device::flex(), "cpu (burn flex)".to_string())
+            let device = Device::flex();
+            // Recorded with every trial: kernels and burn's ops differ in the last bits.
+            let with_kernels = earshot::models::cpu::supported(&device, burn::tensor::DType::F32);
+            let name = if with_kernels {
+                "cpu (burn flex + earshot CPU kernels)"
+            } else {
+                "cpu (burn flex, EARSHOT_CPU_KERNELS=off)"
+            };
+            (device, name.to_string())
         };
         match self {
             DeviceChoice::Cpu => Ok(use_cpu()),
