@@ -43,7 +43,7 @@ fn to_f32(v: &[f64]) -> Vec<f32> {
 
 #[test]
 fn forward_matches_float64_reference_across_chunks() {
-    // 37 sequences: one full chunk of 32 and a partial one.
+    // 37 sequences: two full chunks and a partial one.
     let d = LstmDims {
         batch: 37,
         time: 6,
