@@ -284,6 +284,13 @@ fn config_errors_name_the_key_and_its_line() {
         "{stderr}"
     );
 
+    std::fs::write(&exp, "name = \"x\"\n[data]\nlayout = \"folders\"\nroot = \"data\"\n[[model]]\nkind = \"vae\"\nencoder = \"lstm\"\n").unwrap();
+    let stderr = String::from_utf8_lossy(&run(dir, &exp, &[]).stderr).to_string();
+    assert!(
+        stderr.contains("bad.toml:7") && stderr.contains("lstm") && stderr.contains("conv"),
+        "{stderr}"
+    );
+
     std::fs::write(&exp, "name = \"x\"\n[data]\nlayout = \"folders\"\nroot = \"no/such/dir\"\n[[model]]\nkind = \"rnn\"\n").unwrap();
     let stderr = String::from_utf8_lossy(&run(dir, &exp, &[]).stderr).to_string();
     assert!(

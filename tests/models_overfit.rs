@@ -2,7 +2,9 @@
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use earshot::models::{CaeConfig, Cell, DenseConfig, ModelConfig, RnnConfig, VaeConfig};
+use earshot::models::{
+    CaeConfig, Cell, DenseConfig, ModelConfig, RnnConfig, VaeConfig, VaeEncoder,
+};
 
 fn tiny_batch(device: &Device) -> Tensor<3> {
     // Smooth, structured windows (like features), different per sample.
@@ -105,6 +107,26 @@ fn vae_overfits() {
     };
     let ratio = loss_ratio(ModelConfig::Vae(config), 300, 3e-3);
     assert!(ratio >= 10.0, "loss fell only {ratio:.1}x");
+}
+
+#[test]
+fn conv_vae_overfits_and_restores_odd_shapes() {
+    let config = VaeConfig {
+        encoder: VaeEncoder::Conv,
+        latent: 8,
+        ..Default::default()
+    };
+    let ratio = loss_ratio(ModelConfig::Vae(config.clone()), 300, 3e-3);
+    assert!(ratio >= 10.0, "loss fell only {ratio:.1}x");
+    let device = Device::flex();
+    for (frames, coeffs) in [(13, 7), (32, 20), (5, 3)] {
+        let model = ModelConfig::Vae(config.clone()).init(frames, coeffs, &device);
+        let x = Tensor::<3>::zeros([2, frames, coeffs], &device);
+        assert_eq!(
+            model.forward(x, None).reconstruction.dims(),
+            [2, frames, coeffs]
+        );
+    }
 }
 
 #[test]

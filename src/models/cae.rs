@@ -68,17 +68,9 @@ pub struct ConvAe {
 impl CaeConfig {
     /// Checks the layer settings.
     pub fn validate(&self) -> Result<(), String> {
-        if self.channels.is_empty() || self.channels.contains(&0) {
-            return Err("channels must list at least one width, each >= 1".into());
-        }
+        validate_conv(&self.channels, self.kernel, self.stride)?;
         if self.latent == Some(0) {
             return Err("latent must be >= 1 or absent".into());
-        }
-        if self.kernel == 0 || self.stride == 0 || self.kernel.is_multiple_of(2) {
-            return Err(format!(
-                "kernel must be odd and stride >= 1 (kernel {}, stride {})",
-                self.kernel, self.stride
-            ));
         }
         Ok(())
     }
@@ -86,35 +78,13 @@ impl CaeConfig {
     /// A model for windows of `frames x coeffs`; each transposed convolution gets
     /// the output padding that restores its encoder input's size exactly.
     pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> ConvAe {
-        let (k, s, p) = (self.kernel, self.stride, self.kernel / 2);
-        let mut sizes = vec![[coeffs, frames]];
-        let mut widths = vec![1];
-        let mut encoder = Vec::new();
-        for &c in &self.channels {
-            let [h, w] = *sizes.last().expect("input size");
-            encoder.push(
-                Conv2dConfig::new([*widths.last().expect("input width"), c], [k, k])
-                    .with_stride([s, s])
-                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                    .init(device),
-            );
-            sizes.push([(h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1]);
-            widths.push(c);
-        }
-        let mut decoder = Vec::new();
-        for layer in (0..self.channels.len()).rev() {
-            let ([h_in, w_in], [h_out, w_out]) = (sizes[layer + 1], sizes[layer]);
-            let restored = |n: usize| (n - 1) * s + k - 2 * p;
-            decoder.push(
-                ConvTranspose2dConfig::new([widths[layer + 1], widths[layer]], [k, k])
-                    .with_stride([s, s])
-                    .with_padding([p, p])
-                    .with_padding_out([h_out - restored(h_in), w_out - restored(w_in)])
-                    .init(device),
-            );
-        }
-        let [h, w] = *sizes.last().expect("code size");
-        let code_shape = [*widths.last().expect("code width"), h, w];
+        let (encoder, decoder, code_shape) = conv_stack(
+            &self.channels,
+            self.kernel,
+            self.stride,
+            [frames, coeffs],
+            device,
+        );
         let code = code_shape.iter().product::<usize>();
         let to_latent = self.latent.map(|l| LinearConfig::new(code, l).init(device));
         let from_latent = self.latent.map(|l| LinearConfig::new(l, code).init(device));
@@ -128,27 +98,107 @@ impl CaeConfig {
     }
 }
 
+/// Checks a convolution stack's settings (shared with the convolutional VAE).
+pub(super) fn validate_conv(
+    channels: &[usize],
+    kernel: usize,
+    stride: usize,
+) -> Result<(), String> {
+    if channels.is_empty() || channels.contains(&0) {
+        return Err("channels must list at least one width, each >= 1".into());
+    }
+    if kernel == 0 || stride == 0 || kernel.is_multiple_of(2) {
+        return Err(format!(
+            "kernel must be odd and stride >= 1 (kernel {kernel}, stride {stride})"
+        ));
+    }
+    Ok(())
+}
+
+/// Strided convolutions down from `[1, coeffs, frames]` and the transposed
+/// convolutions back, each with the output padding that restores its encoder
+/// input's size exactly; and `[channels, height, width]` at the bottom.
+pub(super) fn conv_stack(
+    channels: &[usize],
+    kernel: usize,
+    stride: usize,
+    [frames, coeffs]: [usize; 2],
+    device: &Device,
+) -> (Vec<Conv2d>, Vec<ConvTranspose2d>, [usize; 3]) {
+    let (k, s, p) = (kernel, stride, kernel / 2);
+    let mut sizes = vec![[coeffs, frames]];
+    let mut widths = vec![1];
+    let mut encoder = Vec::new();
+    for &c in channels {
+        let [h, w] = *sizes.last().expect("input size");
+        encoder.push(
+            Conv2dConfig::new([*widths.last().expect("input width"), c], [k, k])
+                .with_stride([s, s])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .init(device),
+        );
+        sizes.push([(h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1]);
+        widths.push(c);
+    }
+    let mut decoder = Vec::new();
+    for layer in (0..channels.len()).rev() {
+        let ([h_in, w_in], [h_out, w_out]) = (sizes[layer + 1], sizes[layer]);
+        let restored = |n: usize| (n - 1) * s + k - 2 * p;
+        decoder.push(
+            ConvTranspose2dConfig::new([widths[layer + 1], widths[layer]], [k, k])
+                .with_stride([s, s])
+                .with_padding([p, p])
+                .with_padding_out([h_out - restored(h_in), w_out - restored(w_in)])
+                .init(device),
+        );
+    }
+    let [h, w] = *sizes.last().expect("code size");
+    (
+        encoder,
+        decoder,
+        [*widths.last().expect("code width"), h, w],
+    )
+}
+
+/// `[batch, frames, coeffs]` through the convolutions (ReLU after each) to `[batch, channels, h, w]`.
+pub(super) fn conv_encode(layers: &[Conv2d], x: Tensor<3>) -> Tensor<4> {
+    let [batch, frames, coeffs] = x.dims();
+    // [batch, frames, coeffs] -> [batch, 1, coeffs, frames]: time is the image width.
+    let mut h = x.swap_dims(1, 2).reshape([batch, 1, coeffs, frames]);
+    for conv in layers {
+        h = relu(conv2d(conv, h));
+    }
+    h
+}
+
+/// The transposed convolutions (ReLU between them) back to `[batch, frames, coeffs]`.
+pub(super) fn conv_decode(
+    layers: &[ConvTranspose2d],
+    mut h: Tensor<4>,
+    frames: usize,
+    coeffs: usize,
+) -> Tensor<3> {
+    let batch = h.dims()[0];
+    let last = layers.len() - 1;
+    for (i, deconv) in layers.iter().enumerate() {
+        h = conv_transpose2d(deconv, h);
+        if i < last {
+            h = relu(h);
+        }
+    }
+    h.reshape([batch, coeffs, frames]).swap_dims(1, 2)
+}
+
 impl ConvAe {
     /// Reconstructs `[batch, frames, coeffs]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [batch, frames, coeffs] = x.dims();
-        // [batch, frames, coeffs] -> [batch, 1, coeffs, frames]: time is the image width.
-        let mut h = x.swap_dims(1, 2).reshape([batch, 1, coeffs, frames]);
-        for conv in &self.encoder {
-            h = relu(conv2d(conv, h));
-        }
+        let mut h = conv_encode(&self.encoder, x);
         if let (Some(down), Some(up)) = (&self.to_latent, &self.from_latent) {
             let [c, hh, ww] = self.code_shape;
             let z = down.forward(h.reshape([batch, c * hh * ww]));
             h = relu(up.forward(z)).reshape([batch, c, hh, ww]);
         }
-        let last = self.decoder.len() - 1;
-        for (i, deconv) in self.decoder.iter().enumerate() {
-            h = conv_transpose2d(deconv, h);
-            if i < last {
-                h = relu(h);
-            }
-        }
-        h.reshape([batch, coeffs, frames]).swap_dims(1, 2)
+        conv_decode(&self.decoder, h, frames, coeffs)
     }
 }

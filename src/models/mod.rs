@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use cae::{CaeConfig, ConvAe};
 pub use dense::{DenseAe, DenseConfig};
 pub use rnn::{Cell, RnnAe, RnnConfig};
-pub use vae::{Vae, VaeConfig, VaeScore};
+pub use vae::{Vae, VaeConfig, VaeEncoder, VaeScore};
 
 /// One model of an experiment, chosen by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,12 +1,28 @@
-//! The variational autoencoder: a dense encoder to a mean and log-variance, a
-//! reparameterised sample, a dense decoder. Loss = reconstruction MSE +
-//! beta * KL (per input value, so beta is independent of the window size),
-//! with beta ramped up over the first epochs (KL warm-up).
+//! The variational autoencoder: a dense or convolutional encoder to a mean
+//! and log-variance, a reparameterised sample, a decoder that mirrors the
+//! encoder. Loss = reconstruction MSE + beta * KL (per input value, so beta is
+//! independent of the window size), with beta ramped up over the first epochs
+//! (KL warm-up).
 
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
+
+use super::cae::{conv_decode, conv_encode, conv_stack, validate_conv};
+
+/// The VAE's encoder (and, mirrored, its decoder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VaeEncoder {
+    /// Dense layers of widths `hidden` over the flattened window.
+    #[default]
+    Dense,
+    /// Strided 2-D convolutions of widths `channels` over the window as an
+    /// image (as the `cae`), flattened to the mean and log-variance.
+    Conv,
+}
 
 /// Variational autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,9 +31,21 @@ pub struct VaeConfig {
     /// Trial name (default "vae").
     #[serde(default)]
     pub name: Option<String>,
-    /// Widths of the encoder's hidden layers; the decoder mirrors them.
+    /// Dense or convolutional encoder.
+    #[serde(default)]
+    pub encoder: VaeEncoder,
+    /// Widths of the dense encoder's hidden layers; the decoder mirrors them.
     #[serde(default = "default_hidden")]
     pub hidden: Vec<usize>,
+    /// Output channels of each convolution of a `conv` encoder.
+    #[serde(default = "default_channels")]
+    pub channels: Vec<usize>,
+    /// Square kernel size of a `conv` encoder.
+    #[serde(default = "default_kernel")]
+    pub kernel: usize,
+    /// Stride of every convolution of a `conv` encoder.
+    #[serde(default = "default_stride")]
+    pub stride: usize,
     /// Latent dimensions.
     #[serde(default = "default_latent")]
     pub latent: usize,
@@ -47,6 +75,15 @@ pub enum VaeScore {
 fn default_hidden() -> Vec<usize> {
     vec![256, 64]
 }
+fn default_channels() -> Vec<usize> {
+    vec![16, 32]
+}
+fn default_kernel() -> usize {
+    3
+}
+fn default_stride() -> usize {
+    2
+}
 fn default_latent() -> usize {
     16
 }
@@ -61,7 +98,11 @@ impl Default for VaeConfig {
     fn default() -> Self {
         Self {
             name: None,
+            encoder: VaeEncoder::Dense,
             hidden: default_hidden(),
+            channels: default_channels(),
+            kernel: default_kernel(),
+            stride: default_stride(),
             latent: default_latent(),
             beta: default_beta(),
             kl_warmup_epochs: default_warmup(),
@@ -70,14 +111,20 @@ impl Default for VaeConfig {
     }
 }
 
-/// The variational autoencoder.
+/// The variational autoencoder. Dense: `encoder`, then `decoder` and
+/// `output` back to the input size. Convolutional: `conv_down`, flattened;
+/// `output` maps the sample to the code, `conv_up` back to the window.
 #[derive(Module, Debug)]
 pub struct Vae {
     encoder: Vec<Linear>,
+    conv_down: Vec<Conv2d>,
     mean: Linear,
     log_var: Linear,
     decoder: Vec<Linear>,
     output: Linear,
+    conv_up: Vec<ConvTranspose2d>,
+    /// `[channels, height, width]` of a convolutional encoder's output.
+    code_shape: [usize; 3],
 }
 
 /// What the VAE returns besides the reconstruction.
@@ -93,6 +140,9 @@ impl VaeConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.hidden.contains(&0) || self.latent == 0 {
             return Err("layer widths and latent must be >= 1".into());
+        }
+        if self.encoder == VaeEncoder::Conv {
+            validate_conv(&self.channels, self.kernel, self.stride)?;
         }
         if self.beta.is_nan() || self.beta < 0.0 {
             return Err(format!("beta is {}, must be >= 0", self.beta));
@@ -111,25 +161,53 @@ impl VaeConfig {
 
     /// A model for windows of `frames x coeffs`.
     pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> Vae {
-        let input = frames * coeffs;
         let chain = |widths: &[usize]| -> Vec<Linear> {
             widths
                 .windows(2)
                 .map(|w| LinearConfig::new(w[0], w[1]).init(device))
                 .collect()
         };
-        let mut down = vec![input];
-        down.extend(&self.hidden);
-        let top = *down.last().expect("input");
-        let mut up = vec![self.latent];
-        up.extend(self.hidden.iter().rev());
-        let bottom = *up.last().expect("latent");
-        Vae {
-            encoder: chain(&down),
-            mean: LinearConfig::new(top, self.latent).init(device),
-            log_var: LinearConfig::new(top, self.latent).init(device),
-            decoder: chain(&up),
-            output: LinearConfig::new(bottom, input).init(device),
+        let latent = |width: usize| LinearConfig::new(width, self.latent).init(device);
+        match self.encoder {
+            VaeEncoder::Dense => {
+                let input = frames * coeffs;
+                let mut down = vec![input];
+                down.extend(&self.hidden);
+                let top = *down.last().expect("input");
+                let mut up = vec![self.latent];
+                up.extend(self.hidden.iter().rev());
+                let bottom = *up.last().expect("latent");
+                Vae {
+                    encoder: chain(&down),
+                    conv_down: Vec::new(),
+                    mean: latent(top),
+                    log_var: latent(top),
+                    decoder: chain(&up),
+                    output: LinearConfig::new(bottom, input).init(device),
+                    conv_up: Vec::new(),
+                    code_shape: [0; 3],
+                }
+            }
+            VaeEncoder::Conv => {
+                let (conv_down, conv_up, code_shape) = conv_stack(
+                    &self.channels,
+                    self.kernel,
+                    self.stride,
+                    [frames, coeffs],
+                    device,
+                );
+                let code = code_shape.iter().product::<usize>();
+                Vae {
+                    encoder: Vec::new(),
+                    conv_down,
+                    mean: latent(code),
+                    log_var: latent(code),
+                    decoder: Vec::new(),
+                    output: LinearConfig::new(self.latent, code).init(device),
+                    conv_up,
+                    code_shape,
+                }
+            }
         }
     }
 }
@@ -144,7 +222,11 @@ impl Vae {
     /// `noise` is `None`, as at evaluation) and decodes.
     pub fn forward(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> VaeOutput {
         let [batch, frames, coeffs] = x.dims();
-        let mut h = x.reshape([batch, frames * coeffs]);
+        let mut h = if self.conv_down.is_empty() {
+            x.reshape([batch, frames * coeffs])
+        } else {
+            conv_encode(&self.conv_down, x).reshape([batch, self.code_shape.iter().product()])
+        };
         for layer in &self.encoder {
             h = relu(layer.forward(h));
         }
@@ -163,9 +245,13 @@ impl Vae {
         for layer in &self.decoder {
             d = relu(layer.forward(d));
         }
-        VaeOutput {
-            reconstruction: self.output.forward(d).reshape([batch, frames, coeffs]),
-            kl,
-        }
+        let reconstruction = if self.conv_up.is_empty() {
+            self.output.forward(d).reshape([batch, frames, coeffs])
+        } else {
+            let [c, h, w] = self.code_shape;
+            let code = relu(self.output.forward(d)).reshape([batch, c, h, w]);
+            conv_decode(&self.conv_up, code, frames, coeffs)
+        };
+        VaeOutput { reconstruction, kl }
     }
 }
