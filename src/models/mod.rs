@@ -98,6 +98,8 @@ impl ModelConfig {
 }
 
 /// Any model of the zoo.
+// Modules are held by value (the derive needs it); one model per trial, so the size gap costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Autoencoder {
     /// Dense.
