@@ -7,7 +7,7 @@
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use earshot::models::cpu::set_enabled;
-use earshot::models::{CaeConfig, Cell, ModelConfig, RnnConfig};
+use earshot::models::{CaeConfig, Cell, ModelConfig, RnnConfig, VaeConfig, VaeEncoder};
 
 /// Losses of three Adam steps on one fixed batch, from the seed.
 fn losses(config: &ModelConfig) -> Vec<f32> {
@@ -22,7 +22,10 @@ fn losses(config: &ModelConfig) -> Vec<f32> {
     let mut optim = AdamConfig::new().init();
     let mut out = Vec::new();
     for _ in 0..3 {
-        let loss = model.loss(x.clone(), None, 0.0);
+        let noise = model
+            .noise_dim()
+            .map(|d| Tensor::<2>::zeros([batch, d], &device));
+        let loss = model.loss(x.clone(), noise, 0.5);
         out.push(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-3, model, grads);
@@ -33,13 +36,35 @@ fn losses(config: &ModelConfig) -> Vec<f32> {
 #[test]
 fn kernels_train_as_burn_does() {
     let configs = [
-        ModelConfig::Rnn(RnnConfig::default()),
         ModelConfig::Rnn(RnnConfig {
+            name: Some("lstm".into()),
+            ..Default::default()
+        }),
+        ModelConfig::Rnn(RnnConfig {
+            name: Some("bilstm, 2 layers".into()),
+            bidirectional: true,
+            layers: 2,
+            ..Default::default()
+        }),
+        ModelConfig::Rnn(RnnConfig {
+            name: Some("gru".into()),
             cell: Cell::Gru,
             ..Default::default()
         }),
         ModelConfig::Cae(CaeConfig {
             latent: Some(16),
+            ..Default::default()
+        }),
+        ModelConfig::Cae(CaeConfig {
+            name: Some("cae 5x5 stride 3".into()),
+            channels: vec![8, 8, 4],
+            kernel: 5,
+            stride: 3,
+            latent: None,
+        }),
+        ModelConfig::Vae(VaeConfig {
+            name: Some("conv vae".into()),
+            encoder: VaeEncoder::Conv,
             ..Default::default()
         }),
     ];
