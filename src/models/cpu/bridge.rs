@@ -11,7 +11,7 @@ use burn::tensor::DType;
 static ENABLED: AtomicU8 = AtomicU8::new(0);
 
 /// Turns the CPU kernels on or off for this process (default: on, unless the
-/// environment sets `EARSHOT_CPU_KERNELS=off`); off, every model runs on
+/// environment sets `EARSHOT_CPU_KERNELS=off`, `0` or `false`); off, every model runs on
 /// burn's own operations, to compare against.
 pub fn set_enabled(on: bool) {
     ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
@@ -20,7 +20,8 @@ pub fn set_enabled(on: bool) {
 fn enabled() -> bool {
     match ENABLED.load(Ordering::Relaxed) {
         0 => {
-            let on = std::env::var("EARSHOT_CPU_KERNELS").map_or(true, |v| v != "off");
+            let off = |v: String| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false");
+            let on = !std::env::var("EARSHOT_CPU_KERNELS").is_ok_and(off);
             set_enabled(on);
             on
         }
