@@ -1,13 +1,16 @@
-//! Training through the CPU kernels gives what training through burn's own
-//! operations gives: the same seed, the same initial model (parameters
+//! Training through the CPU kernels and the fused Adam gives what training
+//! through burn's own operations and Adam gives: the same seed, the same initial model (parameters
 //! initialise lazily in order of first use, and the kernels keep that order),
 //! the same losses step after step. One test in this binary, because it turns
 //! the kernels off and on for the whole process.
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use earshot::models::cpu::set_enabled;
-use earshot::models::{CaeConfig, Cell, ModelConfig, RnnConfig, VaeConfig, VaeEncoder};
+use earshot::models::{
+    CaeConfig, Cell, DenseConfig, ModelConfig, RnnConfig, VaeConfig, VaeEncoder,
+};
+use earshot::train::fused_adam::adam_for;
 
 /// Losses of three Adam steps on one fixed batch, from the seed.
 fn losses(config: &ModelConfig) -> Vec<f32> {
@@ -19,7 +22,8 @@ fn losses(config: &ModelConfig) -> Vec<f32> {
         .collect();
     let x = Tensor::<3>::from_data(TensorData::new(values, [batch, frames, coeffs]), &device);
     let mut model = config.init(frames, coeffs, &device);
-    let mut optim = AdamConfig::new().init();
+    // Burn's Adam with the kernels off, the fused one with them on.
+    let mut optim = adam_for(&device, Some(1e-4));
     let mut out = Vec::new();
     for _ in 0..3 {
         let noise = model
@@ -36,6 +40,7 @@ fn losses(config: &ModelConfig) -> Vec<f32> {
 #[test]
 fn kernels_train_as_burn_does() {
     let configs = [
+        ModelConfig::Dense(DenseConfig::default()),
         ModelConfig::Rnn(RnnConfig {
             name: Some("lstm".into()),
             ..Default::default()

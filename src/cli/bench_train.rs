@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use clap::Args;
 use earshot::models::{CaeConfig, DenseConfig, ModelConfig, RnnConfig};
@@ -66,7 +66,7 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
             .map(|_| normal.sample(&mut rng))
             .collect();
         let mut model = config.init(frames, coeffs, &autodiff);
-        let mut optim = AdamConfig::new().init();
+        let mut optim = earshot::train::fused_adam::adam_for(&autodiff, None);
         let mut epoch = |count: usize, model: &mut earshot::models::Autoencoder| -> f32 {
             let mut last = Tensor::<1>::zeros([1], &autodiff);
             for start in (0..count).step_by(args.batch) {

@@ -5,6 +5,7 @@
 pub mod checkpoint;
 mod config;
 pub mod events;
+pub mod fused_adam;
 mod trainer;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig};

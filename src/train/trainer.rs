@@ -4,8 +4,7 @@ use std::path::Path;
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -16,6 +15,7 @@ use rand_distr::{Distribution, Normal};
 
 use super::checkpoint::{self, Checkpoint, LoopState};
 use super::events::EventLog;
+use super::fused_adam::adam_for;
 use super::{OptimizerKind, TrainConfig, TrainError};
 use crate::data::WindowSet;
 use crate::models::{Autoencoder, ModelConfig, window_errors};
@@ -116,18 +116,18 @@ fn record_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
     }
 }
 
-fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+fn optimizer(config: &TrainConfig, device: &Device) -> ModuleOptimizer {
     let clip = config
         .grad_clip
         .map(|c| GradientClippingConfig::Norm(c as f32));
     match config.optimizer {
         OptimizerKind::Adam => {
-            let decay = (config.weight_decay > 0.0)
-                .then(|| WeightDecayConfig::new(config.weight_decay as f32));
-            AdamConfig::new()
-                .with_weight_decay(decay)
-                .with_grad_clipping(clip)
-                .init()
+            let decay = (config.weight_decay > 0.0).then_some(config.weight_decay as f32);
+            let optim = adam_for(device, decay);
+            match clip {
+                Some(clip) => optim.with_grad_clipping(clip.init()),
+                None => optim,
+            }
         }
         OptimizerKind::Adamw => AdamWConfig::new()
             .with_weight_decay(config.weight_decay as f32)
@@ -170,7 +170,7 @@ pub fn train_trial(
     let autodiff = trial.device.clone().autodiff();
     trial.device.seed(trial.seed);
     let mut model = trial.model.init(train.frames, train.coeffs, &autodiff);
-    let mut optim = optimizer(trial.train);
+    let mut optim = optimizer(trial.train, &trial.device);
     let mut state = LoopState {
         epochs_done: 0,
         best_valid: f64::INFINITY,
