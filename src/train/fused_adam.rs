@@ -84,15 +84,19 @@ impl Optimizer for FusedAdam {
         let factor = bias_correction2_sqrt / (1.0 - b1.powi(time as i32));
         let epsilon = self.epsilon * bias_correction2_sqrt;
         let lr = lr as f32;
-        for (((p, g), m), v) in param.iter_mut().zip(&grad).zip(&mut m).zip(&mut v) {
-            // burn's first step starts the moments from the gradient alone.
-            (*m, *v) = if first {
-                (g * (1.0 - b1), g * g * (1.0 - b2))
-            } else {
-                (*m * b1 + g * (1.0 - b1), *v * b2 + g * g * (1.0 - b2))
-            };
-            *p -= (*m * factor) / (v.sqrt() + epsilon) * lr;
-        }
+        // burn's first step starts the moments from the gradient alone; the
+        // loop is compiled for AVX2 where the CPU has it (same results).
+        crate::models::cpu::with_wide_simd(|| {
+            let moments = param.iter_mut().zip(&grad).zip(&mut m).zip(&mut v);
+            for (((p, g), m), v) in moments {
+                (*m, *v) = if first {
+                    (g * (1.0 - b1), g * g * (1.0 - b2))
+                } else {
+                    (*m * b1 + g * (1.0 - b1), *v * b2 + g * g * (1.0 - b2))
+                };
+                *p -= (*m * factor) / (v.sqrt() + epsilon) * lr;
+            }
+        });
         let tensor_of =
             |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape.clone()), &device);
         let momentum = AdaptiveMomentumState::new(time, tensor_of(m), tensor_of(v));
