@@ -4,7 +4,7 @@
 //! the same losses step after step. One test in this binary, because it turns
 //! the kernels off and on for the whole process.
 
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use earshot::models::cpu::set_enabled;
 use earshot::models::{
@@ -12,8 +12,8 @@ use earshot::models::{
 };
 use earshot::train::fused_adam::adam_for;
 
-/// Losses of three Adam steps on one fixed batch, from the seed.
-fn losses(config: &ModelConfig) -> Vec<f32> {
+/// Losses of three steps (Adam, else plain SGD) on one fixed batch, from the seed.
+fn losses(config: &ModelConfig, adam: bool) -> Vec<f32> {
     let device = Device::flex().autodiff();
     device.seed(7);
     let (batch, frames, coeffs) = (40, 32, 20);
@@ -23,7 +23,11 @@ fn losses(config: &ModelConfig) -> Vec<f32> {
     let x = Tensor::<3>::from_data(TensorData::new(values, [batch, frames, coeffs]), &device);
     let mut model = config.init(frames, coeffs, &device);
     // Burn's Adam with the kernels off, the fused one with them on.
-    let mut optim = adam_for(&device, Some(1e-4));
+    let mut optim = match adam {
+        true => adam_for(&device, Some(1e-4)),
+        false => SgdConfig::new().init(),
+    };
+    let lr = if adam { 1e-3 } else { 1e-2 };
     let mut out = Vec::new();
     for _ in 0..3 {
         let noise = model
@@ -32,7 +36,7 @@ fn losses(config: &ModelConfig) -> Vec<f32> {
         let loss = model.loss(x.clone(), noise, 0.5);
         out.push(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-3, model, grads);
+        model = optim.step(lr, model, grads);
     }
     out
 }
@@ -74,16 +78,19 @@ fn kernels_train_as_burn_does() {
         }),
     ];
     for config in &configs {
-        set_enabled(false);
-        let burn = losses(config);
-        set_enabled(true);
-        let ours = losses(config);
-        for (step, (a, b)) in ours.iter().zip(&burn).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-5 * b.abs(),
-                "{} step {step}: {a} with the kernels, {b} with burn's ops",
-                config.name()
-            );
+        for adam in [false, true] {
+            set_enabled(false);
+            let burn = losses(config, adam);
+            set_enabled(true);
+            let ours = losses(config, adam);
+            for (step, (a, b)) in ours.iter().zip(&burn).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs(),
+                    "{} ({}) step {step}: {a} with the kernels, {b} with burn's ops",
+                    config.name(),
+                    if adam { "adam" } else { "sgd" }
+                );
+            }
         }
     }
 }
