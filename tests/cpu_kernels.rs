@@ -2,12 +2,13 @@
 //! backward, on burn's Flex backend with autodiff: the same layer (same
 //! parameters) through the kernel and through burn, the gradients of one loss.
 
-use burn::nn::BiLstmConfig;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::gru::GruConfig;
+use burn::nn::{BiLstmConfig, GateController};
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use burn::tensor::Gradients;
 use earshot::models::cpu::conv_op::{conv_transpose2d, conv2d};
 use earshot::models::cpu::gru_op::gru;
 use earshot::models::cpu::lstm_op::bilstm;
@@ -31,6 +32,29 @@ fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>) {
         diff <= 2e-5 * scale,
         "{what}: largest difference {diff} (scale {scale})"
     );
+}
+
+/// `tensor`'s gradient is the same in both runs.
+fn assert_grads_close<const D: usize>(
+    what: &str,
+    tensor: &Tensor<D>,
+    ours: &Gradients,
+    theirs: &Gradients,
+) {
+    let grad = |g| tensor.grad(g).expect("a gradient");
+    assert_close(what, grad(ours), grad(theirs));
+}
+
+/// Every weight and bias of `gates` has the same gradient in both runs.
+fn assert_gate_grads(what: &str, gates: &[&GateController], ours: &Gradients, theirs: &Gradients) {
+    for gate in gates {
+        for linear in [&gate.input_transform, &gate.hidden_transform] {
+            assert_grads_close(&format!("{what} dw"), &linear.weight.val(), ours, theirs);
+            if let Some(b) = &linear.bias {
+                assert_grads_close(&format!("{what} db"), &b.val(), ours, theirs);
+            }
+        }
+    }
 }
 
 #[test]
@@ -78,16 +102,10 @@ fn conv2d_matches_burn_forward_and_backward() {
         assert_close("conv2d output", ours.clone(), theirs.clone());
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * r).sum().backward();
-        let grad = |t: &Tensor<4>, g| t.grad(g).expect("a gradient");
-        assert_close("conv2d dx", grad(&x, &g_ours), grad(&x, &g_theirs));
-        let w = layer.weight.val();
-        assert_close("conv2d dw", grad(&w, &g_ours), grad(&w, &g_theirs));
+        assert_grads_close("conv2d dx", &x, &g_ours, &g_theirs);
+        assert_grads_close("conv2d dw", &layer.weight.val(), &g_ours, &g_theirs);
         let b = layer.bias.as_ref().expect("bias").val();
-        assert_close(
-            "conv2d db",
-            b.grad(&g_ours).unwrap(),
-            b.grad(&g_theirs).unwrap(),
-        );
+        assert_grads_close("conv2d db", &b, &g_ours, &g_theirs);
     }
 }
 
@@ -118,11 +136,11 @@ fn conv_transpose2d_matches_burn_forward_and_backward() {
         assert_close("conv_transpose2d output", ours.clone(), theirs.clone());
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * r).sum().backward();
-        assert_close("dx", x.grad(&g_ours).unwrap(), x.grad(&g_theirs).unwrap());
+        assert_grads_close("dx", &x, &g_ours, &g_theirs);
         let w = layer.weight.val();
-        assert_close("dw", w.grad(&g_ours).unwrap(), w.grad(&g_theirs).unwrap());
+        assert_grads_close("dw", &w, &g_ours, &g_theirs);
         let b = layer.bias.as_ref().expect("bias").val();
-        assert_close("db", b.grad(&g_ours).unwrap(), b.grad(&g_theirs).unwrap());
+        assert_grads_close("db", &b, &g_ours, &g_theirs);
     }
 }
 
@@ -151,22 +169,10 @@ fn lstm_kernel_matches_the_composed_layer() {
     );
     let g_ours = (ours * r.clone()).sum().backward();
     let g_theirs = (theirs * r).sum().backward();
-    assert_close(
-        "lstm dx",
-        x.grad(&g_ours).unwrap(),
-        x.grad(&g_theirs).unwrap(),
-    );
+    assert_grads_close("lstm dx", &x, &g_ours, &g_theirs);
     let (w, b) = layer.gate_parameters();
-    assert_close(
-        "lstm dw",
-        w.grad(&g_ours).unwrap(),
-        w.grad(&g_theirs).unwrap(),
-    );
-    assert_close(
-        "lstm db",
-        b.grad(&g_ours).unwrap(),
-        b.grad(&g_theirs).unwrap(),
-    );
+    assert_grads_close("lstm dw", &w, &g_ours, &g_theirs);
+    assert_grads_close("lstm db", &b, &g_ours, &g_theirs);
 }
 
 #[test]
@@ -191,29 +197,9 @@ fn gru_kernel_matches_burns_gru() {
         );
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * r).sum().backward();
-        assert_close(
-            "gru dx",
-            x.grad(&g_ours).unwrap(),
-            x.grad(&g_theirs).unwrap(),
-        );
-        for gate in [&layer.update_gate, &layer.reset_gate, &layer.new_gate] {
-            for linear in [&gate.input_transform, &gate.hidden_transform] {
-                let w = linear.weight.val();
-                assert_close(
-                    "gru dw",
-                    w.grad(&g_ours).unwrap(),
-                    w.grad(&g_theirs).unwrap(),
-                );
-                if let Some(b) = &linear.bias {
-                    let b = b.val();
-                    assert_close(
-                        "gru db",
-                        b.grad(&g_ours).unwrap(),
-                        b.grad(&g_theirs).unwrap(),
-                    );
-                }
-            }
-        }
+        assert_grads_close("gru dx", &x, &g_ours, &g_theirs);
+        let gates = [&layer.update_gate, &layer.reset_gate, &layer.new_gate];
+        assert_gate_grads("gru", &gates, &g_ours, &g_theirs);
     }
 }
 
@@ -239,31 +225,11 @@ fn bilstm_kernel_matches_burns_bilstm() {
         );
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * r).sum().backward();
-        assert_close(
-            "bilstm dx",
-            x.grad(&g_ours).unwrap(),
-            x.grad(&g_theirs).unwrap(),
-        );
+        assert_grads_close("bilstm dx", &x, &g_ours, &g_theirs);
         for lstm in [&layer.forward, &layer.reverse] {
             let forget = lstm.forget_gate.as_ref().unwrap();
-            for gate in [&lstm.input_gate, forget, &lstm.output_gate, &lstm.cell_gate] {
-                for linear in [&gate.input_transform, &gate.hidden_transform] {
-                    let w = linear.weight.val();
-                    assert_close(
-                        "bilstm dw",
-                        w.grad(&g_ours).unwrap(),
-                        w.grad(&g_theirs).unwrap(),
-                    );
-                    if let Some(b) = &linear.bias {
-                        let b = b.val();
-                        assert_close(
-                            "bilstm db",
-                            b.grad(&g_ours).unwrap(),
-                            b.grad(&g_theirs).unwrap(),
-                        );
-                    }
-                }
-            }
+            let gates = [&lstm.input_gate, forget, &lstm.output_gate, &lstm.cell_gate];
+            assert_gate_grads("bilstm", &gates, &g_ours, &g_theirs);
         }
     }
 }
@@ -297,9 +263,5 @@ fn gru_kernel_matches_burns_gru_on_a_repeated_input() {
     );
     let g_ours = (ours * r.clone()).sum().backward();
     let g_theirs = (theirs * r).sum().backward();
-    assert_close(
-        "latent grad",
-        latent.grad(&g_ours).unwrap(),
-        latent.grad(&g_theirs).unwrap(),
-    );
+    assert_grads_close("latent grad", &latent, &g_ours, &g_theirs);
 }

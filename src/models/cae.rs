@@ -32,13 +32,13 @@ pub struct CaeConfig {
     pub latent: Option<usize>,
 }
 
-fn default_channels() -> Vec<usize> {
+pub(super) fn default_channels() -> Vec<usize> {
     vec![16, 32]
 }
-fn default_kernel() -> usize {
+pub(super) fn default_kernel() -> usize {
     3
 }
-fn default_stride() -> usize {
+pub(super) fn default_stride() -> usize {
     2
 }
 

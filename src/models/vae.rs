@@ -10,7 +10,10 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
-use super::cae::{conv_decode, conv_encode, conv_stack, validate_conv};
+use super::cae::{
+    conv_decode, conv_encode, conv_stack, default_channels, default_kernel, default_stride,
+    validate_conv,
+};
 
 /// The VAE's encoder (and, mirrored, its decoder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -74,15 +77,6 @@ pub enum VaeScore {
 
 fn default_hidden() -> Vec<usize> {
     vec![256, 64]
-}
-fn default_channels() -> Vec<usize> {
-    vec![16, 32]
-}
-fn default_kernel() -> usize {
-    3
-}
-fn default_stride() -> usize {
-    2
 }
 fn default_latent() -> usize {
     16

@@ -2,8 +2,10 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use burn::backend::DispatchDevice;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
+use burn::backend::{DispatchDevice, Flex};
 use burn::prelude::*;
 use burn::tensor::DType;
 
@@ -60,4 +62,19 @@ pub(super) fn slice(tensor: &FlexTensor) -> &[f32] {
 /// A Flex tensor of `values` in row-major order.
 pub(super) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Registers each gradient `(values, shape)` for the node of its input (`ids`
+/// in the order the operation's inputs were given; untracked inputs are
+/// `None` and get none).
+pub(super) fn register_grads<const N: usize>(
+    grads: &mut Gradients,
+    ids: [Option<NodeId>; N],
+    results: [(Vec<f32>, Vec<usize>); N],
+) {
+    for (id, (values, shape)) in ids.into_iter().zip(results) {
+        if let Some(id) = id {
+            grads.register::<Flex>(id, tensor(values, shape));
+        }
+    }
 }

@@ -20,7 +20,7 @@
 
 use rayon::prelude::*;
 
-use super::{Strided, matmul};
+use super::{Strided, chunk_slots, matmul, sum_in_order};
 
 /// Samples per parallel chunk (fixed, for results independent of threads).
 pub const CHUNK: usize = 8;
@@ -316,16 +316,8 @@ pub fn backward(
     let w = Strided::rows(small_c, patch, 0, patch);
     let dw = Strided::rows(small_c, patch, 0, patch);
     let mut grad_x = vec![0.0; if want_x { x.len() } else { 0 }];
-    // Each chunk's slice of the input gradient, or None for every chunk.
-    let slots: Vec<Option<&mut [f32]>> = if want_x {
-        grad_x
-            .chunks_mut((CHUNK * in_len).max(1))
-            .map(Some)
-            .collect()
-    } else {
-        (0..g.batch.div_ceil(CHUNK)).map(|_| None).collect()
-    };
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = slots
+    let slots = chunk_slots(&mut grad_x, CHUNK * in_len, g.batch.div_ceil(CHUNK), want_x);
+    let partials: Vec<Vec<f32>> = slots
         .into_par_iter()
         .enumerate()
         .map(|(chunk, grad_x)| {
@@ -371,15 +363,14 @@ pub fn backward(
                     sums
                 }
             };
-            (grad_w, grad_b)
+            grad_w.extend(grad_b);
+            grad_w
         })
         .collect();
-    let mut grad_weight = vec![0.0; small_c * patch];
-    let mut grad_bias = vec![0.0; out_channels];
-    for (w, b) in &partials {
-        grad_weight.iter_mut().zip(w).for_each(|(acc, v)| *acc += v);
-        grad_bias.iter_mut().zip(b).for_each(|(acc, v)| *acc += v);
-    }
+    let [grad_weight, grad_bias]: [Vec<f32>; 2] =
+        sum_in_order(&partials, &[small_c * patch, out_channels])
+            .try_into()
+            .expect("two parts");
     ConvGrads {
         x: grad_x,
         weight: grad_weight,

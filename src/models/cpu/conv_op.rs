@@ -16,7 +16,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 
-use super::bridge::{contiguous, slice, supported, tensor};
+use super::bridge::{contiguous, register_grads, slice, supported, tensor};
 use super::conv::{self, ConvGeometry, Direction};
 
 /// Stride and padding of a layer; `padding_out` adds rows and columns at the
@@ -217,32 +217,28 @@ impl Backward<Flex, 3> for ConvBackward {
     type State = Arc<Saved>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_weight, node_bias] = ops.parents;
         let grad_out = contiguous(grads.consume::<Flex>(&ops.node));
         let s = ops.state;
         let (g, direction) = (s.g, s.direction);
         let inputs = (slice(&s.x), slice(&s.weight), s.cols.as_slice());
-        let d = conv::backward(g, direction, inputs, slice(&grad_out), node_x.is_some());
+        let want_x = ops.parents[0].is_some();
+        let d = conv::backward(g, direction, inputs, slice(&grad_out), want_x);
         let input = if direction == Direction::Conv {
             g.big
         } else {
             g.small
         };
-        // [out, in, kh, kw] for a convolution, [in, out, kh, kw] transposed: both [small, big, ..].
-        let weight_shape = [g.small[0], g.big[0], g.kernel[0], g.kernel[1]];
-        if let Some(node) = node_x {
-            grads.register::<Flex>(
-                node.id,
-                tensor(d.x, [g.batch, input[0], input[1], input[2]]),
-            );
-        }
-        if let Some(node) = node_weight {
-            grads.register::<Flex>(node.id, tensor(d.weight, weight_shape));
-        }
-        if let Some(node) = node_bias {
-            let n = d.bias.len();
-            grads.register::<Flex>(node.id, tensor(d.bias, [n]));
-        }
+        let out_channels = d.bias.len();
+        let results = [
+            (d.x, vec![g.batch, input[0], input[1], input[2]]),
+            // [out, in, kh, kw] for a convolution, [in, out, kh, kw] transposed: both [small, big, ..].
+            (
+                d.weight,
+                vec![g.small[0], g.big[0], g.kernel[0], g.kernel[1]],
+            ),
+            (d.bias, vec![out_channels]),
+        ];
+        register_grads(grads, ops.parents.map(|p| p.map(|node| node.id)), results);
     }
 }
 

@@ -2,8 +2,9 @@
 //! gradients against finite differences of those definitions.
 
 use super::*;
+use crate::models::cpu::test_util::{assert_same_on_1_and_3_threads, f32s, random};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 
 /// `y[n, o, i, j] = b[o] + sum w[o, c, u, v] x[n, c, i s - p + u, j s - p + v]`.
 fn conv_reference(g: ConvGeometry, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
@@ -69,14 +70,6 @@ fn transposed_reference(g: ConvGeometry, x: &[f64], w: &[f64], b: &[f64]) -> Vec
     y
 }
 
-fn random(rng: &mut StdRng, len: usize) -> Vec<f64> {
-    (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
-}
-
-fn f32s(v: &[f64]) -> Vec<f32> {
-    v.iter().map(|&v| v as f32).collect()
-}
-
 /// The CAE's layers (stride 2, padding 1, and an odd size that needs output
 /// padding on the way back) and a rectangular kernel with uneven strides.
 fn geometries() -> Vec<ConvGeometry> {
@@ -109,16 +102,22 @@ fn forward_matches_float64_definitions() {
     let mut rng = StdRng::seed_from_u64(7);
     for g in geometries() {
         let (big, small) = (g.batch * g.big_len(), g.batch * g.small_len());
-        let w = random(&mut rng, g.small[0] * g.patch());
+        let w = random(&mut rng, g.small[0] * g.patch(), 1.0);
         for direction in [Direction::Conv, Direction::Transposed] {
             let (x, b, want) = match direction {
                 Direction::Conv => {
-                    let (x, b) = (random(&mut rng, big), random(&mut rng, g.small[0]));
+                    let (x, b) = (
+                        random(&mut rng, big, 1.0),
+                        random(&mut rng, g.small[0], 1.0),
+                    );
                     let want = conv_reference(g, &x, &w, &b);
                     (x, b, want)
                 }
                 Direction::Transposed => {
-                    let (x, b) = (random(&mut rng, small), random(&mut rng, g.big[0]));
+                    let (x, b) = (
+                        random(&mut rng, small, 1.0),
+                        random(&mut rng, g.big[0], 1.0),
+                    );
                     let want = transposed_reference(g, &x, &w, &b);
                     (x, b, want)
                 }
@@ -147,10 +146,10 @@ fn backward_matches_float64_finite_differences() {
                 Direction::Conv => (g.big_len(), g.small_len(), g.small[0]),
                 Direction::Transposed => (g.small_len(), g.big_len(), g.big[0]),
             };
-            let x = random(&mut rng, g.batch * in_len);
-            let w = random(&mut rng, g.small[0] * g.patch());
-            let b = random(&mut rng, out_c);
-            let r = random(&mut rng, g.batch * out_len);
+            let x = random(&mut rng, g.batch * in_len, 1.0);
+            let w = random(&mut rng, g.small[0] * g.patch(), 1.0);
+            let b = random(&mut rng, out_c, 1.0);
+            let r = random(&mut rng, g.batch * out_len, 1.0);
             let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
                 let y = match direction {
                     Direction::Conv => conv_reference(g, x, w, b),
@@ -189,9 +188,9 @@ fn backward_matches_float64_finite_differences() {
 fn results_do_not_depend_on_the_thread_count() {
     let g = geometries()[0];
     let mut rng = StdRng::seed_from_u64(9);
-    let x = f32s(&random(&mut rng, g.batch * g.big_len()));
-    let w = f32s(&random(&mut rng, g.small[0] * g.patch()));
-    let dy = f32s(&random(&mut rng, g.batch * g.small_len()));
+    let x = f32s(&random(&mut rng, g.batch * g.big_len(), 1.0));
+    let w = f32s(&random(&mut rng, g.small[0] * g.patch(), 1.0));
+    let dy = f32s(&random(&mut rng, g.batch * g.small_len(), 1.0));
     let run = || {
         let y = forward(g, Direction::Conv, (&x, &w, None), true);
         let grads = backward(g, Direction::Conv, (&x, &w, &y.cols), &dy, true);
@@ -214,15 +213,5 @@ fn results_do_not_depend_on_the_thread_count() {
         run().2,
         "the weight gradient does not depend on want_x"
     );
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap()
-        .install(run);
-    let three = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap()
-        .install(run);
-    assert_eq!(one, three);
+    assert_same_on_1_and_3_threads(run);
 }

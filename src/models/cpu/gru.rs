@@ -12,25 +12,18 @@
 //! `W [input, 3 hidden]`, `U [hidden, 3 hidden]`, `b`, `c [3 hidden]`; the
 //! initial state is zero. As for the LSTM ([`super::lstm`]): one matmul for
 //! every step's input part, one per step for the hidden part, the weight
-//! gradients in one matmul each over all steps, chunks of [`CHUNK`] sequences
+//! gradients in one matmul each over all steps, chunks of [`super::SEQUENCE_CHUNK`] sequences
 //! in parallel, summed in chunk order.
 
 use rayon::prelude::*;
 
-use super::{Strided, matmul, sigmoid, tanh, with_wide_simd};
-
-/// Sequences per parallel chunk: fixed, for results independent of the thread
-/// count; 16 keeps the matmuls efficient and still splits a batch of 64 four ways.
-pub const CHUNK: usize = 16;
+use super::{
+    SEQUENCE_CHUNK as CHUNK, SequenceDims, Strided, chunk_slots, matmul, sigmoid, sum_in_order,
+    tanh, with_wide_simd,
+};
 
 /// The sizes of one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GruDims {
-    pub batch: usize,
-    pub time: usize,
-    pub input: usize,
-    pub hidden: usize,
-}
+pub type GruDims = SequenceDims;
 
 /// The weights: `(W, b, U, c)` as in the module docs.
 pub type GruWeights<'a> = (&'a [f32], &'a [f32], &'a [f32], &'a [f32]);
@@ -80,11 +73,7 @@ pub fn forward(d: GruDims, x: &[f32], weights: GruWeights, keep: bool) -> GruTra
     if d.batch == 0 || t == 0 {
         return GruTrace { hidden, gates };
     }
-    let slots: Vec<Option<&mut [f32]>> = if keep {
-        gates.chunks_mut(CHUNK * t * 4 * n).map(Some).collect()
-    } else {
-        (0..d.batch.div_ceil(CHUNK)).map(|_| None).collect()
-    };
+    let slots = chunk_slots(&mut gates, CHUNK * t * 4 * n, d.batch.div_ceil(CHUNK), keep);
     hidden
         .par_chunks_mut(CHUNK * t * n)
         .zip(slots)
@@ -198,15 +187,8 @@ pub fn backward(
         "the trace of a training forward pass"
     );
     let mut grad_x = vec![0.0; if want_x { x.len() } else { 0 }];
-    let slots: Vec<Option<&mut [f32]>> = if want_x {
-        grad_x
-            .chunks_mut((CHUNK * t * inp).max(1))
-            .map(Some)
-            .collect()
-    } else {
-        (0..d.batch.div_ceil(CHUNK)).map(|_| None).collect()
-    };
-    let partials: Vec<Vec<f32>> = slots
+    let chunks = d.batch.div_ceil(CHUNK);
+    let partials: Vec<Vec<f32>> = chunk_slots(&mut grad_x, CHUNK * t * inp, chunks, want_x)
         .into_par_iter()
         .enumerate()
         .map(|(chunk, grad_x)| {
@@ -215,16 +197,7 @@ pub fn backward(
             backward_chunk(d, (start, rows), x, weights, trace, grad_hidden, grad_x)
         })
         .collect();
-    let sizes = [inp * g, g, n * g, g];
-    let mut sums: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0.0; s]).collect();
-    for partial in &partials {
-        let mut rest = partial.as_slice();
-        for (sum, &size) in sums.iter_mut().zip(&sizes) {
-            let (part, tail) = rest.split_at(size);
-            sum.iter_mut().zip(part).for_each(|(acc, v)| *acc += v);
-            rest = tail;
-        }
-    }
+    let sums = sum_in_order(&partials, &[inp * g, g, n * g, g]);
     let [w_input, b_input, w_hidden, b_hidden]: [Vec<f32>; 4] =
         sums.try_into().expect("four gradients");
     GruGrads {

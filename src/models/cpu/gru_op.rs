@@ -17,7 +17,7 @@ use burn::nn::activation::Activation;
 use burn::nn::gru::Gru;
 use burn::prelude::*;
 
-use super::bridge::{contiguous, slice, supported, tensor};
+use super::bridge::{contiguous, register_grads, slice, supported, tensor};
 use super::gru::{self, GruDims, GruTrace};
 
 /// A whole-sequence GRU layer as one backend operation.
@@ -139,11 +139,7 @@ impl Backward<Flex, 5> for GruSequenceBackward {
             (g.w_hidden, vec![d.hidden, h3]),
             (g.b_hidden, vec![h3]),
         ];
-        for (parent, (values, shape)) in ops.parents.into_iter().zip(results) {
-            if let Some(node) = parent {
-                grads.register::<Flex>(node.id, tensor(values, shape));
-            }
-        }
+        register_grads(grads, ops.parents.map(|p| p.map(|node| node.id)), results);
     }
 }
 

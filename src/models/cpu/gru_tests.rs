@@ -2,8 +2,9 @@
 //! against finite differences of them.
 
 use super::*;
+use crate::models::cpu::test_util::{assert_same_on_1_and_3_threads, f32s, random};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 
 /// Weights in float64: `(W, b, U, c)`.
 type Weights = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
@@ -33,14 +34,6 @@ fn reference(d: GruDims, x: &[f64], (w, b, u, c): &Weights) -> Vec<f64> {
         }
     }
     out
-}
-
-fn random(rng: &mut StdRng, len: usize, scale: f64) -> Vec<f64> {
-    (0..len).map(|_| rng.random_range(-scale..scale)).collect()
-}
-
-fn f32s(v: &[f64]) -> Vec<f32> {
-    v.iter().map(|&v| v as f32).collect()
 }
 
 fn weights(rng: &mut StdRng, d: GruDims) -> Weights {
@@ -159,15 +152,5 @@ fn results_do_not_depend_on_the_thread_count() {
             grads.b_hidden,
         )
     };
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap()
-        .install(run);
-    let three = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap()
-        .install(run);
-    assert_eq!(one, three);
+    assert_same_on_1_and_3_threads(run);
 }

@@ -5,7 +5,7 @@
 //! previous hidden state; gate columns in the order input, forget, cell,
 //! output), `bias [4 * hidden]`; the initial hidden and cell states are zero.
 //!
-//! Per chunk of [`CHUNK`] sequences: one matmul projects every step's input at
+//! Per chunk of [`super::SEQUENCE_CHUNK`] sequences: one matmul projects every step's input at
 //! once, then each step is one `[chunk, hidden] x [hidden, 4 hidden]` matmul and
 //! a vectorised pass over the gates. The backward pass walks the steps in
 //! reverse with one matmul per step and leaves the weight gradient to a single
@@ -14,25 +14,16 @@
 
 use rayon::prelude::*;
 
-use super::{Strided, matmul, sigmoid, tanh, with_wide_simd};
-
-/// Sequences per parallel chunk: fixed, for results independent of the thread
-/// count; 16 keeps the matmuls efficient and still splits a batch of 64 four ways.
-pub const CHUNK: usize = 16;
+use super::{
+    SEQUENCE_CHUNK as CHUNK, SequenceDims, Strided, chunk_slots, matmul, sigmoid, sum_in_order,
+    tanh, with_wide_simd,
+};
 
 /// The sizes of one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LstmDims {
-    pub batch: usize,
-    pub time: usize,
-    pub input: usize,
-    pub hidden: usize,
-}
+pub type LstmDims = SequenceDims;
 
-impl LstmDims {
-    fn gates(&self) -> usize {
-        4 * self.hidden
-    }
+fn gate_width(d: LstmDims) -> usize {
+    4 * d.hidden
 }
 
 /// What the forward pass computes and the backward pass needs.
@@ -56,7 +47,8 @@ pub struct LstmGrads {
     pub bias: Vec<f32>,
 }
 
-fn check(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) {
+fn check(d: LstmDims, x: &[f32], weight: &[f32], bias: Option<&[f32]>) {
+    assert!(d.input > 0 && d.hidden > 0, "empty LSTM layer");
     assert_eq!(
         x.len(),
         d.batch * d.time * d.input,
@@ -64,18 +56,19 @@ fn check(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) {
     );
     assert_eq!(
         weight.len(),
-        (d.input + d.hidden) * d.gates(),
+        (d.input + d.hidden) * gate_width(d),
         "weight shape"
     );
-    assert_eq!(bias.len(), d.gates(), "bias shape");
-    assert!(d.input > 0 && d.hidden > 0, "empty LSTM layer");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), gate_width(d), "bias shape");
+    }
 }
 
 /// Runs the layer over every sequence of `x`, keeping what the backward
 /// pass needs.
 pub fn forward(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> LstmTrace {
-    check(d, x, weight, bias);
-    let (t, h, g) = (d.time, d.hidden, d.gates());
+    check(d, x, weight, Some(bias));
+    let (t, h, g) = (d.time, d.hidden, gate_width(d));
     let mut trace = LstmTrace {
         hidden: vec![0.0; d.batch * t * h],
         gates: vec![0.0; d.batch * t * g],
@@ -104,8 +97,8 @@ pub fn forward(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> LstmTrac
 /// The layer's output `h_t` only (inference): the gates and cells live one
 /// chunk at a time, so memory stays that of the output.
 pub fn hidden_states(d: LstmDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
-    check(d, x, weight, bias);
-    let (t, h, g) = (d.time, d.hidden, d.gates());
+    check(d, x, weight, Some(bias));
+    let (t, h, g) = (d.time, d.hidden, gate_width(d));
     let mut hidden = vec![0.0; d.batch * t * h];
     if d.batch == 0 || t == 0 {
         return hidden;
@@ -145,7 +138,7 @@ fn forward_chunk(
     cells: &mut [f32],
     cells_tanh: &mut [f32],
 ) {
-    let (t, n, g) = (d.time, d.hidden, d.gates());
+    let (t, n, g) = (d.time, d.hidden, gate_width(d));
     // Every step's input projection plus bias at once.
     for row in gates.chunks_exact_mut(g) {
         row.copy_from_slice(bias);
@@ -228,21 +221,13 @@ pub fn backward(
     grad_hidden: &[f32],
     want_x: bool,
 ) -> LstmGrads {
-    let (t, n, g) = (d.time, d.hidden, d.gates());
+    let (t, n, g) = (d.time, d.hidden, gate_width(d));
     assert_eq!(grad_hidden.len(), d.batch * t * n, "grad_hidden shape");
     assert_eq!(trace.gates.len(), d.batch * t * g, "trace shape");
-    check(d, x, weight, &vec![0.0; g]);
+    check(d, x, weight, None);
     let mut grad_x = vec![0.0; if want_x { x.len() } else { 0 }];
-    // Each chunk's slice of the input gradient, or None for every chunk.
-    let slots: Vec<Option<&mut [f32]>> = if want_x {
-        grad_x
-            .chunks_mut((CHUNK * t * d.input).max(1))
-            .map(Some)
-            .collect()
-    } else {
-        (0..d.batch.div_ceil(CHUNK)).map(|_| None).collect()
-    };
-    let partials: Vec<Vec<f32>> = slots
+    let chunks = d.batch.div_ceil(CHUNK);
+    let partials: Vec<Vec<f32>> = chunk_slots(&mut grad_x, CHUNK * t * d.input, chunks, want_x)
         .into_par_iter()
         .enumerate()
         .map(|(chunk, grad_x)| {
@@ -251,14 +236,9 @@ pub fn backward(
             backward_chunk(d, start, rows, x, weight, trace, grad_hidden, grad_x)
         })
         .collect();
-    let rows = d.input + n;
-    let mut grad_weight = vec![0.0; rows * g];
-    let mut grad_bias = vec![0.0; g];
-    for partial in &partials {
-        let (w, b) = partial.split_at(rows * g);
-        grad_weight.iter_mut().zip(w).for_each(|(acc, v)| *acc += v);
-        grad_bias.iter_mut().zip(b).for_each(|(acc, v)| *acc += v);
-    }
+    let [grad_weight, grad_bias]: [Vec<f32>; 2] = sum_in_order(&partials, &[(d.input + n) * g, g])
+        .try_into()
+        .expect("two parts");
     LstmGrads {
         x: grad_x,
         weight: grad_weight,
@@ -313,7 +293,7 @@ fn backward_chunk(
     grad_hidden: &[f32],
     grad_x: Option<&mut [f32]>,
 ) -> Vec<f32> {
-    let (t, n, g, inp) = (d.time, d.hidden, d.gates(), d.input);
+    let (t, n, g, inp) = (d.time, d.hidden, gate_width(d), d.input);
     let gates = &trace.gates[start * t * g..][..rows * t * g];
     let cells = &trace.cells[start * t * n..][..rows * t * n];
     let cells_tanh = &trace.cells_tanh[start * t * n..][..rows * t * n];

@@ -16,7 +16,7 @@ use burn::nn::activation::Activation;
 use burn::nn::{BiLstm, GateController, Linear, Lstm};
 use burn::prelude::*;
 
-use super::bridge::{contiguous, slice, tensor};
+use super::bridge::{contiguous, register_grads, slice, tensor};
 use super::lstm::{self, LstmDims, LstmTrace};
 
 /// A whole-sequence LSTM layer as one backend operation.
@@ -100,30 +100,17 @@ impl Backward<Flex, 3> for LstmSequenceBackward {
     type State = (LstmDims, Arc<Saved>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_weight, node_bias] = ops.parents;
         let grad_hidden = contiguous(grads.consume::<Flex>(&ops.node));
         let (d, s) = ops.state;
         let (x, weight) = (slice(&s.x), slice(&s.weight));
-        let g = lstm::backward(
-            d,
-            x,
-            weight,
-            &s.trace,
-            slice(&grad_hidden),
-            node_x.is_some(),
-        );
-        if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, tensor(g.x, [d.batch, d.time, d.input]));
-        }
-        if let Some(node) = node_weight {
-            grads.register::<Flex>(
-                node.id,
-                tensor(g.weight, [d.input + d.hidden, 4 * d.hidden]),
-            );
-        }
-        if let Some(node) = node_bias {
-            grads.register::<Flex>(node.id, tensor(g.bias, [4 * d.hidden]));
-        }
+        let want_x = ops.parents[0].is_some();
+        let g = lstm::backward(d, x, weight, &s.trace, slice(&grad_hidden), want_x);
+        let results = [
+            (g.x, vec![d.batch, d.time, d.input]),
+            (g.weight, vec![d.input + d.hidden, 4 * d.hidden]),
+            (g.bias, vec![4 * d.hidden]),
+        ];
+        register_grads(grads, ops.parents.map(|p| p.map(|node| node.id)), results);
     }
 }
 

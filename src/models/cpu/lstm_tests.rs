@@ -2,8 +2,9 @@
 //! finite differences of it.
 
 use super::*;
+use crate::models::cpu::test_util::{assert_same_on_1_and_3_threads, f32s, random};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 
 /// The textbook LSTM in float64, one sequence element at a time.
 fn reference(d: LstmDims, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
@@ -33,14 +34,6 @@ fn reference(d: LstmDims, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
     out
 }
 
-fn random(rng: &mut StdRng, len: usize, scale: f64) -> Vec<f64> {
-    (0..len).map(|_| rng.random_range(-scale..scale)).collect()
-}
-
-fn to_f32(v: &[f64]) -> Vec<f32> {
-    v.iter().map(|&v| v as f32).collect()
-}
-
 #[test]
 fn forward_matches_float64_reference_across_chunks() {
     // 37 sequences: two full chunks and a partial one.
@@ -55,7 +48,7 @@ fn forward_matches_float64_reference_across_chunks() {
     let w = random(&mut rng, (d.input + d.hidden) * 4 * d.hidden, 0.8);
     let b = random(&mut rng, 4 * d.hidden, 0.5);
     let want = reference(d, &x, &w, &b);
-    let (xf, wf, bf) = (to_f32(&x), to_f32(&w), to_f32(&b));
+    let (xf, wf, bf) = (f32s(&x), f32s(&w), f32s(&b));
     let got = forward(d, &xf, &wf, &bf).hidden;
     assert_eq!(
         got,
@@ -91,10 +84,10 @@ fn backward_matches_float64_finite_differences() {
             .map(|(h, r)| h * r)
             .sum()
     };
-    let (xf, wf, bf) = (to_f32(&x), to_f32(&w), to_f32(&b));
+    let (xf, wf, bf) = (f32s(&x), f32s(&w), f32s(&b));
     let trace = forward(d, &xf, &wf, &bf);
-    let grads = backward(d, &xf, &wf, &trace, &to_f32(&r), true);
-    let without_x = backward(d, &xf, &wf, &trace, &to_f32(&r), false);
+    let grads = backward(d, &xf, &wf, &trace, &f32s(&r), true);
+    let without_x = backward(d, &xf, &wf, &trace, &f32s(&r), false);
     assert!(without_x.x.is_empty());
     assert_eq!(without_x.weight, grads.weight);
     let eps = 1e-6;
@@ -131,24 +124,14 @@ fn results_do_not_depend_on_the_thread_count() {
         hidden: 8,
     };
     let mut rng = StdRng::seed_from_u64(3);
-    let x = to_f32(&random(&mut rng, d.batch * d.time * d.input, 1.0));
-    let w = to_f32(&random(&mut rng, (d.input + d.hidden) * 4 * d.hidden, 0.5));
-    let b = to_f32(&random(&mut rng, 4 * d.hidden, 0.5));
-    let gh = to_f32(&random(&mut rng, d.batch * d.time * d.hidden, 1.0));
+    let x = f32s(&random(&mut rng, d.batch * d.time * d.input, 1.0));
+    let w = f32s(&random(&mut rng, (d.input + d.hidden) * 4 * d.hidden, 0.5));
+    let b = f32s(&random(&mut rng, 4 * d.hidden, 0.5));
+    let gh = f32s(&random(&mut rng, d.batch * d.time * d.hidden, 1.0));
     let run = || {
         let trace = forward(d, &x, &w, &b);
         let grads = backward(d, &x, &w, &trace, &gh, true);
         (trace.hidden, grads.x, grads.weight, grads.bias)
     };
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap()
-        .install(run);
-    let three = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap()
-        .install(run);
-    assert_eq!(one, three);
+    assert_same_on_1_and_3_threads(run);
 }

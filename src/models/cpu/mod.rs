@@ -13,8 +13,54 @@ pub mod gru;
 pub mod gru_op;
 pub mod lstm;
 pub mod lstm_op;
+#[cfg(test)]
+mod test_util;
 
 pub use bridge::{set_enabled, supported};
+
+/// Sequences per parallel chunk of the recurrent kernels: fixed, for results
+/// independent of the thread count; 16 keeps the matmuls efficient and still
+/// splits a batch of 64 four ways.
+pub const SEQUENCE_CHUNK: usize = 16;
+
+/// The sizes of one call of a recurrent kernel (LSTM, GRU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequenceDims {
+    pub batch: usize,
+    pub time: usize,
+    pub input: usize,
+    pub hidden: usize,
+}
+
+/// Each parallel chunk's slice (`chunk_len` values) of a buffer written chunk
+/// by chunk, or, when the buffer is not `wanted`, `None` for each of `chunks`.
+fn chunk_slots(
+    buf: &mut [f32],
+    chunk_len: usize,
+    chunks: usize,
+    wanted: bool,
+) -> Vec<Option<&mut [f32]>> {
+    if wanted {
+        buf.chunks_mut(chunk_len.max(1)).map(Some).collect()
+    } else {
+        (0..chunks).map(|_| None).collect()
+    }
+}
+
+/// The sum of the chunks' partial results, each the concatenation of parts of
+/// `sizes`, added in chunk order (the same numbers whatever the thread count).
+fn sum_in_order(partials: &[Vec<f32>], sizes: &[usize]) -> Vec<Vec<f32>> {
+    let mut sums: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0.0; s]).collect();
+    for partial in partials {
+        let mut rest = partial.as_slice();
+        for sum in &mut sums {
+            let (part, tail) = rest.split_at(sum.len());
+            sum.iter_mut().zip(part).for_each(|(acc, v)| *acc += v);
+            rest = tail;
+        }
+    }
+    sums
+}
 
 /// Where a matrix lies in a slice: element `(r, c)` at `offset + r * row_stride + c * col_stride`.
 #[derive(Debug, Clone, Copy)]
