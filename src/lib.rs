@@ -6,6 +6,7 @@
 //! (loop, checkpoints, events). [`experiment`] drives them from a TOML file.
 
 pub mod audio;
+pub mod csvx;
 pub mod dashboard;
 pub mod data;
 pub mod eval;

@@ -21,7 +21,7 @@ fn losses(config: &ModelConfig, adam: bool) -> Vec<f32> {
         .map(|i| ((i % 977) as f32 * 0.37).sin() + ((i / 640) as f32 * 0.11).cos())
         .collect();
     let x = Tensor::<3>::from_data(TensorData::new(values, [batch, frames, coeffs]), &device);
-    let mut model = config.init(frames, coeffs, &device);
+    let mut model = config.init(frames, coeffs, &device).unwrap();
     // Burn's Adam with the kernels off, the fused one with them on.
     let mut optim = match adam {
         true => adam_for(&device, Some(1e-4)),

@@ -3,7 +3,8 @@
 mod common;
 
 use earshot::eval::{
-    ClipScore, Confusion, Gamma, clip_scores, max_f1_threshold, partial_auc, percentile, roc_auc,
+    ClipScore, Confusion, Gamma, Pooling, clip_scores, max_f1_threshold, partial_auc, percentile,
+    roc_auc,
 };
 
 fn close(a: f64, b: f64, what: &str, case: &str) {
@@ -68,19 +69,42 @@ fn auc_is_undefined_with_one_class() {
 
 #[test]
 fn clip_scores_reduce_windows() {
-    let scores = clip_scores(&[1.0, 3.0, 5.0, 2.0], &[0, 0, 2, 2], 3, ClipScore::Mean, 3);
+    let pool = |how, top_k, percentile| Pooling {
+        how,
+        top_k,
+        percentile,
+    };
+    let scores = clip_scores(
+        &[1.0, 3.0, 5.0, 2.0],
+        &[0, 0, 2, 2],
+        3,
+        pool(ClipScore::Mean, 3, 0.0),
+    );
     assert_eq!(scores, vec![Some(2.0), None, Some(3.5)]);
-    let worst = clip_scores(&[1.0, 3.0, 5.0, 2.0], &[0, 0, 2, 2], 3, ClipScore::Max, 3);
+    let worst = clip_scores(
+        &[1.0, 3.0, 5.0, 2.0],
+        &[0, 0, 2, 2],
+        3,
+        pool(ClipScore::Max, 3, 0.0),
+    );
     assert_eq!(worst, vec![Some(3.0), None, Some(5.0)]);
     // Top-2 mean of [4, 1, 6, 2] is (6 + 4) / 2; a clip with fewer windows uses them all.
     let top = clip_scores(
         &[4.0, 1.0, 6.0, 2.0, 7.0],
         &[0, 0, 0, 0, 1],
         2,
-        ClipScore::TopkMean,
-        2,
+        pool(ClipScore::TopkMean, 2, 0.0),
     );
     assert_eq!(top, vec![Some(5.0), Some(7.0)]);
+    // numpy.percentile([4, 1, 6, 2], 90) = 5.4 (linear interpolation: 4 + 0.7 * (6 - 4)).
+    let p90 = clip_scores(
+        &[4.0, 1.0, 6.0, 2.0, 7.0],
+        &[0, 0, 0, 0, 1],
+        2,
+        pool(ClipScore::Percentile, 1, 90.0),
+    );
+    assert!((p90[0].unwrap() - 5.4).abs() < 1e-12, "{p90:?}");
+    assert_eq!(p90[1], Some(7.0));
 }
 
 #[test]

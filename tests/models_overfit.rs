@@ -22,7 +22,7 @@ fn loss_ratio(config: ModelConfig, steps: usize, lr: f64) -> f64 {
     let device = Device::flex().autodiff();
     device.seed(7);
     let x = tiny_batch(&device);
-    let mut model = config.init(16, 8, &device);
+    let mut model = config.init(16, 8, &device).expect("an autoencoder");
     let mut optim = AdamConfig::new().init();
     let mut first = None;
     let mut last = f64::NAN;
@@ -120,7 +120,9 @@ fn conv_vae_overfits_and_restores_odd_shapes() {
     assert!(ratio >= 10.0, "loss fell only {ratio:.1}x");
     let device = Device::flex();
     for (frames, coeffs) in [(13, 7), (32, 20), (5, 3)] {
-        let model = ModelConfig::Vae(config.clone()).init(frames, coeffs, &device);
+        let model = ModelConfig::Vae(config.clone())
+            .init(frames, coeffs, &device)
+            .unwrap();
         let x = Tensor::<3>::zeros([2, frames, coeffs], &device);
         assert_eq!(
             model.forward(x, None).reconstruction.dims(),
@@ -133,7 +135,9 @@ fn conv_vae_overfits_and_restores_odd_shapes() {
 fn cae_restores_odd_shapes_exactly() {
     let device = Device::flex();
     for (frames, coeffs) in [(13, 7), (32, 20), (5, 3)] {
-        let model = ModelConfig::Cae(CaeConfig::default()).init(frames, coeffs, &device);
+        let model = ModelConfig::Cae(CaeConfig::default())
+            .init(frames, coeffs, &device)
+            .unwrap();
         let x = Tensor::<3>::zeros([2, frames, coeffs], &device);
         assert_eq!(
             model.forward(x, None).reconstruction.dims(),

@@ -17,6 +17,14 @@ pub use resample::StreamResampler;
 /// Samples handed out per chunk (per channel, before resampling).
 pub const CHUNK_FRAMES: usize = 16_384;
 
+/// Sample rates accepted from file headers and configs, in Hz: below this range
+/// a header is almost surely corrupt (and resampling it up would multiply the
+/// work), above it no real recorder goes.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
+/// Audio decoded per file at most unless told otherwise: 24 hours.
+pub const DEFAULT_MAX_DURATION_S: f64 = 24.0 * 3600.0;
+
 /// An audio file that could not be used, with the file it concerns.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {kind}", path.display())]
@@ -61,6 +69,19 @@ pub enum AudioErrorKind {
     /// The header declares no channels.
     #[error("the header declares 0 channels")]
     NoChannels,
+    /// The header declares a sample rate no recording has.
+    #[error(
+        "the header declares a sample rate of {0} Hz, outside 1,000-768,000 Hz; the file is corrupt or not audio"
+    )]
+    SampleRate(u32),
+    /// More audio than the per-file limit.
+    #[error(
+        "longer than the limit of {limit_s} s of audio per file (--max-duration, or [data] max_duration); split the recording or raise the limit"
+    )]
+    TooLong {
+        /// The limit in seconds.
+        limit_s: f64,
+    },
     /// The file decodes to no samples at all.
     #[error("the file holds no audio samples")]
     Empty,
@@ -107,6 +128,7 @@ pub(crate) trait MonoSource: Send {
 /// Reads an audio file as mono `f32` chunks at a target sample rate.
 pub struct AudioReader {
     path: PathBuf,
+    max_frames: u64,
     source: Box<dyn MonoSource>,
     resampler: Option<StreamResampler>,
     target_rate: u32,
@@ -116,14 +138,34 @@ pub struct AudioReader {
 }
 
 impl AudioReader {
-    /// Opens `path`; `target_rate` of `None` keeps the native rate.
+    /// Opens `path`; `target_rate` of `None` keeps the native rate. At most
+    /// [`DEFAULT_MAX_DURATION_S`] of audio is decoded.
     pub fn open(path: &Path, target_rate: Option<u32>) -> Result<Self, AudioError> {
+        Self::open_limited(path, target_rate, DEFAULT_MAX_DURATION_S)
+    }
+
+    /// Opens `path`, refusing it (before or while decoding) once it holds more
+    /// than `max_duration_s` seconds of audio.
+    pub fn open_limited(
+        path: &Path,
+        target_rate: Option<u32>,
+        max_duration_s: f64,
+    ) -> Result<Self, AudioError> {
         let err = |kind| AudioError {
             path: path.to_path_buf(),
             kind,
         };
         let source = open_source(path).map_err(err)?;
         let info = source.info();
+        if !SAMPLE_RATES.contains(&info.sample_rate) {
+            return Err(err(AudioErrorKind::SampleRate(info.sample_rate)));
+        }
+        let max_frames = (max_duration_s * info.sample_rate as f64).ceil() as u64;
+        if info.frames.is_some_and(|f| f > max_frames) {
+            return Err(err(AudioErrorKind::TooLong {
+                limit_s: max_duration_s,
+            }));
+        }
         let target = target_rate.unwrap_or(info.sample_rate);
         let resampler = if target != info.sample_rate {
             Some(StreamResampler::new(info.sample_rate, target).map_err(err)?)
@@ -132,6 +174,7 @@ impl AudioReader {
         };
         Ok(Self {
             path: path.to_path_buf(),
+            max_frames,
             source,
             resampler,
             target_rate: target,
@@ -166,6 +209,10 @@ impl AudioReader {
                 .next_chunk(&mut self.native)
                 .map_err(|kind| self.error(kind))?;
             self.frames_read += self.native.len() as u64;
+            if self.frames_read > self.max_frames {
+                let limit_s = self.max_frames as f64 / self.source.info().sample_rate as f64;
+                return Err(self.error(AudioErrorKind::TooLong { limit_s }));
+            }
             if let Some(i) = self.native.iter().position(|s| !s.is_finite()) {
                 let index = self.frames_read - self.native.len() as u64 + i as u64;
                 return Err(self.error(AudioErrorKind::NonFinite { index }));
@@ -212,9 +259,19 @@ pub struct Clip {
     pub source: SourceInfo,
 }
 
-/// Decodes a whole file into memory (for clips; long recordings should use [`AudioReader`]).
+/// Decodes a whole file into memory (for clips; long recordings should use
+/// [`AudioReader`]); at most [`DEFAULT_MAX_DURATION_S`] of audio.
 pub fn load(path: &Path, target_rate: Option<u32>) -> Result<Clip, AudioError> {
-    let mut reader = AudioReader::open(path, target_rate)?;
+    load_limited(path, target_rate, DEFAULT_MAX_DURATION_S)
+}
+
+/// [`load`], refusing more than `max_duration_s` seconds of audio.
+pub fn load_limited(
+    path: &Path,
+    target_rate: Option<u32>,
+    max_duration_s: f64,
+) -> Result<Clip, AudioError> {
+    let mut reader = AudioReader::open_limited(path, target_rate, max_duration_s)?;
     let mut samples = Vec::new();
     let mut chunk = Vec::new();
     while reader.read_chunk(&mut chunk)? {

@@ -65,7 +65,9 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
         let data: Vec<f32> = (0..args.samples * frames * coeffs)
             .map(|_| normal.sample(&mut rng))
             .collect();
-        let mut model = config.init(frames, coeffs, &autodiff);
+        let mut model = config
+            .init(frames, coeffs, &autodiff)
+            .expect("the bench trains autoencoders only");
         let mut optim = earshot::train::fused_adam::adam_for(&autodiff, None);
         let mut epoch = |count: usize, model: &mut earshot::models::Autoencoder| -> f32 {
             let mut last = Tensor::<1>::zeros([1], &autodiff);

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use earshot::data::synth::{SynthCounts, write_dataset};
-use earshot::experiment::Experiment;
+use earshot::experiment::{Experiment, Reuse};
 
 use super::DeviceChoice;
 
@@ -33,10 +33,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         test_anomaly: 20,
         seconds: 2.0,
     };
-    if data.exists() {
-        std::fs::remove_dir_all(&data)
-            .with_context(|| format!("cannot clear {}", data.display()))?;
-    }
     let files = write_dataset(&data, counts, experiment.seed)
         .with_context(|| format!("cannot write the demo dataset to {}", data.display()))?;
     eprintln!(
@@ -45,5 +41,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         data.display()
     );
     experiment.data.root = data;
-    super::train::train_and_report(&experiment, args.out.join("runs"), args.device, false, true)
+    // A demo run again moves the previous demo's runs aside rather than mixing them.
+    super::train::train_and_report(
+        &experiment,
+        args.out.join("runs"),
+        args.device,
+        Reuse::Overwrite,
+        true,
+    )
 }

@@ -51,6 +51,10 @@ pub struct FeaturesArgs {
     /// Neither read nor write the feature cache.
     #[arg(long)]
     no_cache: bool,
+    /// Seconds of audio decoded per file at most; longer files are skipped with
+    /// their reason (a corrupt header can otherwise promise days of audio).
+    #[arg(long, default_value_t = earshot::audio::DEFAULT_MAX_DURATION_S, value_name = "SECONDS")]
+    max_duration: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,6 +93,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         n_mels: args.n_mels,
         n_mfcc: args.n_mfcc,
         kind: args.kind,
+        max_duration_s: args.max_duration,
         ..FeatureConfig::default()
     };
     let engine = args.device.feature_engine(&config)?;

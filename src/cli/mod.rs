@@ -8,6 +8,7 @@ mod detect;
 mod device;
 mod eval;
 mod features;
+mod init;
 mod sweep;
 mod train;
 
@@ -54,9 +55,14 @@ enum Command {
     ///
     /// Example: earshot features recordings/ --out feats/ --kind logmel
     Features(features::FeaturesArgs),
+    /// Inspect a dataset folder and write a commented starter experiment for it.
+    ///
+    /// Example: earshot init data/fsdd --out fsdd.toml && earshot train fsdd.toml
+    Init(init::InitArgs),
     /// Train every model of an experiment file and compare them.
     ///
     /// Example: earshot train experiments/rnn_vs_cae.toml --device cpu
+    #[command(after_help = train::EXIT_CODES)]
     Train(train::TrainArgs),
     /// Run a hyperparameter sweep ([sweep] in the experiment): resumable, parallel, shardable.
     ///
@@ -64,7 +70,7 @@ enum Command {
     ///   earshot sweep experiments/sweep_dense.toml --parallel 2
     ///   earshot sweep exp.toml --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
     ///   earshot sweep exp.toml --report
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = train::EXIT_CODES)]
     Sweep(sweep::SweepArgs),
     /// Measure throughput (compare with the peers in shared/bench).
     #[command(subcommand)]
@@ -79,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => detect::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Features(args) => features::run(args),
+        Command::Init(args) => init::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Train(args) => train::run(args),
         Command::Bench(cmd) => bench::run(cmd),

@@ -42,6 +42,11 @@ pub struct SweepArgs {
     /// longest epoch, or a slow live trial gets trained twice.
     #[arg(long, default_value_t = STALE_AFTER.as_secs() / 60, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
     stale_after: u64,
+    /// Retrain finished trials whose resolved config changed since they ran
+    /// (their folders are moved aside to <trial>.prev-<time>). Without it
+    /// such trials are refused and the sweep exits non-zero.
+    #[arg(long)]
+    rerun_changed: bool,
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
@@ -93,6 +98,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         gpu_features: device_name.starts_with("wgpu"),
         shard: args.shard,
         stale_after: std::time::Duration::from_secs(60 * args.stale_after),
+        rerun_changed: args.rerun_changed,
     };
     let outcome = run_sweep(&sweep, &opts, &|line| eprintln!("{line}"))?;
     print!(
@@ -106,5 +112,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         outcome.held_elsewhere.len(),
         outcome.files.1.display()
     );
-    Ok(ExitCode::SUCCESS)
+    if !outcome.changed.is_empty() {
+        eprintln!(
+            "{} finished trial(s) refused because their config changed: {} (--rerun-changed retrains them)",
+            outcome.changed.len(),
+            outcome.changed.join(", ")
+        );
+        if outcome.failed.is_empty() {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(super::train::exit_code(
+        outcome.failed.iter().map(String::as_str),
+    ))
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Args;
-use earshot::experiment::{Experiment, Progress, RunOptions, run_experiment};
+use earshot::experiment::{Experiment, Progress, Reuse, RunOptions, run_experiment};
 use earshot::features::cache::FeatureCache;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,9 +23,15 @@ pub struct TrainArgs {
     /// Where to train.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
-    /// Continue every trial from its newest checkpoint (same seed, same result).
-    #[arg(long)]
+    /// Continue every trial's run from its newest checkpoint (same seed, same result).
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Move trial folders that already hold a run aside (to <trial>.prev-<time>) and start anew.
+    ///
+    /// Without --resume or --overwrite, a trial folder that holds a run is refused:
+    /// two runs never mix in one folder, and nothing is deleted.
+    #[arg(long)]
+    overwrite: bool,
     /// Neither read nor write the feature cache.
     #[arg(long)]
     no_cache: bool,
@@ -41,15 +47,26 @@ fn quiet() -> bool {
     QUIET.load(Ordering::SeqCst)
 }
 
+impl TrainArgs {
+    fn reuse(&self) -> Reuse {
+        match (self.resume, self.overwrite) {
+            (true, _) => Reuse::Resume,
+            (false, true) => Reuse::Overwrite,
+            (false, false) => Reuse::Refuse,
+        }
+    }
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
+    let reuse = args.reuse();
     let context = format!("experiment {}", args.experiment.display());
     if !args.tui {
         return train_and_report(
             &experiment,
             args.runs_dir,
             args.device,
-            args.resume,
+            reuse,
             !args.no_cache,
         )
         .context(context);
@@ -65,7 +82,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             &experiment,
             args.runs_dir,
             args.device,
-            args.resume,
+            reuse,
             !args.no_cache,
         )
     });
@@ -91,7 +108,7 @@ pub fn train_and_report(
     experiment: &Experiment,
     runs_dir: PathBuf,
     device: DeviceChoice,
-    resume: bool,
+    reuse: Reuse,
     use_cache: bool,
 ) -> anyhow::Result<ExitCode> {
     let (device, device_name) = device.resolve_training()?;
@@ -99,7 +116,8 @@ pub fn train_and_report(
         runs_dir: runs_dir.clone(),
         device,
         device_name: device_name.clone(),
-        resume,
+        reuse,
+        stale_after: earshot::experiment::sweep::STALE_AFTER,
         cache: use_cache.then(|| FeatureCache::new(FeatureCache::default_dir())),
         // Training on wgpu: the features come from our WGSL kernels on the same device.
         gpu_features: device_name.starts_with("wgpu"),
@@ -117,7 +135,7 @@ pub fn train_and_report(
     let bar = ProgressBar::hidden();
     let mut on_progress = |p: Progress| match p {
         _ if quiet() => {}
-        Progress::Stage("features") => {
+        Progress::Features => {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template("features [{bar:30}] {pos}/{len} files, eta {eta}")
@@ -125,10 +143,15 @@ pub fn train_and_report(
                     .progress_chars("=> "),
             );
         }
-        Progress::Stage(trial) => {
+        Progress::Trial(trial) => {
             bar.finish_and_clear();
             eprintln!("== {trial}");
         }
+        Progress::MovedAside(from, to) => eprintln!(
+            "moved the previous run in {} to {}",
+            from.display(),
+            to.display()
+        ),
         Progress::Files(done, total) => {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -200,10 +223,31 @@ pub fn train_and_report(
             );
         }
     }
-    let any_done = summary.trials.iter().any(|t| t.status == "done");
-    Ok(if any_done {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit_code(
+        summary
+            .trials
+            .iter()
+            .filter(|t| t.status == "failed")
+            .map(|t| t.trial.as_str()),
+    ))
 }
+
+/// Exit status of `train` and `sweep`, as their `--help` documents: 0 when
+/// every trial finished (done, or stopped by a sweep's rule), [`TRIAL_FAILED`]
+/// when any failed (named on stderr).
+pub fn exit_code<'a>(failed: impl Iterator<Item = &'a str>) -> ExitCode {
+    let failed: Vec<&str> = failed.collect();
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{} trial(s) failed: {}", failed.len(), failed.join(", "));
+    ExitCode::from(TRIAL_FAILED)
+}
+
+/// Exit status when the command ran but some trial failed.
+pub const TRIAL_FAILED: u8 = 3;
+
+/// The exit statuses, for `--help` of `train` and `sweep`.
+pub const EXIT_CODES: &str = "Exit status: 0 every trial finished; 1 an error stopped the command \
+(bad experiment file, unusable data, a folder holding another run, I/O); 2 bad command-line \
+arguments; 3 the command ran but at least one trial failed (named on stderr).";

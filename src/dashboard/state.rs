@@ -235,14 +235,9 @@ impl TrialView {
             self.scores_stamp = s;
             self.scores = std::fs::read_to_string(&scores_path)
                 .map(|t| {
-                    t.lines()
-                        .skip(1)
-                        .filter_map(|l| {
-                            let mut f = l.rsplitn(3, ',');
-                            let (_flag, label, rest) = (f.next()?, f.next()?, f.next()?);
-                            let score = rest.rsplit(',').next()?.parse::<f64>().ok()?;
-                            Some((score, label == "anomaly"))
-                        })
+                    crate::report::read_scores_csv(&t)
+                        .into_iter()
+                        .map(|(_, score, anomaly)| (score, anomaly))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -268,7 +263,7 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
-                .filter(|p| p.is_dir())
+                .filter(|p| p.is_dir() && !crate::fsx::is_set_aside(p))
                 .collect()
         })
         .unwrap_or_default();

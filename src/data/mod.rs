@@ -4,6 +4,7 @@
 mod bad;
 mod dcase;
 mod folders;
+pub mod inspect;
 mod load;
 mod manifest;
 mod normalize;
@@ -78,6 +79,13 @@ pub struct DataConfig {
     /// Use at most this many training files (after a seeded shuffle); all when absent.
     #[serde(default)]
     pub max_files: Option<usize>,
+    /// Seconds of audio decoded per file at most; a longer file is skipped with its reason.
+    #[serde(default = "default_max_duration")]
+    pub max_duration: f64,
+}
+
+fn default_max_duration() -> f64 {
+    crate::audio::DEFAULT_MAX_DURATION_S
 }
 
 fn default_frames() -> usize {
@@ -114,6 +122,12 @@ impl DataConfig {
             return Err(format!(
                 "normal_hasbird is {}, must be 0 or 1",
                 self.normal_hasbird
+            ));
+        }
+        if !(self.max_duration.is_finite() && self.max_duration > 0.0) {
+            return Err(format!(
+                "max_duration is {}, must be a positive number of seconds (default 86400 = 24 h)",
+                self.max_duration
             ));
         }
         if !(0.0..1.0).contains(&self.valid_fraction) {

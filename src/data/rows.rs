@@ -35,13 +35,23 @@ pub(super) fn collect_rows(
     let mut files = DatasetFiles::default();
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let row = raw.trim();
-        if row.is_empty() || row.starts_with('#') || (line == 1 && row.starts_with(header)) {
+    for record in crate::csvx::records(&text) {
+        let record = match record {
+            Ok(r) => r,
+            Err(reason) => {
+                problems.push(FileFailure {
+                    path: csv.to_path_buf(),
+                    reason,
+                });
+                continue;
+            }
+        };
+        let line = record.line;
+        let fields: Vec<&str> = record.fields.iter().map(|f| f.trim()).collect();
+        let blank = fields.iter().all(|f| f.is_empty());
+        if blank || (line == 1 && fields.join(",").starts_with(header)) {
             continue;
         }
-        let fields: Vec<&str> = row.split(',').map(str::trim).collect();
         let checked = parse(&fields).and_then(|row| {
             if !seen.insert(row.path.clone()) {
                 Err(format!(

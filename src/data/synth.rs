@@ -108,13 +108,15 @@ pub fn anomalous_clip(rng: &mut StdRng, seconds: f32) -> Vec<f32> {
 
 /// Writes the dataset under `root` (16-bit PCM WAV) and returns the file count.
 pub fn write_dataset(root: &Path, counts: SynthCounts, seed: u64) -> std::io::Result<usize> {
+    // Only a folder earshot generated (or an empty one) is written into.
+    crate::fsx::clear_generated(root)?;
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut files = Vec::new();
     let roles: [(&str, usize, bool); 3] = [
         ("train/normal", counts.train, false),
         ("test/normal", counts.test_normal, false),
         ("test/anomaly", counts.test_anomaly, true),
     ];
-    let mut written = 0;
     for (folder, count, anomalous) in roles {
         let dir = root.join(folder);
         std::fs::create_dir_all(&dir)?;
@@ -125,11 +127,13 @@ pub fn write_dataset(root: &Path, counts: SynthCounts, seed: u64) -> std::io::Re
                 normal_clip(&mut rng, counts.seconds)
             };
             let stem = if anomalous { "anomaly" } else { "normal" };
-            write_wav(&dir.join(format!("{stem}_{i:04}.wav")), &clip)?;
-            written += 1;
+            let name = format!("{stem}_{i:04}.wav");
+            write_wav(&dir.join(&name), &clip)?;
+            files.push(Path::new(folder).join(name));
         }
     }
-    Ok(written)
+    crate::fsx::mark_generated(root, &files)?;
+    Ok(files.len())
 }
 
 fn write_wav(path: &Path, samples: &[f32]) -> std::io::Result<()> {

@@ -62,6 +62,8 @@ pub struct EvalConfig {
     pub clip_score: ClipScore,
     /// Windows averaged by `topk_mean`.
     pub top_k: usize,
+    /// The percentile of window scores taken by `clip_score = "percentile"`.
+    pub percentile: f64,
     /// How the threshold is chosen.
     pub threshold: ThresholdRule,
 }
@@ -71,14 +73,30 @@ impl Default for EvalConfig {
         Self {
             clip_score: ClipScore::Mean,
             top_k: 3,
+            percentile: super::default_clip_percentile(),
             threshold: ThresholdRule::default(),
         }
     }
 }
 
 impl EvalConfig {
+    /// How window scores become clip scores under this config.
+    pub fn pooling(&self) -> super::Pooling {
+        super::Pooling {
+            how: self.clip_score,
+            top_k: self.top_k,
+            percentile: self.percentile,
+        }
+    }
+
     /// Checks ranges; the message names the key.
     pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=100.0).contains(&self.percentile) {
+            return Err(format!(
+                "eval.percentile is {}, must be within 0..=100",
+                self.percentile
+            ));
+        }
         if self.top_k == 0 {
             return Err("eval.top_k must be >= 1".into());
         }

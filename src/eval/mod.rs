@@ -21,6 +21,9 @@ pub struct Threshold {
     /// Windows averaged by `topk_mean`.
     #[serde(default = "default_top_k")]
     pub top_k: usize,
+    /// The percentile taken by `clip_score = "percentile"`.
+    #[serde(default = "default_clip_percentile")]
+    pub percentile: f64,
     /// How the value was chosen.
     #[serde(default)]
     pub rule: ThresholdRule,
@@ -31,6 +34,55 @@ pub struct Threshold {
 
 fn default_top_k() -> usize {
     3
+}
+
+pub(crate) fn default_clip_percentile() -> f64 {
+    90.0
+}
+
+impl Threshold {
+    /// The clip-score pooling this threshold was fitted with.
+    pub fn pooling(&self) -> Pooling {
+        Pooling {
+            how: self.clip_score,
+            top_k: self.top_k,
+            percentile: self.percentile,
+        }
+    }
+}
+
+/// How window (or frame) scores are pooled into a clip score, with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pooling {
+    /// The rule.
+    pub how: ClipScore,
+    /// Windows averaged by `topk_mean`.
+    pub top_k: usize,
+    /// The percentile taken by `percentile` (0..=100, linear interpolation as numpy's default).
+    pub percentile: f64,
+}
+
+impl Pooling {
+    /// Plain mean pooling.
+    pub const MEAN: Pooling = Pooling {
+        how: ClipScore::Mean,
+        top_k: 1,
+        percentile: 50.0,
+    };
+
+    /// One clip's score from its window scores (not empty).
+    pub fn pool(&self, mut e: Vec<f64>) -> f64 {
+        match self.how {
+            ClipScore::Mean => e.iter().sum::<f64>() / e.len() as f64,
+            ClipScore::Max => e.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ClipScore::TopkMean => {
+                e.sort_by(|a, b| b.total_cmp(a));
+                let k = self.top_k.clamp(1, e.len());
+                e[..k].iter().sum::<f64>() / k as f64
+            }
+            ClipScore::Percentile => percentile(&e, self.percentile).unwrap_or(f64::NAN),
+        }
+    }
 }
 
 /// How window errors become one score per clip.
@@ -44,6 +96,9 @@ pub enum ClipScore {
     Max,
     /// Mean of the clip's `top_k` worst windows (all of them when it has fewer).
     TopkMean,
+    /// The `percentile`-th percentile of the clip's window scores (robust to a
+    /// few outliers, sharper than the mean for short events).
+    Percentile,
 }
 
 /// Reduces per-window errors to per-clip scores; `clip_of[w]` is window `w`'s clip.
@@ -52,8 +107,7 @@ pub fn clip_scores(
     errors: &[f32],
     clip_of: &[usize],
     clips: usize,
-    how: ClipScore,
-    top_k: usize,
+    pooling: Pooling,
 ) -> Vec<Option<f64>> {
     let mut per_clip: Vec<Vec<f64>> = vec![Vec::new(); clips];
     for (&e, &c) in errors.iter().zip(clip_of) {
@@ -61,17 +115,7 @@ pub fn clip_scores(
     }
     per_clip
         .into_iter()
-        .map(|mut e| {
-            (!e.is_empty()).then(|| match how {
-                ClipScore::Mean => e.iter().sum::<f64>() / e.len() as f64,
-                ClipScore::Max => e.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                ClipScore::TopkMean => {
-                    e.sort_by(|a, b| b.total_cmp(a));
-                    let k = top_k.clamp(1, e.len());
-                    e[..k].iter().sum::<f64>() / k as f64
-                }
-            })
-        })
+        .map(|e| (!e.is_empty()).then(|| pooling.pool(e)))
         .collect()
 }
 

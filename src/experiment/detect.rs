@@ -7,10 +7,12 @@ use burn::prelude::Device;
 use serde::Serialize;
 
 use super::TrialRecord;
+use super::ensemble::EnsembleModel;
 use crate::data::{Normalizer, WindowSet};
-use crate::eval::{ClipScore, Threshold, clip_scores};
+use crate::eval::{Pooling, Threshold, clip_scores};
 use crate::features::{CpuExtractor, extract_file};
 use crate::models::Autoencoder;
+use crate::models::reference::ReferenceModel;
 use crate::train;
 
 /// A stretch of a recording whose windows all exceed the threshold.
@@ -60,16 +62,29 @@ pub enum DetectError {
     },
 }
 
+/// What scores a trial's windows: a trained autoencoder or a fitted reference detector.
+enum Scorer {
+    Autoencoder {
+        model: Autoencoder,
+        /// Weight of the KL term in scores (a VAE scoring by negative ELBO).
+        kl_weight: f64,
+    },
+    Reference(ReferenceModel),
+    /// Members (sibling trial folders) and how their scores combine.
+    Ensemble {
+        model: EnsembleModel,
+        members: Vec<Detector>,
+    },
+}
+
 /// A loaded trial, ready to score audio.
 pub struct Detector {
     extractor: CpuExtractor,
     normalizer: Normalizer,
-    model: Autoencoder,
+    scorer: Scorer,
     frames: usize,
     hop: usize,
     threshold: Option<Threshold>,
-    /// Weight of the KL term in scores (a VAE scoring by negative ELBO).
-    kl_weight: f64,
     device: Device,
     record: TrialRecord,
 }
@@ -104,6 +119,26 @@ impl Detector {
                 crate::VERSION
             );
         }
+        let ensemble_path = model_dir.join("ensemble.json");
+        let ensemble =
+            if ensemble_path.is_file() {
+                let model: EnsembleModel = serde_json::from_str(&read(&ensemble_path, "")?)
+                    .map_err(|e| DetectError::Model {
+                        path: ensemble_path.clone(),
+                        reason: format!("unreadable ({e}); retrain"),
+                    })?;
+                // Members are siblings of the ensemble's trial folder.
+                let trial_dir = model_dir.parent().unwrap_or(&model_dir);
+                let siblings = trial_dir.parent().unwrap_or(trial_dir);
+                let members = model
+                    .members
+                    .iter()
+                    .map(|m| Detector::load(&siblings.join(&m.trial), device.clone()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(Scorer::Ensemble { model, members })
+            } else {
+                None
+            };
         let norm_path = model_dir.join("normalizer.json");
         let normalizer: Normalizer = serde_json::from_str(&read(
             &norm_path,
@@ -117,11 +152,7 @@ impl Detector {
             .experiment
             .model
             .iter()
-            .find(|m| m.name() == record.trial)
-            .ok_or_else(|| DetectError::Model {
-                path: config_path.clone(),
-                reason: format!("no model named {}", record.trial),
-            })?;
+            .find(|m| m.name() == record.trial);
         let extractor =
             CpuExtractor::new(&record.experiment.features).map_err(|e| DetectError::Model {
                 path: config_path.clone(),
@@ -137,14 +168,37 @@ impl Detector {
                 ),
             });
         }
-        let weights = model_dir.join("model.bin");
-        let model =
-            train::load_model(model_config, frames, coeffs, &weights, &device).map_err(|e| {
-                DetectError::Model {
-                    path: weights,
-                    reason: e.to_string(),
+        let scorer = match (ensemble, model_config) {
+            (Some(ensemble), _) => ensemble,
+            (None, Some(config)) if config.reference().is_some() => {
+                let path = model_dir.join("reference.json");
+                let text = read(&path, "the fitted detector is missing; retrain")?;
+                Scorer::Reference(serde_json::from_str(&text).map_err(|e| DetectError::Model {
+                    path: path.clone(),
+                    reason: format!("unreadable ({e}); retrain"),
+                })?)
+            }
+            (None, Some(config)) => {
+                let weights = model_dir.join("model.bin");
+                let model =
+                    train::load_model(config, frames, coeffs, &weights, &device).map_err(|e| {
+                        DetectError::Model {
+                            path: weights,
+                            reason: e.to_string(),
+                        }
+                    })?;
+                Scorer::Autoencoder {
+                    model,
+                    kl_weight: config.score_kl_weight(),
                 }
-            })?;
+            }
+            (None, None) => {
+                return Err(DetectError::Model {
+                    path: config_path.clone(),
+                    reason: format!("no model named {}", record.trial),
+                });
+            }
+        };
         let threshold_path = model_dir.join("threshold.json");
         let threshold = std::fs::read_to_string(&threshold_path)
             .ok()
@@ -152,11 +206,10 @@ impl Detector {
         Ok(Self {
             extractor,
             normalizer,
-            model,
+            scorer,
             frames,
             hop: record.experiment.data.hop,
             threshold,
-            kl_weight: model_config.score_kl_weight(),
             device,
             record,
         })
@@ -174,6 +227,9 @@ impl Detector {
 
     /// Scores one file (resampled to the model's rate as it streams).
     pub fn score_file(&self, path: &Path) -> Result<FileDetection, String> {
+        if let Scorer::Ensemble { model, members } = &self.scorer {
+            return self.score_ensemble(model, members, path);
+        }
         let extracted = extract_file(path, &self.extractor, None)?;
         let mut features = extracted.features;
         self.normalizer.apply(&mut features.data);
@@ -183,7 +239,8 @@ impl Detector {
             .source
             .and_then(|s| s.frames.map(|f| f as f64 / s.sample_rate as f64));
         let duration_s = duration_s.unwrap_or(features.frames as f64 * frame_s);
-        let short = (features.frames < self.frames).then(|| {
+        let is_reference = matches!(self.scorer, Scorer::Reference(_));
+        let short = (features.frames < self.frames && !is_reference).then(|| {
             format!(
                 "shorter than one window ({} of {} frames): repeated to fill it",
                 features.frames, self.frames
@@ -199,16 +256,28 @@ impl Detector {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
         };
-        let (window_errors, clip_of) = self.window_errors(&features);
-        let errors = window_errors.scores(self.kl_weight);
-        let (how, top_k) = self
+        let (errors, mse, mae, span) = match &self.scorer {
+            Scorer::Autoencoder { model, kl_weight } => {
+                let window_errors = self.window_errors(model, &features);
+                (
+                    window_errors.scores(*kl_weight),
+                    train::mean(&window_errors.squared),
+                    train::mean(&window_errors.absolute),
+                    Some((self.frames, self.hop)),
+                )
+            }
+            Scorer::Reference(r) => (r.score(&features), f64::NAN, f64::NAN, r.unit_span()),
+            Scorer::Ensemble { .. } => unreachable!("ensembles are scored above"),
+        };
+        let clip_of = vec![0; errors.len()];
+        let pooling = self
             .threshold
             .as_ref()
-            .map_or((ClipScore::Mean, 1), |t| (t.clip_score, t.top_k));
-        let score = clip_scores(&errors, &clip_of, 1, how, top_k)[0].unwrap_or(f64::NAN);
+            .map_or(Pooling::MEAN, Threshold::pooling);
+        let score = clip_scores(&errors, &clip_of, 1, pooling)[0].unwrap_or(f64::NAN);
         let flagged = self.threshold.as_ref().is_some_and(|t| score > t.value);
-        let segments = match (&self.threshold, short.is_none()) {
-            (Some(t), true) => self.segments(&errors, t.value, frame_s),
+        let segments = match (&self.threshold, short.is_none(), span) {
+            (Some(t), true, Some(span)) => segments(&errors, t.value, frame_s, span),
             _ => Vec::new(),
         };
         Ok(FileDetection {
@@ -217,10 +286,37 @@ impl Detector {
             flagged,
             duration_s,
             windows: errors.len(),
-            mse: train::mean(&window_errors.squared),
-            mae: train::mean(&window_errors.absolute),
+            mse,
+            mae,
             segments,
             note,
+        })
+    }
+
+    /// Every member's verdict, combined on the members' common scale.
+    fn score_ensemble(
+        &self,
+        model: &EnsembleModel,
+        members: &[Detector],
+        path: &Path,
+    ) -> Result<FileDetection, String> {
+        let verdicts = members
+            .iter()
+            .map(|m| m.score_file(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let scores: Vec<f64> = verdicts.iter().map(|v| v.score).collect();
+        let score = model.combine(&scores);
+        let first = &verdicts[0];
+        Ok(FileDetection {
+            path: path.to_path_buf(),
+            score,
+            flagged: self.threshold.as_ref().is_some_and(|t| score > t.value),
+            duration_s: first.duration_s,
+            windows: 1,
+            mse: f64::NAN,
+            mae: f64::NAN,
+            segments: Vec::new(),
+            note: first.note.clone(),
         })
     }
 
@@ -228,15 +324,13 @@ impl Detector {
     /// time so a long recording never holds all its windows at once.
     fn window_errors(
         &self,
+        model: &Autoencoder,
         features: &crate::features::Features,
-    ) -> (train::WindowErrors, Vec<usize>) {
+    ) -> train::WindowErrors {
         const BLOCK: usize = 4096; // windows per block
         if features.frames < self.frames {
             let windows = WindowSet::cut(std::iter::once(features), self.frames, self.hop);
-            return (
-                train::evaluate(&self.model, &windows, &self.device),
-                windows.clip,
-            );
+            return train::evaluate(model, &windows, &self.device);
         }
         let count = (features.frames - self.frames) / self.hop + 1;
         let mut all = train::WindowErrors::default();
@@ -249,13 +343,12 @@ impl Detector {
                 data: features.data[from * features.coeffs..to * features.coeffs].to_vec(),
             };
             let windows = WindowSet::cut(std::iter::once(&block), self.frames, self.hop);
-            let e = train::evaluate(&self.model, &windows, &self.device);
+            let e = train::evaluate(model, &windows, &self.device);
             all.squared.extend(e.squared);
             all.absolute.extend(e.absolute);
             all.kl.extend(e.kl);
         }
-        let clip_of = vec![0; all.squared.len()];
-        (all, clip_of)
+        all
     }
 
     /// Scores windows `hop` frames apart instead of the training hop: fewer
@@ -264,28 +357,30 @@ impl Detector {
         self.hop = hop.max(1);
         self
     }
+}
 
-    /// Runs of windows above `threshold`, merged, in seconds.
-    fn segments(&self, errors: &[f32], threshold: f64, frame_s: f64) -> Vec<Segment> {
-        let mut out: Vec<Segment> = Vec::new();
-        for (w, &e) in errors.iter().enumerate() {
-            if (e as f64) <= threshold {
-                continue;
-            }
-            let start_s = (w * self.hop) as f64 * frame_s;
-            let end_s = (w * self.hop + self.frames) as f64 * frame_s;
-            match out.last_mut() {
-                Some(last) if start_s <= last.end_s => {
-                    last.end_s = end_s;
-                    last.score = last.score.max(e as f64);
-                }
-                _ => out.push(Segment {
-                    start_s,
-                    end_s,
-                    score: e as f64,
-                }),
-            }
+/// Runs of units (windows of `span.0` frames, `span.1` apart) above
+/// `threshold`, merged, in seconds.
+fn segments(errors: &[f32], threshold: f64, frame_s: f64, span: (usize, usize)) -> Vec<Segment> {
+    let (frames, hop) = span;
+    let mut out: Vec<Segment> = Vec::new();
+    for (w, &e) in errors.iter().enumerate() {
+        if (e as f64) <= threshold {
+            continue;
         }
-        out
+        let start_s = (w * hop) as f64 * frame_s;
+        let end_s = (w * hop + frames) as f64 * frame_s;
+        match out.last_mut() {
+            Some(last) if start_s <= last.end_s => {
+                last.end_s = end_s;
+                last.score = last.score.max(e as f64);
+            }
+            _ => out.push(Segment {
+                start_s,
+                end_s,
+                score: e as f64,
+            }),
+        }
     }
+    out
 }

@@ -59,6 +59,7 @@ pub fn trial_dirs(dir: &Path) -> Vec<PathBuf> {
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| p.join("model").join("config.toml").is_file())
+                .filter(|p| !crate::fsx::is_set_aside(p))
                 .collect()
         })
         .unwrap_or_default();

@@ -3,11 +3,15 @@
 //! run directory. This module drives the stages; it computes nothing itself.
 
 mod detect;
+mod ensemble;
 mod evaluate;
 mod prepare;
+mod reference;
 mod run;
 mod score;
+pub mod starter;
 pub mod sweep;
+pub mod trial_dir;
 
 use std::path::{Path, PathBuf};
 
@@ -20,11 +24,13 @@ use crate::models::ModelConfig;
 use crate::train::TrainConfig;
 
 pub use detect::{DetectError, Detector, FileDetection, Segment};
+pub use ensemble::{EnsembleConfig, EnsembleMethod, EnsembleModel};
 pub use evaluate::{EvalError, TrialEvaluation, evaluate_trial, trial_dirs};
 pub use run::{
     Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialPruner, TrialRecord,
     run_experiment,
 };
+pub use trial_dir::Reuse;
 
 /// A whole experiment: data, features, the models to compare and how to train them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +54,9 @@ pub struct Experiment {
     /// Clip scores and the decision threshold.
     #[serde(default)]
     pub eval: EvalConfig,
+    /// Ensembles of this experiment's models, each a trial of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ensemble: Vec<EnsembleConfig>,
     /// A hyperparameter sweep over this experiment (`earshot sweep`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<sweep::SweepConfig>,
@@ -102,7 +111,7 @@ impl Experiment {
 
     /// Parses experiment text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ExperimentError> {
-        let experiment: Experiment = toml::from_str(text).map_err(|e| {
+        let mut experiment: Experiment = toml::from_str(text).map_err(|e| {
             let start = e.span().map_or(0, |s| s.start);
             let (line, column) = line_column(text, refine_offset(text, start, e.message()));
             ExperimentError::Parse {
@@ -118,6 +127,7 @@ impl Experiment {
                 path: path.to_path_buf(),
                 message,
             })?;
+        experiment.features.max_duration_s = experiment.data.max_duration;
         Ok(experiment)
     }
 
@@ -136,6 +146,28 @@ impl Experiment {
         self.train.validate().map_err(|e| format!("[train] {e}"))?;
         self.eval.validate().map_err(|e| format!("[eval] {e}"))?;
         let mut names = std::collections::HashSet::new();
+        let model_names: Vec<String> = self.model.iter().map(|m| m.name()).collect();
+        for (i, e) in self.ensemble.iter().enumerate() {
+            let at = format!("[[ensemble]] #{} ({})", i + 1, e.name);
+            if e.name.is_empty() || e.name.contains(['/', '\\']) || e.name.starts_with('.') {
+                return Err(format!("{at}: name must be a plain folder name"));
+            }
+            if e.members.is_empty() {
+                return Err(format!(
+                    "{at}: members is empty; list trial names, e.g. members = [{:?}]",
+                    model_names.first().cloned().unwrap_or_default()
+                ));
+            }
+            if let Some(missing) = e.members.iter().find(|m| !model_names.contains(m)) {
+                return Err(format!(
+                    "{at}: members names {missing:?}, which is not a model of this experiment (models: {})",
+                    model_names.join(", ")
+                ));
+            }
+            if !names.insert(e.name.clone()) {
+                return Err(format!("{at}: two ensembles are named {:?}", e.name));
+            }
+        }
         for (i, model) in self.model.iter().enumerate() {
             model
                 .validate()

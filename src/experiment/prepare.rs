@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Experiment, Progress, RunError, RunOptions};
 use crate::data::{self, DataError, FileFailure, Label, LoadedClip, Normalizer, WindowSet};
-use crate::features::{CpuExtractor, FeatureEngine};
+use crate::features::{CpuExtractor, FeatureEngine, Features};
 
 /// Prepared data: normalised windows for training, validation and test.
 pub(super) struct Prepared {
@@ -19,6 +19,9 @@ pub(super) struct Prepared {
     pub(super) test: WindowSet,
     /// Path and label of each test clip, in window-set clip order.
     pub(super) test_clips: Vec<(PathBuf, Label)>,
+    /// Normalised features of every clip, [train, valid, test], in window-set
+    /// clip order (the reference detectors model whole clips and frames).
+    pub(super) clip_features: [Vec<Features>; 3],
     pub(super) failures: Vec<FileFailure>,
     /// Which engine computed the features, in words.
     pub(super) features_device: String,
@@ -68,7 +71,7 @@ pub(super) fn prepare(
         files.test.iter().map(|(p, _)| p.clone()).collect(),
     ];
     let total: usize = groups.iter().map(Vec::len).sum();
-    progress(Progress::Stage("features"));
+    progress(Progress::Features);
     let done = AtomicUsize::new(0);
     let mut loaded: Vec<Vec<LoadedClip>> = Vec::new();
     let mut failures = skipped;
@@ -123,16 +126,24 @@ pub(super) fn prepare(
             exp.data.hop,
         )
     };
+    let (train, valid, test) = (cut(&train_clips), cut(&valid_clips), cut(&test_clips));
+    let test_labels = test_clips
+        .iter()
+        .map(|c| (c.path.clone(), labels[&c.path]))
+        .collect();
+    let features = |clips: Vec<LoadedClip>| clips.into_iter().map(|c| c.features).collect();
     Ok(Prepared {
         normalizer,
-        train: cut(&train_clips),
-        valid: cut(&valid_clips),
+        train,
+        valid,
         valid_clips: valid_clips.len(),
-        test: cut(&test_clips),
-        test_clips: test_clips
-            .iter()
-            .map(|c| (c.path.clone(), labels[&c.path]))
-            .collect(),
+        test,
+        test_clips: test_labels,
+        clip_features: [
+            features(train_clips),
+            features(valid_clips),
+            features(test_clips),
+        ],
         failures,
         features_device: engine.1,
     })

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::Experiment;
 use super::prepare::prepare;
 use super::score::{Scoring, score_trial};
+use super::sweep::claim::{self, Claim, ClaimError};
+use super::trial_dir::{self, Readied, Reuse, TrialDirError};
 use crate::data::{DataError, FileFailure, Layout, machine_ids};
 use crate::eval::Confusion;
 use crate::features::FeatureError;
@@ -25,8 +27,11 @@ pub struct RunOptions {
     pub device: Device,
     /// The device in words, recorded in config.toml.
     pub device_name: String,
-    /// Continue trials from their newest checkpoints.
-    pub resume: bool,
+    /// What to do with trial folders that already hold a run.
+    pub reuse: Reuse,
+    /// A trial claimed by another host whose heartbeat (one per epoch) is older
+    /// than this is taken over.
+    pub stale_after: std::time::Duration,
     /// Feature cache (`None` = no cache).
     pub cache: Option<FeatureCache>,
     /// Compute features with the WGSL kernels on the wgpu device (training on wgpu).
@@ -40,12 +45,16 @@ pub type TrialPruner = dyn Fn(&str, usize, f64) -> Option<String> + Send + Sync;
 
 /// What a run reports while it goes.
 pub enum Progress<'a> {
-    /// A stage begins.
-    Stage(&'a str),
+    /// Feature extraction begins.
+    Features,
+    /// A trial begins.
+    Trial(&'a str),
     /// Feature extraction: files done of total.
     Files(usize, usize),
     /// A trial finished an epoch.
     Epoch(&'a str, &'a EpochReport),
+    /// `--overwrite` moved a trial folder's old run aside: (trial folder, new place).
+    MovedAside(&'a Path, &'a Path),
 }
 
 /// Reconstruction of held-out normal data, as the seed comparison reports it.
@@ -53,6 +62,9 @@ pub enum Progress<'a> {
 pub struct TrialMetrics {
     /// Trial name.
     pub trial: String,
+    /// The run these numbers come from (absent in runs written before run ids).
+    #[serde(default)]
+    pub run_id: Option<String>,
     /// Model kind.
     pub kind: String,
     /// "done" or "failed".
@@ -110,6 +122,9 @@ pub struct TrialRecord {
     pub earshot_version: String,
     /// The trial (model) name.
     pub trial: String,
+    /// This run's id; events, checkpoints and metrics carry it.
+    #[serde(default)]
+    pub run_id: Option<String>,
     /// The device it trained on.
     pub device: String,
     /// What computed its features.
@@ -138,6 +153,19 @@ pub enum RunError {
     /// The report or its plots.
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    /// A trial folder holds another run, or could not be moved aside.
+    #[error(transparent)]
+    TrialDir(#[from] TrialDirError),
+    /// Another process is training this trial.
+    #[error(
+        "{path}: another process is training this trial ({holder}); wait for it, or use another --runs-dir"
+    )]
+    Claimed {
+        /// The trial folder.
+        path: PathBuf,
+        /// Host and pid of the holder.
+        holder: String,
+    },
     /// Writing the run folder.
     #[error("{path}: {source}")]
     Io {
@@ -168,6 +196,62 @@ pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
         })
 }
 
+/// A trial folder made ready for this run and claimed by this process; the
+/// claim is released when this is dropped.
+pub(super) struct ClaimedTrial {
+    pub(super) name: String,
+    pub(super) dir: PathBuf,
+    pub(super) run_id: String,
+    claim: Claim,
+}
+
+/// The run id a trial folder's `config.toml` records, if any.
+fn recorded_run_id(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("config.toml")).ok()?;
+    let value: toml::Value = toml::from_str(&text).ok()?;
+    value.get("run_id")?.as_str().map(str::to_string)
+}
+
+/// Claims every trial folder of `exp` and readies it under `opts.reuse`
+/// before any work starts, so a refusal costs nothing and two processes
+/// never write one folder.
+fn claim_trials(
+    exp: &Experiment,
+    opts: &RunOptions,
+    exp_dir: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<ClaimedTrial>, RunError> {
+    let mut claimed = Vec::new();
+    let names = exp
+        .model
+        .iter()
+        .map(|m| m.name())
+        .chain(exp.ensemble.iter().map(|e| e.name.clone()));
+    for name in names {
+        let dir = exp_dir.join(&name);
+        let lock = exp_dir.join(".claims").join(format!("{name}.lock"));
+        let claim = Claim::take(&lock, opts.stale_after).map_err(|e| match e {
+            ClaimError::Held(holder) => RunError::Claimed {
+                path: dir.clone(),
+                holder,
+            },
+            ClaimError::Io { path, source } => RunError::Io { path, source },
+        })?;
+        let Readied { run_id, moved_to } =
+            trial_dir::ready(&dir, opts.reuse, recorded_run_id(&dir))?;
+        if let Some(to) = &moved_to {
+            progress(Progress::MovedAside(&dir, to));
+        }
+        claimed.push(ClaimedTrial {
+            name,
+            dir,
+            run_id,
+            claim,
+        });
+    }
+    Ok(claimed)
+}
+
 /// Runs every model of `exp`.
 pub fn run_experiment(
     exp: &Experiment,
@@ -177,58 +261,183 @@ pub fn run_experiment(
     if exp.data.layout == Layout::Dcase && exp.data.per_machine_id {
         return run_per_machine(exp, opts, progress);
     }
-    let prepared = prepare(exp, opts, progress)?;
     let exp_dir = opts.runs_dir.join(&exp.name);
-    let coeffs = exp.features.coeffs();
+    let claimed = claim_trials(exp, opts, &exp_dir, progress)?;
+    let prepared = prepare(exp, opts, progress)?;
     let mut trials = Vec::new();
-    for model in &exp.model {
-        let name = model.name();
-        progress(Progress::Stage(&name));
-        let dir = exp_dir.join(&name);
-        let model_dir = dir.join("model");
-        std::fs::create_dir_all(&model_dir).map_err(|source| RunError::Io {
-            path: model_dir.clone(),
-            source,
-        })?;
-        let record = TrialRecord {
-            earshot_version: crate::VERSION.to_string(),
-            trial: name.clone(),
-            device: opts.device_name.clone(),
-            features_device: prepared.features_device.clone(),
+    // Clip scores of every scored trial, for the ensembles.
+    let mut scored = Vec::new();
+    for (model, claimed) in exp.model.iter().zip(&claimed) {
+        progress(Progress::Trial(&claimed.name));
+        write_trial_record(exp, opts, &prepared, claimed)?;
+        let scoring = Scoring {
+            eval: &exp.eval,
+            kl_weight: model.score_kl_weight(),
             seed: exp.seed,
-            window: [exp.data.frames, coeffs],
-            experiment: exp.clone(),
+            title: format!("{}/{}", exp.name, claimed.name),
         };
-        let record_text = toml::to_string_pretty(&record).expect("records serialise");
-        write(&dir.join("config.toml"), record_text.as_bytes())?;
-        write(&model_dir.join("config.toml"), record_text.as_bytes())?;
-        write(
-            &model_dir.join("normalizer.json"),
-            &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"),
+        if let Some(reference) = model.reference() {
+            let metrics = TrialMetrics::fresh(&claimed.name, &claimed.run_id, model);
+            let (metrics, clip_scores) = super::reference::fit_reference_trial(
+                reference, &prepared, claimed, metrics, &scoring,
+            )?;
+            finish_trial(&metrics, claimed)?;
+            scored.extend(clip_scores.map(|c| (claimed.name.clone(), c)));
+            trials.push(metrics);
+            continue;
+        }
+        let result = train_one(exp, opts, &prepared, model, claimed, progress)?;
+        let mut metrics =
+            TrialMetrics::from_training(&claimed.name, &claimed.run_id, model, &result);
+        if let (Some(m), "done" | "stopped") = (&result.model, metrics.status.as_str()) {
+            // A trial stopped by a sweep's rule still has its best model: score it too.
+            metrics.parameters = burn::module::Module::num_params(m);
+            let clip_scores = score_trial(
+                m,
+                &prepared,
+                &opts.device,
+                &mut metrics,
+                &claimed.dir,
+                &scoring,
+            )?;
+            scored.push((claimed.name.clone(), clip_scores));
+        }
+        finish_trial(&metrics, claimed)?;
+        trials.push(metrics);
+    }
+    for (ensemble, claimed) in exp.ensemble.iter().zip(&claimed[exp.model.len()..]) {
+        progress(Progress::Trial(&claimed.name));
+        write_trial_record(exp, opts, &prepared, claimed)?;
+        let scoring = Scoring {
+            eval: &exp.eval,
+            kl_weight: 0.0,
+            seed: exp.seed,
+            title: format!("{}/{}", exp.name, claimed.name),
+        };
+        let metrics = TrialMetrics::fresh_ensemble(&claimed.name, &claimed.run_id);
+        let metrics = super::ensemble::score_ensemble(
+            ensemble, &scored, &prepared, claimed, metrics, &scoring,
         )?;
+        finish_trial(&metrics, claimed)?;
+        trials.push(metrics);
+    }
+    Ok(RunSummary {
+        trials,
+        failures: prepared.failures,
+        dir: exp_dir,
+    })
+}
 
-        let pruner: Option<Box<crate::train::Pruner>> = opts.pruner.clone().map(|p| {
-            let name = name.clone();
-            Box::new(move |epoch: usize, best: f64| p(&name, epoch, best))
-                as Box<crate::train::Pruner>
-        });
-        let trial = Trial {
-            name: &name,
-            model,
-            train: &exp.train,
-            seed: exp.seed,
-            dir: &dir,
-            device: opts.device.clone(),
-            resume: opts.resume,
-            pruner: pruner.as_deref(),
+/// The resolved experiment, seed, device and run id, in the trial folder and
+/// beside its model (so `detect` needs nothing else), with the normaliser.
+fn write_trial_record(
+    exp: &Experiment,
+    opts: &RunOptions,
+    prepared: &super::prepare::Prepared,
+    claimed: &ClaimedTrial,
+) -> Result<(), RunError> {
+    let model_dir = claimed.dir.join("model");
+    std::fs::create_dir_all(&model_dir).map_err(|source| RunError::Io {
+        path: model_dir.clone(),
+        source,
+    })?;
+    let record = TrialRecord {
+        earshot_version: crate::VERSION.to_string(),
+        trial: claimed.name.clone(),
+        run_id: Some(claimed.run_id.clone()),
+        device: opts.device_name.clone(),
+        features_device: prepared.features_device.clone(),
+        seed: exp.seed,
+        window: [exp.data.frames, exp.features.coeffs()],
+        experiment: exp.clone(),
+    };
+    let record_text = toml::to_string_pretty(&record).expect("records serialise");
+    write(&claimed.dir.join("config.toml"), record_text.as_bytes())?;
+    write(&model_dir.join("config.toml"), record_text.as_bytes())?;
+    write(
+        &model_dir.join("normalizer.json"),
+        &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"),
+    )
+}
+
+/// Trains one claimed trial, renewing its claim's heartbeat every epoch.
+fn train_one(
+    exp: &Experiment,
+    opts: &RunOptions,
+    prepared: &super::prepare::Prepared,
+    model: &crate::models::ModelConfig,
+    claimed: &ClaimedTrial,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<train::TrialResult, RunError> {
+    let name = &claimed.name;
+    let pruner: Option<Box<crate::train::Pruner>> = opts.pruner.clone().map(|p| {
+        let name = name.clone();
+        Box::new(move |epoch: usize, best: f64| p(&name, epoch, best)) as Box<crate::train::Pruner>
+    });
+    let trial = Trial {
+        name,
+        model,
+        train: &exp.train,
+        seed: exp.seed,
+        dir: &claimed.dir,
+        device: opts.device.clone(),
+        resume: opts.reuse == Reuse::Resume,
+        run_id: &claimed.run_id,
+        pruner: pruner.as_deref(),
+    };
+    let lock = claimed.claim.path();
+    Ok(train::train_trial(
+        &trial,
+        (&prepared.train, &prepared.valid),
+        &mut |report| {
+            claim::touch(lock);
+            progress(Progress::Epoch(name, report))
+        },
+    )?)
+}
+
+impl TrialMetrics {
+    /// A trial's record after training, before scoring fills in the detection numbers.
+    fn from_training(
+        name: &str,
+        run_id: &str,
+        model: &crate::models::ModelConfig,
+        result: &train::TrialResult,
+    ) -> Self {
+        let (status, reason) = match (&result.outcome, &result.model) {
+            (Outcome::Done { .. }, Some(_)) => ("done", None),
+            (Outcome::Stopped { reason, .. }, _) => ("stopped", Some(reason.clone())),
+            (Outcome::Failed { reason, .. }, _) => ("failed", Some(reason.clone())),
+            (Outcome::Done { .. }, None) => ("failed", Some("no model was saved".to_string())),
         };
-        let result =
-            train::train_trial(&trial, (&prepared.train, &prepared.valid), &mut |report| {
-                progress(Progress::Epoch(&name, report))
-            })?;
-        let mut metrics = TrialMetrics {
-            trial: name.clone(),
-            kind: kind_of(model),
+        TrialMetrics {
+            status: status.into(),
+            reason,
+            best_epoch: result.best_epoch,
+            best_valid_loss: result.best_valid,
+            epochs: result.epochs_done,
+            ..Self::fresh(name, run_id, model)
+        }
+    }
+
+    /// An ensemble's record before scoring.
+    pub(super) fn fresh_ensemble(name: &str, run_id: &str) -> Self {
+        TrialMetrics {
+            kind: "ensemble".into(),
+            ..Self::fresh_named(name, run_id, String::new())
+        }
+    }
+
+    /// A "done" record with no numbers yet.
+    pub(super) fn fresh(name: &str, run_id: &str, model: &crate::models::ModelConfig) -> Self {
+        Self::fresh_named(name, run_id, kind_of(model))
+    }
+
+    fn fresh_named(name: &str, run_id: &str, kind: String) -> Self {
+        TrialMetrics {
+            trial: name.to_string(),
+            run_id: Some(run_id.to_string()),
+            kind,
             status: "done".into(),
             reason: None,
             mse: f64::NAN,
@@ -248,66 +457,35 @@ pub fn run_experiment(
             threshold_fitted_on: String::new(),
             clip_score: String::new(),
             note: None,
-            best_epoch: result.best_epoch,
-            best_valid_loss: result.best_valid,
-            epochs: result.epochs_done,
+            best_epoch: 0,
+            best_valid_loss: f64::NAN,
+            epochs: 0,
             parameters: 0,
-        };
-        match (&result.outcome, &result.model) {
-            // A trial stopped by a sweep's rule still has its best model: score it too.
-            (Outcome::Done { .. } | Outcome::Stopped { .. }, Some(m)) => {
-                if let Outcome::Stopped { reason, .. } = &result.outcome {
-                    metrics.status = "stopped".into();
-                    metrics.reason = Some(reason.clone());
-                }
-                metrics.parameters = burn::module::Module::num_params(m);
-                let scoring = Scoring {
-                    eval: &exp.eval,
-                    kl_weight: model.score_kl_weight(),
-                    seed: exp.seed,
-                    title: format!("{}/{name}", exp.name),
-                };
-                score_trial(m, &prepared, &opts.device, &mut metrics, &dir, &scoring)?;
-            }
-            (Outcome::Stopped { reason, .. }, None) => {
-                metrics.status = "stopped".into();
-                metrics.reason = Some(reason.clone());
-            }
-            (Outcome::Failed { reason, .. }, _) => {
-                metrics.status = "failed".into();
-                metrics.reason = Some(reason.clone());
-            }
-            (Outcome::Done { .. }, None) => {
-                metrics.status = "failed".into();
-                metrics.reason = Some("no model was saved".into());
-            }
         }
-        write(
-            &dir.join("metrics.json"),
-            &serde_json::to_vec_pretty(&metrics).expect("json"),
-        )?;
-        if metrics.status != "failed" {
-            let events_path = dir.join("events.jsonl");
-            let mut events =
-                train::events::EventLog::open(&events_path, &name).map_err(|source| {
-                    RunError::Io {
-                        path: events_path.clone(),
-                        source,
-                    }
-                })?;
-            events
-                .write(serde_json::json!({"metric": "test", "mse": metrics.mse, "rmse": metrics.rmse, "mae": metrics.mae,
-                    "auc": metrics.auc, "pauc": metrics.pauc, "threshold": metrics.threshold}))
-                .and_then(|_| events.status_named(&metrics.status, metrics.reason.as_deref()))
-                .map_err(|source| RunError::Io { path: events_path, source })?;
-        }
-        trials.push(metrics);
     }
-    Ok(RunSummary {
-        trials,
-        failures: prepared.failures,
-        dir: exp_dir,
-    })
+}
+
+/// metrics.json, then the test metrics and the final status in events.jsonl.
+fn finish_trial(metrics: &TrialMetrics, claimed: &ClaimedTrial) -> Result<(), RunError> {
+    write(
+        &claimed.dir.join("metrics.json"),
+        &serde_json::to_vec_pretty(metrics).expect("json"),
+    )?;
+    if metrics.status == "failed" {
+        return Ok(()); // training already wrote the failure event
+    }
+    let events_path = claimed.dir.join("events.jsonl");
+    let io = |source| RunError::Io {
+        path: events_path.clone(),
+        source,
+    };
+    let mut events =
+        train::events::EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(io)?;
+    events
+        .write(serde_json::json!({"metric": "test", "mse": metrics.mse, "rmse": metrics.rmse, "mae": metrics.mae,
+            "auc": metrics.auc, "pauc": metrics.pauc, "threshold": metrics.threshold}))
+        .and_then(|_| events.status_named(&metrics.status, metrics.reason.as_deref()))
+        .map_err(io)
 }
 
 /// One trial per (model, machine id), each on that id's files: `<model>_id_XX`.

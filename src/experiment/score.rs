@@ -114,8 +114,7 @@ pub(super) fn score_trial(
     metrics: &mut TrialMetrics,
     dir: &Path,
     scoring: &Scoring,
-) -> Result<(), RunError> {
-    let eval = scoring.eval;
+) -> Result<ClipScoreSet, RunError> {
     let valid_errors = train::evaluate(model, &prepared.valid, device);
     let test_errors = train::evaluate(model, &prepared.test, device);
     let normal_window = |w: &usize| prepared.test_clips[prepared.test.clip[*w]].1 == Label::Normal;
@@ -140,34 +139,61 @@ pub(super) fn score_trial(
     metrics.windows = sq.len();
     metrics.held_out = name.to_string();
 
-    let to_clips = |errors: &train::WindowErrors, set: &crate::data::WindowSet, clips: usize| {
-        clip_scores(
-            &errors.scores(scoring.kl_weight),
-            &set.clip,
+    let units =
+        |errors: &train::WindowErrors, set: &crate::data::WindowSet, clips: usize| SplitScores {
+            scores: errors.scores(scoring.kl_weight),
+            clip: set.clip.clone(),
             clips,
-            eval.clip_score,
-            eval.top_k,
-        )
+        };
+    let train_units = || {
+        let errors = train::evaluate(model, &prepared.train, device);
+        let clips = prepared.train.clip.iter().max().map_or(0, |m| m + 1);
+        units(&errors, &prepared.train, clips)
     };
-    let valid_scores: Vec<f64> = to_clips(&valid_errors, &prepared.valid, prepared.valid_clips)
-        .into_iter()
-        .flatten()
-        .collect();
-    let test_scores = to_clips(&test_errors, &prepared.test, prepared.test_clips.len());
+    decide_and_report(
+        units(&valid_errors, &prepared.valid, prepared.valid_clips),
+        units(&test_errors, &prepared.test, prepared.test_clips.len()),
+        train_units,
+        prepared,
+        metrics,
+        dir,
+        scoring,
+    )
+}
+
+/// Scores of a split's units (windows, frames or clips) and the clip of each.
+pub(super) struct SplitScores {
+    /// One score per unit, higher is more anomalous.
+    pub(super) scores: Vec<f32>,
+    /// The clip of each unit.
+    pub(super) clip: Vec<usize>,
+    /// Clips in the split.
+    pub(super) clips: usize,
+}
+
+/// From unit scores to decisions, for every kind of detector: clip scores by
+/// `[eval]`'s pooling, the threshold its rule chooses, detection metrics, and
+/// threshold.json, scores.csv, report.md and plots/.
+pub(super) fn decide_and_report(
+    valid: SplitScores,
+    test: SplitScores,
+    train_units: impl FnOnce() -> SplitScores,
+    prepared: &Prepared,
+    metrics: &mut TrialMetrics,
+    dir: &Path,
+    scoring: &Scoring,
+) -> Result<ClipScoreSet, RunError> {
+    let eval = scoring.eval;
+    let to_clips = |s: &SplitScores| clip_scores(&s.scores, &s.clip, s.clips, eval.pooling());
+    let valid_scores: Vec<f64> = to_clips(&valid).into_iter().flatten().collect();
+    let test_scores = to_clips(&test);
     let labelled: Vec<(f64, bool)> = prepared
         .test_clips
         .iter()
         .zip(&test_scores)
         .filter_map(|((_, label), score)| score.map(|s| (s, *label == Label::Anomaly)))
         .collect();
-    let train_scores = || {
-        let errors = train::evaluate(model, &prepared.train, device);
-        let clips = prepared.train.clip.iter().max().map_or(0, |m| m + 1);
-        to_clips(&errors, &prepared.train, clips)
-            .into_iter()
-            .flatten()
-            .collect()
-    };
+    let train_scores = || to_clips(&train_units()).into_iter().flatten().collect();
     let (threshold, fitted_on, calibration) = choose_threshold(
         eval.threshold,
         &valid_scores,
@@ -187,6 +213,7 @@ pub(super) fn score_trial(
             value,
             clip_score: eval.clip_score,
             top_k: eval.top_k,
+            percentile: eval.percentile,
             rule: eval.threshold,
             fitted_on,
         };
@@ -240,7 +267,19 @@ pub(super) fn score_trial(
             threshold,
         },
     )?;
-    Ok(())
+    Ok(ClipScoreSet {
+        valid: valid_scores,
+        test: test_scores,
+    })
+}
+
+/// A scored trial's clip scores, for ensembles built on it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ClipScoreSet {
+    /// Validation normal clips (those with a score).
+    pub(super) valid: Vec<f64>,
+    /// Test clips, in `Prepared::test_clips` order.
+    pub(super) test: Vec<Option<f64>>,
 }
 
 fn method_name(rule: ThresholdRule) -> &'static str {

@@ -88,7 +88,8 @@ fn load(
     if let Some(features) = cache.and_then(|c| c.get(path, config)) {
         return Ok(Loaded::Cached(features));
     }
-    let clip = audio::load(path, Some(config.sample_rate)).map_err(|e| e.kind.to_string())?;
+    let clip = audio::load_limited(path, Some(config.sample_rate), config.max_duration_s)
+        .map_err(|e| e.kind.to_string())?;
     config
         .frames_for(clip.samples.len())
         .map_err(|e| e.to_string())?;

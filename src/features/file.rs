@@ -36,7 +36,8 @@ pub fn extract_file(
         });
     }
     let mut reader =
-        AudioReader::open(path, Some(config.sample_rate)).map_err(|e| e.kind.to_string())?;
+        AudioReader::open_limited(path, Some(config.sample_rate), config.max_duration_s)
+            .map_err(|e| e.kind.to_string())?;
     let mut stream = extractor.stream();
     let mut chunk = Vec::new();
     while reader

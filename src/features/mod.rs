@@ -56,6 +56,10 @@ pub struct FeatureConfig {
     pub top_db: Option<f32>,
     /// MFCC or log-mel.
     pub kind: FeatureKind,
+    /// Audio decoded per file at most, in seconds: `[data] max_duration` or
+    /// `--max-duration`. Not part of the features (nor of the cache key).
+    #[serde(skip)]
+    pub max_duration_s: f64,
 }
 
 impl Default for FeatureConfig {
@@ -73,6 +77,7 @@ impl Default for FeatureConfig {
             power: 2.0,
             top_db: Some(80.0),
             kind: FeatureKind::Mfcc,
+            max_duration_s: crate::audio::DEFAULT_MAX_DURATION_S,
         }
     }
 }
@@ -123,8 +128,23 @@ impl FeatureConfig {
     /// Checks every field against its allowed range.
     pub fn validate(&self) -> Result<(), FeatureError> {
         let bad = |field: &'static str, reason: String| Err(FeatureError::Config { field, reason });
-        if self.sample_rate == 0 {
-            return bad("sample_rate", "must be > 0 Hz".into());
+        if !(self.max_duration_s.is_finite() && self.max_duration_s > 0.0) {
+            return bad(
+                "max_duration",
+                format!(
+                    "is {}, must be a positive number of seconds",
+                    self.max_duration_s
+                ),
+            );
+        }
+        if !crate::audio::SAMPLE_RATES.contains(&self.sample_rate) {
+            return bad(
+                "sample_rate",
+                format!(
+                    "is {} Hz, must be within 1000-768000 Hz (usually 16000, 22050 or 44100)",
+                    self.sample_rate
+                ),
+            );
         }
         if self.n_fft < 2 {
             return bad(

@@ -7,7 +7,9 @@ pub mod cae;
 pub mod cpu;
 pub mod dense;
 pub mod lstm;
+pub mod reference;
 pub mod rnn;
+pub mod size;
 pub mod vae;
 
 use burn::prelude::*;
@@ -30,6 +32,10 @@ pub enum ModelConfig {
     Rnn(RnnConfig),
     /// Variational autoencoder.
     Vae(VaeConfig),
+    /// Reference detector: a Gaussian mixture on feature vectors.
+    Gmm(reference::GmmConfig),
+    /// Reference detector: nearest neighbours on feature vectors.
+    Knn(reference::KnnConfig),
 }
 
 impl ModelConfig {
@@ -40,6 +46,8 @@ impl ModelConfig {
             ModelConfig::Cae(c) => (&c.name, "cae"),
             ModelConfig::Rnn(c) => (&c.name, "rnn"),
             ModelConfig::Vae(c) => (&c.name, "vae"),
+            ModelConfig::Gmm(c) => (&c.name, "gmm"),
+            ModelConfig::Knn(c) => (&c.name, "knn"),
         };
         name.clone().unwrap_or_else(|| kind.to_string())
     }
@@ -51,6 +59,8 @@ impl ModelConfig {
             ModelConfig::Cae(c) => &mut c.name,
             ModelConfig::Rnn(c) => &mut c.name,
             ModelConfig::Vae(c) => &mut c.name,
+            ModelConfig::Gmm(c) => &mut c.name,
+            ModelConfig::Knn(c) => &mut c.name,
         };
         *slot = Some(name);
     }
@@ -66,17 +76,30 @@ impl ModelConfig {
             ModelConfig::Cae(c) => c.validate(),
             ModelConfig::Rnn(c) => c.validate(),
             ModelConfig::Vae(c) => c.validate(),
+            ModelConfig::Gmm(c) => c.validate(),
+            ModelConfig::Knn(c) => c.validate(),
         }
     }
 
-    /// Builds the model for windows of `frames x coeffs` on `device`.
-    pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> Autoencoder {
+    /// The reference-detector config, for `gmm` and `knn`.
+    pub fn reference(&self) -> Option<reference::ReferenceConfig<'_>> {
         match self {
+            ModelConfig::Gmm(c) => Some(reference::ReferenceConfig::Gmm(c)),
+            ModelConfig::Knn(c) => Some(reference::ReferenceConfig::Knn(c)),
+            _ => None,
+        }
+    }
+
+    /// Builds the autoencoder for windows of `frames x coeffs` on `device`
+    /// (`None` for a reference detector: those are fitted, see [`Self::reference`]).
+    pub fn init(&self, frames: usize, coeffs: usize, device: &Device) -> Option<Autoencoder> {
+        Some(match self {
             ModelConfig::Dense(c) => Autoencoder::Dense(c.init(frames, coeffs, device)),
             ModelConfig::Cae(c) => Autoencoder::Cae(c.init(frames, coeffs, device)),
             ModelConfig::Rnn(c) => Autoencoder::Rnn(c.init(coeffs, device)),
             ModelConfig::Vae(c) => Autoencoder::Vae(c.init(frames, coeffs, device)),
-        }
+            ModelConfig::Gmm(_) | ModelConfig::Knn(_) => return None,
+        })
     }
 
     /// Weight of the per-window KL term in the anomaly score (non-zero only for a

@@ -40,17 +40,40 @@ pub fn scores_csv<'a>(
     rows: impl IntoIterator<Item = (&'a Path, f64, bool)>,
     threshold: Option<f64>,
 ) -> String {
-    let mut csv = String::from("file,score,label,flag\n");
-    for (path, score, anomaly) in rows {
+    let rows = rows.into_iter().map(|(path, score, anomaly)| {
         let flag = threshold.is_some_and(|t| score > t);
         let label = if anomaly { "anomaly" } else { "normal" };
-        csv.push_str(&format!(
-            "{},{score:.6},{label},{}\n",
-            path.display(),
-            u8::from(flag)
-        ));
-    }
-    csv
+        vec![
+            path.display().to_string(),
+            format!("{score:.6}"),
+            label.to_string(),
+            u8::from(flag).to_string(),
+        ]
+    });
+    crate::csvx::to_string(&["file", "score", "label", "flag"], rows)
+}
+
+/// (file, score, is an anomaly) per row of a `scores.csv` text; rows that do
+/// not parse are skipped. Releases before RFC 4180 quoting wrote file names
+/// with commas unquoted: the last three fields are then the numbers.
+pub fn read_scores_csv(text: &str) -> Vec<(String, f64, bool)> {
+    crate::csvx::records(text)
+        .into_iter()
+        .skip(1)
+        .filter_map(Result::ok)
+        .filter_map(|r| {
+            let n = r.fields.len();
+            if n < 4 {
+                return None;
+            }
+            let score = r.fields[n - 3].parse::<f64>().ok()?;
+            Some((
+                r.fields[..n - 3].join(","),
+                score,
+                r.fields[n - 2] == "anomaly",
+            ))
+        })
+        .collect()
 }
 
 /// (epoch, loss) points.

@@ -12,15 +12,17 @@ use serde_json::{Value, json};
 pub struct EventLog {
     file: File,
     trial: String,
+    run_id: String,
 }
 
 impl EventLog {
-    /// Opens (appending) `path` for `trial`.
-    pub fn open(path: &Path, trial: &str) -> std::io::Result<Self> {
+    /// Opens (appending) `path` for run `run_id` of `trial`.
+    pub fn open(path: &Path, trial: &str, run_id: &str) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Self {
             file,
             trial: trial.to_string(),
+            run_id: run_id.to_string(),
         })
     }
 
@@ -29,7 +31,7 @@ impl EventLog {
         self.write(json!({"epoch": epoch, "split": split, "loss": loss, "lr": lr}))
     }
 
-    /// Any other event; `t` and `trial` are added.
+    /// Any other event; `t`, `trial` and `run` are added.
     pub fn write(&mut self, mut event: Value) -> std::io::Result<()> {
         let t = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -38,6 +40,7 @@ impl EventLog {
         if let Value::Object(map) = &mut event {
             map.insert("t".into(), json!(t));
             map.insert("trial".into(), json!(self.trial));
+            map.insert("run".into(), json!(self.run_id));
         }
         let mut line = serde_json::to_vec(&event).map_err(std::io::Error::other)?;
         line.push(b'\n');

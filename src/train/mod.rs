@@ -38,4 +38,7 @@ pub enum TrainError {
     /// There is nothing to train on.
     #[error("no training windows: {0}")]
     NoData(String),
+    /// The model is a reference detector: it is fitted, not trained.
+    #[error("{0} is a reference detector (fitted, not trained by gradient descent)")]
+    NotTrainable(String),
 }

@@ -37,8 +37,10 @@ pub struct Trial<'a> {
     pub dir: &'a Path,
     /// Where to compute (without autodiff; the loop adds it).
     pub device: Device,
-    /// Continue from the newest checkpoint.
+    /// Continue from the newest checkpoint of this run.
     pub resume: bool,
+    /// This run's id (events and checkpoints carry it).
+    pub run_id: &'a str,
     /// Asked after every epoch with (epoch, best validation loss so far): a
     /// reason to stop the trial now (a sweep's median rule), or `None`.
     pub pruner: Option<&'a Pruner>,
@@ -165,20 +167,41 @@ pub fn train_trial(
     let model_dir = dir.join("model");
     std::fs::create_dir_all(&model_dir).map_err(io(&model_dir))?;
     let events_path = dir.join("events.jsonl");
-    let mut events = EventLog::open(&events_path, trial.name).map_err(io(&events_path))?;
+    let mut events =
+        EventLog::open(&events_path, trial.name, trial.run_id).map_err(io(&events_path))?;
 
+    // An impossible size fails the trial here, before the allocator aborts the process.
+    if let Some(memory) = crate::models::size::physical_memory()
+        && let Err(reason) = trial.model.check_fits(train.frames, train.coeffs, memory)
+    {
+        events
+            .status(false, Some(&reason))
+            .map_err(io(&events_path))?;
+        return Ok(TrialResult {
+            outcome: Outcome::Failed { epoch: 0, reason },
+            model: None,
+            best_valid: f64::NAN,
+            best_epoch: 0,
+            epochs_done: 0,
+        });
+    }
     let autodiff = trial.device.clone().autodiff();
     trial.device.seed(trial.seed);
-    let mut model = trial.model.init(train.frames, train.coeffs, &autodiff);
+    let mut model = trial
+        .model
+        .init(train.frames, train.coeffs, &autodiff)
+        .ok_or_else(|| TrainError::NotTrainable(trial.name.to_string()))?;
     let mut optim = optimizer(trial.train, &trial.device);
     let mut state = LoopState {
         epochs_done: 0,
         best_valid: f64::INFINITY,
         best_epoch: 0,
         last_train: f64::NAN,
+        run_id: Some(trial.run_id.to_string()),
     };
     if trial.resume
-        && let Some(ckpt) = checkpoint::latest(&checkpoints).map_err(io(&checkpoints))?
+        && let Some(ckpt) =
+            checkpoint::latest(&checkpoints, Some(trial.run_id)).map_err(io(&checkpoints))?
     {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
             .map_err(|e| record_err(&checkpoints, e))?;
@@ -186,7 +209,10 @@ pub fn train_trial(
         let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
             .map_err(|e| record_err(&checkpoints, e))?;
         optim = optim.load_record(record);
-        state = ckpt.state;
+        state = LoopState {
+            run_id: Some(trial.run_id.to_string()),
+            ..ckpt.state
+        };
         events
             .write(serde_json::json!({"event": "resume", "epoch": state.epochs_done}))
             .map_err(io(&events_path))?;
@@ -360,6 +386,7 @@ pub fn load_model(
         ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| record_err(path, e))?;
     Ok(config
         .init(frames, coeffs, device)
+        .ok_or_else(|| TrainError::NotTrainable(config.name()))?
         .load_record(record)
         .valid())
 }

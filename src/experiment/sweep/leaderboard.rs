@@ -40,7 +40,11 @@ pub fn collect(exp_dir: &Path, metric: &SweepMetric) -> Vec<Row> {
     let Ok(entries) = std::fs::read_dir(exp_dir) else {
         return rows;
     };
-    for dir in entries.flatten().map(|e| e.path()) {
+    for dir in entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| !crate::fsx::is_set_aside(d))
+    {
         let Some(sweep) = read_json(&dir.join("sweep.json")) else {
             continue;
         };
@@ -126,36 +130,24 @@ pub fn write(
 ) -> std::io::Result<(PathBuf, PathBuf)> {
     let names = param_names(rows);
     let metric_text = |r: &Row| r.metric.map(|v| format!("{v:.6}")).unwrap_or_default();
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut csv = format!(
-        "rank,trial,folder,status,{},{}reason\n",
-        metric.name,
-        names
-            .iter()
-            .map(|n| format!("{},", quote(n)))
-            .collect::<String>()
+    let mut header = vec!["rank", "trial", "folder", "status", metric.name.as_str()];
+    header.extend(names.iter().map(String::as_str));
+    header.push("reason");
+    let csv = crate::csvx::to_string(
+        &header,
+        rows.iter().enumerate().map(|(i, r)| {
+            let mut fields = vec![
+                (i + 1).to_string(),
+                r.trial.clone(),
+                r.folder.clone(),
+                r.status.clone(),
+                metric_text(r),
+            ];
+            fields.extend(names.iter().map(|n| cell(r, n)));
+            fields.push(r.reason.clone().unwrap_or_default());
+            fields
+        }),
     );
-    for (i, r) in rows.iter().enumerate() {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{}{}\n",
-            i + 1,
-            r.trial,
-            quote(&r.folder),
-            r.status,
-            metric_text(r),
-            names
-                .iter()
-                .map(|n| format!("{},", quote(&cell(r, n))))
-                .collect::<String>(),
-            quote(r.reason.as_deref().unwrap_or(""))
-        ));
-    }
     let md = render(metric, rows);
     let csv_path = exp_dir.join("leaderboard.csv");
     let md_path = exp_dir.join("leaderboard.md");

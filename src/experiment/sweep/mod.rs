@@ -4,7 +4,7 @@
 //! by `--shard i/N`, claimed with lock files, resumed on re-run, stopped early
 //! by the median rule, and ranked in a leaderboard.
 
-mod claim;
+pub(crate) mod claim;
 mod config;
 pub mod leaderboard;
 mod runner;

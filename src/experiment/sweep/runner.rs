@@ -63,6 +63,9 @@ pub struct SweepOptions {
     /// A trial locked by another host whose heartbeat (one per epoch) is older
     /// than this is taken over.
     pub stale_after: std::time::Duration,
+    /// Retrain a finished trial whose resolved config changed since it ran
+    /// (its old folders are moved aside); without it such a trial is refused.
+    pub rerun_changed: bool,
 }
 
 /// What this process did.
@@ -74,6 +77,10 @@ pub struct SweepOutcome {
     pub finished_before: usize,
     /// Trials another process holds, skipped.
     pub held_elsewhere: Vec<String>,
+    /// Finished trials whose config changed since, refused (no `--rerun-changed`).
+    pub changed: Vec<String>,
+    /// Trial folders that failed in this process's runs.
+    pub failed: Vec<String>,
     /// The leaderboard after this run, best first.
     pub rows: Vec<Row>,
     /// leaderboard.csv and leaderboard.md.
@@ -139,6 +146,7 @@ fn median_rule(exp_dir: PathBuf, rule: EarlyTerminate) -> Arc<TrialPruner> {
             .flatten()
             .map(|e| e.path())
             .filter(|d| d.file_name().is_some_and(|n| n != trial))
+            .filter(|d| !crate::fsx::is_set_aside(d))
             .filter(|d| d.join("sweep.json").is_file() && d.join("metrics.json").is_file())
             .filter_map(|d| {
                 let curve = curves
@@ -182,6 +190,7 @@ pub fn run_sweep(
     let finished_before = AtomicUsize::new(0);
     let ran = std::sync::Mutex::new(Vec::new());
     let held = std::sync::Mutex::new(Vec::new());
+    let changed = std::sync::Mutex::new(Vec::new());
     let first_error = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..opts.parallel.max(1) {
@@ -196,6 +205,10 @@ pub fn run_sweep(
                         Ok(TrialFate::Held(by)) => {
                             log(format!("{}: held by {by}; skipped", trial.id));
                             held.lock().expect("lock").push(trial.id.clone());
+                        }
+                        Ok(TrialFate::Changed(why)) => {
+                            log(format!("{}: {why}", trial.id));
+                            changed.lock().expect("lock").push(trial.id.clone());
                         }
                         Ok(TrialFate::Ran) => ran.lock().expect("lock").push(trial.id.clone()),
                         Err(e) => {
@@ -214,10 +227,17 @@ pub fn run_sweep(
     let files = leaderboard::write(&exp_dir, &sweep.config.metric, &rows).map_err(io(&exp_dir))?;
     let mut ran = ran.into_inner().expect("lock");
     ran.sort();
+    let failed = rows
+        .iter()
+        .filter(|r| r.status == "failed" && ran.contains(&r.trial))
+        .map(|r| r.folder.clone())
+        .collect();
     Ok(SweepOutcome {
         ran,
         finished_before: finished_before.into_inner(),
         held_elsewhere: held.into_inner().expect("lock"),
+        changed: changed.into_inner().expect("lock"),
+        failed,
         rows,
         files,
     })
@@ -226,7 +246,55 @@ pub fn run_sweep(
 enum TrialFate {
     Finished,
     Held(String),
+    /// Finished under another config; the reason says what to do.
+    Changed(String),
     Ran,
+}
+
+/// A short fingerprint of a trial's resolved experiment (FNV-1a over its TOML):
+/// equal configs give equal hashes on every machine and release of earshot
+/// that writes the same TOML.
+pub fn config_hash(exp: &crate::experiment::Experiment) -> String {
+    let text = toml::to_string(exp).expect("experiments serialise");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The config hash a finished trial recorded in its sweep.json, if any.
+fn recorded_hash(dirs: &[PathBuf]) -> Option<String> {
+    let text = std::fs::read_to_string(dirs.first()?.join("sweep.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["config_hash"].as_str().map(str::to_string)
+}
+
+/// For a finished trial: whether it stands, is refused (config changed) or,
+/// with `rerun_changed`, moved aside to be trained again.
+fn finished_fate(
+    dirs: &[PathBuf],
+    hash: &str,
+    rerun_changed: bool,
+) -> Result<Option<TrialFate>, SweepError> {
+    match recorded_hash(dirs) {
+        // Trials written before hashes were recorded are taken as they are.
+        None => Ok(Some(TrialFate::Finished)),
+        Some(old) if old == hash => Ok(Some(TrialFate::Finished)),
+        Some(old) if !rerun_changed => Ok(Some(TrialFate::Changed(format!(
+            "finished under another config (hash {old}, now {hash}); refused: pass --rerun-changed to retrain it (the old run is moved aside), or use another --runs-dir"
+        )))),
+        Some(_) => {
+            for d in dirs.iter().filter(|d| d.exists()) {
+                crate::experiment::trial_dir::move_aside(d).map_err(|e| SweepError::Io {
+                    path: d.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+            }
+            Ok(None)
+        }
+    }
 }
 
 fn run_one(
@@ -238,7 +306,13 @@ fn run_one(
     log: &(dyn Fn(String) + Sync),
 ) -> Result<TrialFate, SweepError> {
     let dirs = sweep.trial_dirs(&opts.runs_dir, trial);
-    if finished(&dirs) {
+    let resolved = sweep.trial_experiment(trial);
+    let hash = match &resolved {
+        Ok(exp) => config_hash(exp),
+        Err(reason) => format!("invalid: {reason}"),
+    };
+    // Finished as configured: skip without claiming. Anything else is decided under the claim.
+    if finished(&dirs) && recorded_hash(&dirs).is_none_or(|h| h == hash) {
         return Ok(TrialFate::Finished);
     }
     let claim = match Claim::take(
@@ -249,8 +323,10 @@ fn run_one(
         Err(ClaimError::Held(by)) => return Ok(TrialFate::Held(by)),
         Err(e) => return Err(e.into()),
     };
-    if finished(&dirs) {
-        return Ok(TrialFate::Finished); // finished by another process while we looked
+    if finished(&dirs)
+        && let Some(fate) = finished_fate(&dirs, &hash, opts.rerun_changed)?
+    {
+        return Ok(fate);
     }
     let params: serde_json::Map<String, serde_json::Value> = trial
         .params
@@ -262,7 +338,7 @@ fn run_one(
             )
         })
         .collect();
-    let marker = serde_json::json!({"sweep": sweep.base.name, "trial": trial.id, "index": trial.index, "params": params});
+    let marker = serde_json::json!({"sweep": sweep.base.name, "trial": trial.id, "index": trial.index, "params": params, "config_hash": hash});
     for d in &dirs {
         std::fs::create_dir_all(d).map_err(io(d))?;
         write_json(&d.join("sweep.json"), &marker)?;
@@ -273,7 +349,7 @@ fn run_one(
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ");
-    let exp = match sweep.trial_experiment(trial) {
+    let exp = match resolved {
         Ok(exp) => exp,
         Err(reason) => {
             log(format!(
@@ -300,7 +376,9 @@ fn run_one(
         runs_dir: opts.runs_dir.clone(),
         device: opts.device.clone(),
         device_name: opts.device_name.clone(),
-        resume: true,
+        // An interrupted trial continues its own run; a finished one never gets here.
+        reuse: crate::experiment::Reuse::Resume,
+        stale_after: opts.stale_after,
         cache: opts.cache.clone(),
         gpu_features: opts.gpu_features,
         pruner: Some(pruner),
