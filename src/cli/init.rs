@@ -45,7 +45,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         "{} exists; earshot does not overwrite it (choose another --out)",
         out.display()
     );
-    let text = starter_experiment(&summary, &name);
+    let text = starter_experiment(&summary, &name, &out.display().to_string());
     // The starter must load as it is: the same check `earshot train` makes.
     Experiment::parse(&text, &out).context("the starter experiment does not load (a bug)")?;
     std::fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;

@@ -184,19 +184,21 @@ pub fn train_and_report(
         "reconstruction of held-out normal data (normalised features) and detection on the test split"
     );
     println!(
-        "{:<12} {:<6} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
+        "{:<12} {:<8} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
         "model", "kind", "status", "MSE", "RMSE", "MAE", "AUC", "pAUC", "best", "params"
     );
     let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"));
+    // Reference detectors and ensembles reconstruct nothing: their MSE is n/a.
+    let num = |v: f64| opt(v.is_finite().then_some(v));
     for t in &summary.trials {
         println!(
-            "{:<12} {:<6} {:<7} {:>8.3} {:>8.3} {:>8.3} {:>7} {:>7} {:>6} {:>9}",
+            "{:<12} {:<8} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
             t.trial,
             t.kind,
             t.status,
-            t.mse,
-            t.rmse,
-            t.mae,
+            num(t.mse),
+            num(t.rmse),
+            num(t.mae),
             opt(t.auc),
             opt(t.pauc),
             t.best_epoch,

@@ -9,15 +9,26 @@ use crate::features::Features;
 use crate::models::reference::{ReferenceConfig, ReferenceModel};
 use crate::train::events::EventLog;
 
-/// Every unit score of a split's clips, with the clip of each.
-fn split_scores(model: &ReferenceModel, clips: &[Features]) -> SplitScores {
+/// Every unit score of a split's clips, with the clip of each. Clips that were
+/// part of the fit start at training row `fitted_from` (`None`: not fitted on).
+fn split_scores(
+    model: &ReferenceModel,
+    clips: &[Features],
+    fitted_from: Option<usize>,
+) -> SplitScores {
     let mut out = SplitScores {
         scores: Vec::new(),
         clip: Vec::new(),
         clips: clips.len(),
     };
+    let mut row = fitted_from.unwrap_or(0);
     for (i, features) in clips.iter().enumerate() {
-        let s = model.score(features);
+        let rows = model.rows_of(features.frames);
+        let s = match fitted_from {
+            Some(_) => model.score_in_sample(features, row..row + rows),
+            None => model.score(features),
+        };
+        row += rows;
         out.clip.extend(std::iter::repeat_n(i, s.len()));
         out.scores.extend(s);
     }
@@ -42,8 +53,15 @@ pub(super) fn fit_reference_trial(
     events
         .write(serde_json::json!({"event": "start", "train_clips": train.len(), "valid_clips": valid.len()}))
         .map_err(io)?;
-    let train_refs: Vec<&Features> = train.iter().collect();
-    let model = match reference.fit(&train_refs, scoring.seed) {
+    // Nearest neighbours fit every training file, validation ones included, and
+    // score those leave-one-out; a mixture fits the training split only.
+    let loo = matches!(reference, ReferenceConfig::Knn(_));
+    let fit_clips: Vec<&Features> = if loo {
+        train.iter().chain(valid.iter()).collect()
+    } else {
+        train.iter().collect()
+    };
+    let model = match reference.fit(&fit_clips, scoring.seed) {
         Ok(m) => m,
         Err(reason) => {
             events.status(false, Some(&reason)).map_err(io)?;
@@ -62,13 +80,14 @@ pub(super) fn fit_reference_trial(
             .map_err(io)?;
     }
     metrics.held_out = "test/normal".into();
-    let valid_units = split_scores(&model, valid);
-    let test_units = split_scores(&model, test);
+    let train_rows: usize = train.iter().map(|f| model.rows_of(f.frames)).sum();
+    let valid_units = split_scores(&model, valid, loo.then_some(train_rows));
+    let test_units = split_scores(&model, test, None);
     metrics.windows = test_units.scores.len();
     let clip_scores = decide_and_report(
         valid_units,
         test_units,
-        || split_scores(&model, train),
+        || split_scores(&model, train, loo.then_some(0)),
         prepared,
         &mut metrics,
         &claimed.dir,

@@ -15,8 +15,8 @@ fn window_frames(summary: &DatasetSummary, rate: u32, hop_length: usize) -> usiz
     ((clip_frames / 2.0) as usize).clamp(4, 32)
 }
 
-/// The experiment text for `summary`, named `name`.
-pub fn starter_experiment(summary: &DatasetSummary, name: &str) -> String {
+/// The experiment text for `summary`, named `name`, to be saved as `file`.
+pub fn starter_experiment(summary: &DatasetSummary, name: &str, file: &str) -> String {
     let rate = summary
         .common_rate()
         .filter(|r| (8_000..=48_000).contains(r))
@@ -36,7 +36,7 @@ pub fn starter_experiment(summary: &DatasetSummary, name: &str) -> String {
         r#"# Starter experiment written by `earshot init` for {root}
 # measured: {train} training clips, {normal} normal and {anomaly} anomalous test clips;
 # sample rates {rates}; clips {min:.2}-{median:.2} s (shortest, median).
-#   earshot train {name}.toml
+#   earshot train {file}
 name = "{name}"
 seed = 42
 

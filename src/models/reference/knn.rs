@@ -17,7 +17,7 @@ pub struct Knn {
 }
 
 impl Knn {
-    /// Keeps `train` (`[n, dims]`); `k` must be below the vector count... or equal.
+    /// Keeps `train` (`[n, dims]`); `k` may be at most the vector count.
     pub fn fit(train: Vec<f64>, dims: usize, k: usize) -> Result<Self, String> {
         let n = train.len() / dims.max(1);
         if k == 0 || k > n {
@@ -30,20 +30,31 @@ impl Knn {
 
     /// Mean distance of each row of `x` to its `k` nearest training vectors.
     pub fn score_samples(&self, x: &[f64]) -> Vec<f64> {
+        self.score_samples_excluding(x, 0..0)
+    }
+
+    /// As [`Self::score_samples`], leaving the training rows `skip` out: the
+    /// leave-one-out score of a training clip (its own rows are not its neighbours).
+    pub fn score_samples_excluding(&self, x: &[f64], skip: std::ops::Range<usize>) -> Vec<f64> {
         let d = self.dims;
+        let available = self.train.len() / d - skip.len();
+        let k = self.k.min(available.max(1));
         x.par_chunks(d)
             .map(|q| {
                 // The k smallest squared distances, kept sorted (k is small).
-                let mut best: Vec<f64> = Vec::with_capacity(self.k + 1);
-                for t in self.train.chunks(d) {
+                let mut best: Vec<f64> = Vec::with_capacity(k + 1);
+                for (row, t) in self.train.chunks(d).enumerate() {
+                    if skip.contains(&row) {
+                        continue;
+                    }
                     let dist: f64 = q.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum();
-                    if best.len() < self.k || dist < best[self.k - 1] {
+                    if best.len() < k || dist < best[k - 1] {
                         let at = best.partition_point(|&b| b <= dist);
                         best.insert(at, dist);
-                        best.truncate(self.k);
+                        best.truncate(k);
                     }
                 }
-                best.iter().map(|v| v.sqrt()).sum::<f64>() / self.k as f64
+                best.iter().map(|v| v.sqrt()).sum::<f64>() / k as f64
             })
             .collect()
     }
@@ -61,6 +72,9 @@ mod tests {
         assert!((s[0] - (1.0 + 1.0 + 2.0) / 3.0).abs() < 1e-12);
         // A training point scores its own zero distance among the k, as scikit-learn's kneighbors(X_test).
         assert!((s[1] - (0.0 + 7.0 + 9.0) / 3.0).abs() < 1e-12);
+        // Leave-one-out: training point 10 (row 3) without itself: 7, 9, 10.
+        let loo = knn.score_samples_excluding(&[10.0], 3..4);
+        assert!((loo[0] - (7.0 + 9.0 + 10.0) / 3.0).abs() < 1e-12);
         assert!(
             Knn::fit(vec![0.0, 1.0], 1, 3)
                 .unwrap_err()

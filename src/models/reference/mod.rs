@@ -348,6 +348,31 @@ impl ReferenceModel {
         }
     }
 
+    /// Scores of a clip that was part of the fit, whose vectors are training
+    /// rows `rows`: nearest neighbours leave them out (a clip is not its own
+    /// neighbour); a mixture scores them as any clip.
+    pub fn score_in_sample(&self, features: &Features, rows: std::ops::Range<usize>) -> Vec<f32> {
+        match &self.fitted {
+            Fitted::Knn(k) => {
+                let mut x = vectors(features, self.level, &self.stats);
+                self.standardizer.apply(&mut x);
+                k.score_samples_excluding(&x, rows)
+                    .into_iter()
+                    .map(|d| d as f32)
+                    .collect()
+            }
+            Fitted::Gmm(_) => self.score(features),
+        }
+    }
+
+    /// Training rows a clip of `frames` frames contributes.
+    pub fn rows_of(&self, frames: usize) -> usize {
+        match self.level {
+            Level::Clip => 1,
+            Level::Frame => frames,
+        }
+    }
+
     /// Frames each unit spans and the frame step between units, for segments
     /// (`None` at clip level: one unit is the whole clip).
     pub fn unit_span(&self) -> Option<(usize, usize)> {
