@@ -18,6 +18,8 @@ pub enum BenchCommand {
     Features(FeatureBenchArgs),
     /// Training samples/s of dense, rnn and cae (the shapes of shared/bench/peer_train.py).
     Train(super::bench_train::TrainBenchArgs),
+    /// Fitting the reference Gaussian mixture (the work of tests/reference/peer_gmm.py).
+    Gmm(super::bench_detectors::GmmBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +79,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
         BenchCommand::Features(args) => bench_features(args)?,
         BenchCommand::Train(args) => super::bench_train::run(args)?,
+        BenchCommand::Gmm(args) => super::bench_detectors::run(args)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Subcommands and their arguments.
 
 mod bench;
+mod bench_detectors;
 mod bench_train;
 mod dashboard;
 mod demo;

@@ -303,7 +303,8 @@ fn m_step(x: &[f64], d: usize, resp: &[f64], opts: &FitOptions) -> Result<Gmm, S
     )
 }
 
-/// Cluster labels from k-means++ seeding (seeded) and Lloyd iterations.
+/// Cluster labels from greedy k-means++ seeding (seeded; each new centre the
+/// best of `2 + ln k` draws, as scikit-learn's KMeans seeds) and Lloyd iterations.
 fn kmeans_labels(x: &[f64], d: usize, k: usize, seed: u64) -> Vec<usize> {
     let n = x.len() / d;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -311,25 +312,41 @@ fn kmeans_labels(x: &[f64], d: usize, k: usize, seed: u64) -> Vec<usize> {
     let row = |i: usize| &x[i * d..(i + 1) * d];
     let mut centres: Vec<f64> = row(rng.random_range(0..n)).to_vec();
     let mut nearest: Vec<f64> = (0..n).map(|i| dist2(row(i), &centres[..d])).collect();
+    let trials = 2 + (k as f64).ln() as usize;
     while centres.len() < k * d {
         let total: f64 = nearest.iter().sum();
-        let pick = if total > 0.0 {
-            let mut target = rng.random::<f64>() * total;
-            nearest
-                .iter()
-                .position(|&w| {
-                    target -= w;
-                    target <= 0.0
-                })
-                .unwrap_or(n - 1)
-        } else {
-            rng.random_range(0..n)
-        };
-        let c = row(pick).to_vec();
-        for (i, best) in nearest.iter_mut().enumerate() {
-            *best = best.min(dist2(row(i), &c));
-        }
-        centres.extend(c);
+        let draws: Vec<usize> = (0..trials)
+            .map(|_| {
+                if total <= 0.0 {
+                    return rng.random_range(0..n);
+                }
+                let mut target = rng.random::<f64>() * total;
+                nearest
+                    .iter()
+                    .position(|&w| {
+                        target -= w;
+                        target <= 0.0
+                    })
+                    .unwrap_or(n - 1)
+            })
+            .collect();
+        // The draw that leaves the smallest total squared distance.
+        let (_, updated) = draws
+            .par_iter()
+            .map(|&pick| {
+                let c = row(pick);
+                let updated: Vec<f64> = nearest
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &best)| best.min(dist2(row(i), c)))
+                    .collect();
+                (updated.iter().sum::<f64>(), (pick, updated))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("at least two draws");
+        let (pick, updated) = updated;
+        nearest = updated;
+        centres.extend_from_slice(row(pick));
     }
     let mut labels = vec![usize::MAX; n];
     for _ in 0..300 {
