@@ -82,6 +82,16 @@ pub fn mark_generated(dir: &Path, files: &[std::path::PathBuf]) -> std::io::Resu
     write_atomic(&dir.join(GENERATED_MARKER), text.as_bytes())
 }
 
+/// What `--overwrite` inserts into the name of a run folder it moves aside
+/// (`<trial>.prev-<time>`).
+pub const SET_ASIDE: &str = ".prev-";
+
+/// Whether `dir` is an old run moved aside: kept, but not a trial of the experiment.
+pub fn is_set_aside(dir: &Path) -> bool {
+    dir.file_name()
+        .is_some_and(|n| n.to_string_lossy().contains(SET_ASIDE))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,14 +125,4 @@ mod tests {
         clear_generated(&dir).unwrap();
         assert!(!dir.join("train/a.wav").exists() && !dir.join(GENERATED_MARKER).exists());
     }
-}
-
-/// What `--overwrite` inserts into the name of a run folder it moves aside
-/// (`<trial>.prev-<time>`).
-pub const SET_ASIDE: &str = ".prev-";
-
-/// Whether `dir` is an old run moved aside: kept, but not a trial of the experiment.
-pub fn is_set_aside(dir: &Path) -> bool {
-    dir.file_name()
-        .is_some_and(|n| n.to_string_lossy().contains(SET_ASIDE))
 }

@@ -63,6 +63,8 @@ pub enum DetectError {
 }
 
 /// What scores a trial's windows: a trained autoencoder or a fitted reference detector.
+// One scorer per loaded trial: the size gap between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Scorer {
     Autoencoder {
         model: Autoencoder,

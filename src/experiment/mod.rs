@@ -128,6 +128,11 @@ impl Experiment {
                 message,
             })?;
         experiment.features.max_duration_s = experiment.data.max_duration;
+        for model in &mut experiment.model {
+            if let crate::models::ModelConfig::Cae(cae) = model {
+                cae.resolve_default_latent();
+            }
+        }
         Ok(experiment)
     }
 

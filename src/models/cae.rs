@@ -27,7 +27,9 @@ pub struct CaeConfig {
     pub stride: usize,
     /// Width of a dense bottleneck between encoder and decoder. Without one the
     /// strided convolutions alone may keep more numbers than the input has and
-    /// learn to copy it, anomalies included.
+    /// learn to copy it, anomalies included: an experiment that leaves it out
+    /// gets [`DEFAULT_LATENT`] (see [`CaeConfig::resolve_default_latent`]);
+    /// `latent = 0` asks for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent: Option<usize>,
 }
@@ -65,14 +67,25 @@ pub struct ConvAe {
     decoder: Vec<ConvTranspose2d>,
 }
 
+/// The bottleneck an experiment's `cae` gets when it names none.
+pub const DEFAULT_LATENT: usize = 16;
+
 impl CaeConfig {
     /// Checks the layer settings.
     pub fn validate(&self) -> Result<(), String> {
-        validate_conv(&self.channels, self.kernel, self.stride)?;
-        if self.latent == Some(0) {
-            return Err("latent must be >= 1 or absent".into());
-        }
-        Ok(())
+        validate_conv(&self.channels, self.kernel, self.stride)
+    }
+
+    /// For a config as a user wrote it: no `latent` becomes [`DEFAULT_LATENT`]
+    /// (a CAE without a bottleneck can copy its input and detect nothing) and
+    /// `latent = 0` becomes none. Records of trained trials are read as
+    /// written, so models trained before this default still load.
+    pub fn resolve_default_latent(&mut self) {
+        self.latent = match self.latent {
+            None => Some(DEFAULT_LATENT),
+            Some(0) => None,
+            Some(n) => Some(n),
+        };
     }
 
     /// A model for windows of `frames x coeffs`; each transposed convolution gets

@@ -109,7 +109,7 @@ pub fn physical_memory() -> Option<f64> {
                 libc::sysconf(libc::_SC_PAGESIZE),
             )
         };
-        (pages > 0 && page > 0).then(|| pages as f64 * page as f64)
+        (pages > 0 && page > 0).then_some(pages as f64 * page as f64)
     }
     #[cfg(not(unix))]
     {

@@ -148,7 +148,7 @@ impl GmmConfig {
         if !(self.reg_covar >= 0.0 && self.reg_covar.is_finite()) {
             return Err(format!("reg_covar is {}, must be >= 0", self.reg_covar));
         }
-        if self.max_iter == 0 || !(self.tol > 0.0) {
+        if self.max_iter == 0 || self.tol.is_nan() || self.tol <= 0.0 {
             return Err("max_iter must be >= 1 and tol > 0".into());
         }
         check_stats(self.level, &self.stats)
@@ -187,8 +187,8 @@ impl Standardizer {
         mean.iter_mut().for_each(|m| *m /= n);
         let mut var = vec![0.0; d];
         for row in x.chunks(d) {
-            for j in 0..d {
-                var[j] += (row[j] - mean[j]).powi(2);
+            for ((v, r), m) in var.iter_mut().zip(row).zip(&mean) {
+                *v += (r - m).powi(2);
             }
         }
         let scale = var
@@ -204,8 +204,8 @@ impl Standardizer {
     fn apply(&self, x: &mut [f64]) {
         let d = self.mean.len();
         for row in x.chunks_mut(d) {
-            for j in 0..d {
-                row[j] = (row[j] - self.mean[j]) / self.scale[j];
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
+                *v = (*v - m) / s;
             }
         }
     }
