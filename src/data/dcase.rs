@@ -10,7 +10,7 @@ use super::{DataError, DatasetFiles, FileFailure, Label};
 use crate::audio::discover;
 
 /// Label and machine id of a DCASE file name (`anomaly_id_02_00000012.wav`).
-fn parse_name(path: &Path) -> Option<(Label, String)> {
+pub fn parse_dcase_name(path: &Path) -> Option<(Label, String)> {
     let stem = path.file_stem()?.to_str()?;
     let (label, rest) = if let Some(rest) = stem.strip_prefix("normal_") {
         (Label::Normal, rest)
@@ -42,7 +42,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 pub fn machine_ids(root: &Path) -> Vec<String> {
     files_in(&root.join("train"))
         .iter()
-        .filter_map(|p| parse_name(p).map(|(_, id)| id))
+        .filter_map(|p| parse_dcase_name(p).map(|(_, id)| id))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
@@ -66,7 +66,7 @@ pub fn list_dcase(
     let mut failures = Vec::new();
     for (dir, is_train) in [(train_dir.clone(), true), (root.join("test"), false)] {
         for path in files_in(&dir) {
-            match parse_name(&path) {
+            match parse_dcase_name(&path) {
                 None => failures.push(FileFailure {
                     reason: "name does not follow normal_id_XX_*.wav / anomaly_id_XX_*.wav; skipped".into(),
                     path,
@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn names_give_label_and_machine_id() {
-        let p = |s: &str| parse_name(Path::new(s));
+        let p = |s: &str| parse_dcase_name(Path::new(s));
         assert_eq!(
             p("normal_id_00_00000001.wav"),
             Some((Label::Normal, "id_00".into()))
