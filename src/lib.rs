@@ -14,6 +14,7 @@ pub mod experiment;
 pub mod features;
 pub mod fsx;
 pub mod models;
+pub mod records;
 pub mod report;
 pub mod train;
 

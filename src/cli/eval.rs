@@ -31,10 +31,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     );
     let (device, device_name) = args.device.resolve_training()?;
     eprintln!("evaluating {} trial(s) on {device_name}", trials.len());
-    let opt = |v: &serde_json::Value| {
-        v.as_f64()
-            .map_or_else(|| "n/a".into(), |v| format!("{v:.3}"))
-    };
+    let opt = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{v:.3}"));
     let mut rows = Vec::new();
     let mut failed = 0;
     for trial in &trials {
@@ -64,17 +61,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 let m = &e.metrics;
                 rows.push(format!(
                     "{:<16} {:>6} {:>8} {:>7} {:>7} {:>9} {:>9} {:>7} {:>6}",
-                    m["trial"].as_str().unwrap_or("?"),
-                    m["evaluated_files"],
-                    opt(&m["mse"]),
-                    opt(&m["auc"]),
-                    opt(&m["pauc"]),
-                    opt(&m["threshold"]),
-                    opt(&m["precision"]),
-                    opt(&m["recall"]),
-                    opt(&m["f1"]),
+                    m.trial,
+                    m.evaluated_files.unwrap_or(0),
+                    opt(m.number("mse")),
+                    opt(m.number("auc")),
+                    opt(m.number("pauc")),
+                    opt(m.number("threshold")),
+                    opt(m.number("precision")),
+                    opt(m.number("recall")),
+                    opt(m.number("f1")),
                 ));
-                if let Some(note) = m["note"].as_str() {
+                if let Some(note) = &m.note {
                     rows.push(format!("{:<16} {note}", ""));
                 }
             }

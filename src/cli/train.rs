@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use earshot::experiment::{Experiment, Progress, Reuse, RunOptions, run_experiment};
 use earshot::features::cache::FeatureCache;
+use earshot::records::TrialStatus;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::DeviceChoice;
@@ -219,7 +220,7 @@ pub fn train_and_report(
             "per trial: scores.csv (file,score,label,flag), metrics.json, report.md and plots/ in {}/<model>/",
             summary.dir.display()
         );
-        if t.auc.is_none() && t.status == "done" {
+        if t.auc.is_none() && t.status == TrialStatus::Done {
             println!(
                 "(AUC needs both normal and anomalous test files; this test split has one class or none)"
             );
@@ -229,7 +230,7 @@ pub fn train_and_report(
         summary
             .trials
             .iter()
-            .filter(|t| t.status == "failed")
+            .filter(|t| t.status == TrialStatus::Failed)
             .map(|t| t.trial.as_str()),
     ))
 }

@@ -8,6 +8,8 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::records::{EventLine, TrialMetrics, TrialStatus};
+
 /// A trial's state as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
@@ -24,6 +26,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status a record (metrics.json or a final event) gives.
+    fn from_record(status: TrialStatus, reason: Option<&str>) -> Self {
+        let reason = reason.unwrap_or("").to_string();
+        match status {
+            TrialStatus::Done => Status::Done,
+            TrialStatus::Stopped => Status::Stopped(reason),
+            TrialStatus::Failed => Status::Failed(reason),
+        }
+    }
+
     /// A short word for lists.
     pub fn word(&self) -> &'static str {
         match self {
@@ -61,7 +73,7 @@ pub struct TrialView {
     /// The final status event, if any.
     pub final_status: Option<Status>,
     /// metrics.json, once written.
-    pub metrics: Option<serde_json::Value>,
+    pub metrics: Option<TrialMetrics>,
     /// (score, is an anomaly) from scores.csv.
     pub scores: Vec<(f64, bool)>,
     /// Event lines that were not valid JSON (skipped).
@@ -100,19 +112,8 @@ impl TrialView {
         if let Some(s) = &self.final_status {
             return s.clone();
         }
-        if let Some(status) = self.metrics.as_ref().and_then(|m| m["status"].as_str()) {
-            let reason = || {
-                self.metrics
-                    .as_ref()
-                    .and_then(|m| m["reason"].as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
-            return match status {
-                "done" => Status::Done,
-                "stopped" => Status::Stopped(reason()),
-                _ => Status::Failed(reason()),
-            };
+        if let Some(m) = &self.metrics {
+            return Status::from_record(m.status, m.reason.as_deref());
         }
         match self.last_event {
             Some(t) if now.duration_since(t).unwrap_or_default() > STALE_AFTER => Status::Stale,
@@ -131,10 +132,7 @@ impl TrialView {
 
     /// A number from metrics.json.
     pub fn metric(&self, key: &str) -> Option<f64> {
-        self.metrics
-            .as_ref()
-            .and_then(|m| m[key].as_f64())
-            .filter(|v| v.is_finite())
+        self.metrics.as_ref().and_then(|m| m.number(key))
     }
 
     /// Reads what was appended to events.jsonl since the last call.
@@ -167,31 +165,21 @@ impl TrialView {
         };
         let complete: Vec<u8> = self.partial.drain(..=end).collect();
         for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            match serde_json::from_slice::<serde_json::Value>(line) {
-                Ok(event) => self.apply(&event),
-                Err(_) => self.malformed += 1,
+            match EventLine::parse(line) {
+                Some(event) => self.apply(&event),
+                None => self.malformed += 1,
             }
         }
     }
 
-    fn apply(&mut self, event: &serde_json::Value) {
-        if let Some(status) = event["status"].as_str() {
-            let reason = event["reason"].as_str().unwrap_or("").to_string();
-            self.final_status = Some(match status {
-                "done" => Status::Done,
-                "stopped" => Status::Stopped(reason),
-                _ => Status::Failed(reason),
-            });
+    fn apply(&mut self, event: &EventLine) {
+        if let Some(status) = event.status {
+            self.final_status = Some(Status::from_record(status, event.reason.as_deref()));
             return;
         }
-        let (Some(epoch), Some(split), Some(loss)) = (
-            event["epoch"].as_u64(),
-            event["split"].as_str(),
-            event["loss"].as_f64(),
-        ) else {
+        let Some((epoch, split, loss)) = event.loss_point() else {
             return;
         };
-        let epoch = epoch as usize;
         let at = match self.epochs.iter().position(|e| e.epoch == epoch) {
             Some(i) => i,
             None => {
@@ -214,7 +202,7 @@ impl TrialView {
             "valid" => point.valid = Some(loss),
             _ => {}
         }
-        if let Some(lr) = event["lr"].as_f64() {
+        if let Some(lr) = event.lr {
             point.lr = Some(lr);
         }
     }
@@ -225,9 +213,7 @@ impl TrialView {
         let s = stamp(&metrics_path);
         if s != self.metrics_stamp {
             self.metrics_stamp = s;
-            self.metrics = std::fs::read_to_string(&metrics_path)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
+            self.metrics = TrialMetrics::read(&metrics_path);
         }
         let scores_path = self.dir.join("scores.csv");
         let s = stamp(&scores_path);

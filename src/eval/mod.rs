@@ -2,10 +2,12 @@
 //! metrics of a detector (AUC, pAUC, precision, recall, F1).
 
 mod config;
+mod decision;
 mod gamma;
 mod metrics;
 
 pub use config::{EvalConfig, ThresholdRule};
+pub use decision::{calibration_mask, detection_metrics};
 pub use gamma::Gamma;
 pub use metrics::{Confusion, partial_auc, percentile, roc_auc, roc_curve};
 
@@ -14,6 +16,9 @@ use serde::{Deserialize, Serialize};
 /// The decision rule stored with a model (`model/threshold.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Threshold {
+    /// Schema of threshold.json (1: written before the field existed).
+    #[serde(default = "legacy_schema")]
+    pub schema_version: u32,
     /// Clip scores above it are flagged.
     pub value: f64,
     /// How window errors become a clip score.
@@ -30,6 +35,10 @@ pub struct Threshold {
     /// Which scores it was fitted on, in words.
     #[serde(default)]
     pub fitted_on: String,
+}
+
+fn legacy_schema() -> u32 {
+    1
 }
 
 fn default_top_k() -> usize {

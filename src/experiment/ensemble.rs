@@ -131,7 +131,7 @@ pub(super) fn score_ensemble(
         match scored.iter().find(|(n, _)| n == name) {
             Some((_, set)) => members.push((name, set)),
             None => {
-                metrics.status = "failed".into();
+                metrics.status = crate::records::TrialStatus::Failed;
                 metrics.reason = Some(format!(
                     "member {name} has no scores (it failed or was stopped before scoring)"
                 ));
@@ -150,7 +150,7 @@ pub(super) fn score_ensemble(
             members,
         },
         Err(reason) => {
-            metrics.status = "failed".into();
+            metrics.status = crate::records::TrialStatus::Failed;
             metrics.reason = Some(reason);
             return Ok(metrics);
         }

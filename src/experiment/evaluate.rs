@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
-use serde_json::json;
 
 use super::{DetectError, Detector};
 use crate::data::{DataError, FileFailure, Label};
-use crate::eval::{Confusion, partial_auc, roc_auc};
+use crate::eval::{calibration_mask, detection_metrics};
+use crate::records::TrialMetrics;
 use crate::report;
 
 /// What one trial's evaluation found.
@@ -18,7 +18,7 @@ pub struct TrialEvaluation {
     /// The trial folder.
     pub dir: PathBuf,
     /// The updated metrics.json.
-    pub metrics: serde_json::Value,
+    pub metrics: TrialMetrics,
     /// Test files that could not be scored.
     pub failures: Vec<FileFailure>,
 }
@@ -120,41 +120,30 @@ pub fn evaluate_trial(
             files.test.len()
         )));
     }
-    let (scores, anomalous): (Vec<f64>, Vec<bool>) =
-        scored.iter().map(|(_, s, a)| (*s, *a)).unzip();
-    let auc = roc_auc(&scores, &anomalous);
-    let confusion = threshold.map(|t| Confusion::at(&scores, &anomalous, t));
-    let with_both = |v: f64| auc.map(|_| v);
+    let labelled: Vec<(f64, bool)> = scored.iter().map(|(_, s, a)| (*s, *a)).collect();
     let metrics_path = trial.join("metrics.json");
-    let mut metrics: serde_json::Value = std::fs::read_to_string(&metrics_path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| json!({"trial": record.trial}));
+    let mut metrics = TrialMetrics::read(&metrics_path)
+        .unwrap_or_else(|| TrialMetrics::new(&record.trial, record.run_id.clone(), ""));
+    // The same computation as training: a max_f1 threshold's calibration clips
+    // (same rule, same seed, same clip order) are left out of its figures.
+    let calibration = detector
+        .threshold()
+        .map(|t| calibration_mask(t.rule, &labelled, record.seed))
+        .unwrap_or_default();
+    detection_metrics(&mut metrics, &labelled, threshold, &calibration);
     let mse = (normal_windows > 0).then(|| sq_sum / normal_windows as f64);
-    let update = json!({
-        "mse": mse,
-        "rmse": mse.map(f64::sqrt),
-        "mae": (normal_windows > 0).then(|| abs_sum / normal_windows as f64),
-        "held_out": "test/normal",
-        "windows": normal_windows,
-        "auc": auc,
-        "pauc": partial_auc(&scores, &anomalous, 0.1),
-        "threshold": threshold,
-        "precision": confusion.and_then(|c| with_both(c.precision())),
-        "recall": confusion.and_then(|c| with_both(c.recall())),
-        "f1": confusion.and_then(|c| with_both(c.f1())),
-        "confusion": confusion,
-        "decision_clips": scores.len(),
-        "note": auc.is_none().then_some("AUC and pAUC are undefined: the test split has only one class"),
-        "evaluated_on": data.root,
-        "evaluated_files": scores.len(),
-        "failed_files": failures.len(),
-    });
-    if let (Some(map), Some(new)) = (metrics.as_object_mut(), update.as_object()) {
-        for (k, v) in new {
-            map.insert(k.clone(), v.clone());
-        }
-    }
+    metrics.mse = mse.unwrap_or(f64::NAN);
+    metrics.rmse = mse.map_or(f64::NAN, f64::sqrt);
+    metrics.mae = if normal_windows > 0 {
+        abs_sum / normal_windows as f64
+    } else {
+        f64::NAN
+    };
+    metrics.held_out = "test/normal".into();
+    metrics.windows = normal_windows;
+    metrics.evaluated_on = Some(data.root.clone());
+    metrics.evaluated_files = Some(labelled.len());
+    metrics.failed_files = Some(failures.len());
     let csv = report::scores_csv(
         scored.iter().map(|(p, s, a)| (p.as_path(), *s, *a)),
         threshold,
@@ -163,21 +152,18 @@ pub fn evaluate_trial(
         crate::fsx::write_atomic(&path, bytes).map_err(|source| EvalError::Io { path, source })
     };
     write(trial.join("scores.csv"), csv.as_bytes())?;
-    write(
-        metrics_path,
-        &serde_json::to_vec_pretty(&metrics).expect("json"),
-    )?;
-    let pairs: Vec<(f64, bool)> = scores
-        .iter()
-        .copied()
-        .zip(anomalous.iter().copied())
-        .collect();
+    metrics
+        .write(&metrics_path)
+        .map_err(|source| EvalError::Io {
+            path: metrics_path.clone(),
+            source,
+        })?;
     report::write_report(
         trial,
         &report::ReportInput {
             title: format!("{}/{}", record.experiment.name, record.trial),
             metrics: &metrics,
-            scores: &pairs,
+            scores: &labelled,
             threshold,
         },
     )?;

@@ -51,7 +51,7 @@ pub(super) fn fit_reference_trial(
     let mut events = EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(io)?;
     let [train, valid, test] = &prepared.clip_features;
     events
-        .write(serde_json::json!({"event": "start", "train_clips": train.len(), "valid_clips": valid.len()}))
+        .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_clips": train.len(), "valid_clips": valid.len()}))
         .map_err(io)?;
     // Nearest neighbours fit every training file, validation ones included, and
     // score those leave-one-out; a mixture fits the training split only.
@@ -65,7 +65,7 @@ pub(super) fn fit_reference_trial(
         Ok(m) => m,
         Err(reason) => {
             events.status(false, Some(&reason)).map_err(io)?;
-            metrics.status = "failed".into();
+            metrics.status = crate::records::TrialStatus::Failed;
             metrics.reason = Some(reason);
             return Ok((metrics, None));
         }

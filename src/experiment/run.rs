@@ -13,9 +13,10 @@ use super::score::{Scoring, score_trial};
 use super::sweep::claim::{self, Claim, ClaimError};
 use super::trial_dir::{self, Readied, Reuse, TrialDirError};
 use crate::data::{DataError, FileFailure, Layout, machine_ids};
-use crate::eval::Confusion;
 use crate::features::FeatureError;
 use crate::features::cache::FeatureCache;
+pub use crate::records::TrialMetrics;
+use crate::records::TrialStatus;
 use crate::report;
 use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
 
@@ -55,64 +56,6 @@ pub enum Progress<'a> {
     Epoch(&'a str, &'a EpochReport),
     /// `--overwrite` moved a trial folder's old run aside: (trial folder, new place).
     MovedAside(&'a Path, &'a Path),
-}
-
-/// Reconstruction of held-out normal data, as the seed comparison reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrialMetrics {
-    /// Trial name.
-    pub trial: String,
-    /// The run these numbers come from (absent in runs written before run ids).
-    #[serde(default)]
-    pub run_id: Option<String>,
-    /// Model kind.
-    pub kind: String,
-    /// "done" or "failed".
-    pub status: String,
-    /// Why it failed.
-    pub reason: Option<String>,
-    /// Mean squared error of normalised features.
-    pub mse: f64,
-    /// Its square root.
-    pub rmse: f64,
-    /// Mean absolute error.
-    pub mae: f64,
-    /// ROC AUC of clip scores, test normal vs anomaly (absent with one class).
-    pub auc: Option<f64>,
-    /// Partial AUC up to FPR 0.1, McClish-standardised.
-    pub pauc: Option<f64>,
-    /// Clip-score threshold (see `threshold_method`).
-    pub threshold: Option<f64>,
-    /// `percentile`, `gamma`, `max_f1` or `target_fpr`.
-    pub threshold_method: String,
-    /// What the threshold was fitted on, in words.
-    pub threshold_fitted_on: String,
-    /// How window errors became clip scores.
-    pub clip_score: String,
-    /// Counts at the threshold on the clips it was not fitted on.
-    pub confusion: Option<Confusion>,
-    /// Clips behind precision, recall, F1 and the confusion counts.
-    pub decision_clips: usize,
-    /// Something to know about these numbers (e.g. AUC undefined).
-    pub note: Option<String>,
-    /// Precision of flags at the threshold.
-    pub precision: Option<f64>,
-    /// Recall at the threshold.
-    pub recall: Option<f64>,
-    /// F1 at the threshold.
-    pub f1: Option<f64>,
-    /// Which data: "test/normal" or "validation".
-    pub held_out: String,
-    /// Windows evaluated.
-    pub windows: usize,
-    /// Epoch of the kept model.
-    pub best_epoch: usize,
-    /// Its validation loss.
-    pub best_valid_loss: f64,
-    /// Epochs run.
-    pub epochs: usize,
-    /// Trainable parameters.
-    pub parameters: usize,
 }
 
 /// What `config.toml` of a trial holds: the resolved experiment and how it ran.
@@ -289,7 +232,8 @@ pub fn run_experiment(
         let result = train_one(exp, opts, &prepared, model, claimed, progress)?;
         let mut metrics =
             TrialMetrics::from_training(&claimed.name, &claimed.run_id, model, &result);
-        if let (Some(m), "done" | "stopped") = (&result.model, metrics.status.as_str()) {
+        if let (Some(m), TrialStatus::Done | TrialStatus::Stopped) = (&result.model, metrics.status)
+        {
             // A trial stopped by a sweep's rule still has its best model: score it too.
             metrics.parameters = burn::module::Module::num_params(m);
             let clip_scores = score_trial(
@@ -405,13 +349,15 @@ impl TrialMetrics {
         result: &train::TrialResult,
     ) -> Self {
         let (status, reason) = match (&result.outcome, &result.model) {
-            (Outcome::Done { .. }, Some(_)) => ("done", None),
-            (Outcome::Stopped { reason, .. }, _) => ("stopped", Some(reason.clone())),
-            (Outcome::Failed { reason, .. }, _) => ("failed", Some(reason.clone())),
-            (Outcome::Done { .. }, None) => ("failed", Some("no model was saved".to_string())),
+            (Outcome::Done { .. }, Some(_)) => (TrialStatus::Done, None),
+            (Outcome::Stopped { reason, .. }, _) => (TrialStatus::Stopped, Some(reason.clone())),
+            (Outcome::Failed { reason, .. }, _) => (TrialStatus::Failed, Some(reason.clone())),
+            (Outcome::Done { .. }, None) => {
+                (TrialStatus::Failed, Some("no model was saved".to_string()))
+            }
         };
         TrialMetrics {
-            status: status.into(),
+            status,
             reason,
             best_epoch: result.best_epoch,
             best_valid_loss: result.best_valid,
@@ -434,44 +380,17 @@ impl TrialMetrics {
     }
 
     fn fresh_named(name: &str, run_id: &str, kind: String) -> Self {
-        TrialMetrics {
-            trial: name.to_string(),
-            run_id: Some(run_id.to_string()),
-            kind,
-            status: "done".into(),
-            reason: None,
-            mse: f64::NAN,
-            rmse: f64::NAN,
-            mae: f64::NAN,
-            held_out: String::new(),
-            windows: 0,
-            auc: None,
-            pauc: None,
-            threshold: None,
-            precision: None,
-            recall: None,
-            f1: None,
-            confusion: None,
-            decision_clips: 0,
-            threshold_method: String::new(),
-            threshold_fitted_on: String::new(),
-            clip_score: String::new(),
-            note: None,
-            best_epoch: 0,
-            best_valid_loss: f64::NAN,
-            epochs: 0,
-            parameters: 0,
-        }
+        TrialMetrics::new(name, Some(run_id.to_string()), &kind)
     }
 }
 
 /// metrics.json, then the test metrics and the final status in events.jsonl.
 fn finish_trial(metrics: &TrialMetrics, claimed: &ClaimedTrial) -> Result<(), RunError> {
-    write(
-        &claimed.dir.join("metrics.json"),
-        &serde_json::to_vec_pretty(metrics).expect("json"),
-    )?;
-    if metrics.status == "failed" {
+    let path = claimed.dir.join("metrics.json");
+    metrics
+        .write(&path)
+        .map_err(|source| RunError::Io { path, source })?;
+    if metrics.status == TrialStatus::Failed {
         return Ok(()); // training already wrote the failure event
     }
     let events_path = claimed.dir.join("events.jsonl");
@@ -484,7 +403,7 @@ fn finish_trial(metrics: &TrialMetrics, claimed: &ClaimedTrial) -> Result<(), Ru
     events
         .write(serde_json::json!({"metric": "test", "mse": metrics.mse, "rmse": metrics.rmse, "mae": metrics.mae,
             "auc": metrics.auc, "pauc": metrics.pauc, "threshold": metrics.threshold}))
-        .and_then(|_| events.status_named(&metrics.status, metrics.reason.as_deref()))
+        .and_then(|_| events.status_named(metrics.status.word(), metrics.reason.as_deref()))
         .map_err(io)
 }
 

@@ -10,8 +10,8 @@ use super::prepare::Prepared;
 use super::run::{RunError, TrialMetrics, write};
 use crate::data::Label;
 use crate::eval::{
-    Confusion, EvalConfig, Gamma, Threshold, ThresholdRule, clip_scores, max_f1_threshold,
-    partial_auc, percentile, roc_auc,
+    EvalConfig, Gamma, Threshold, ThresholdRule, calibration_mask, clip_scores, detection_metrics,
+    max_f1_threshold, percentile,
 };
 use crate::models::Autoencoder;
 use crate::report;
@@ -72,21 +72,8 @@ fn choose_threshold(
                 ),
             }
         }
-        ThresholdRule::MaxF1 {
-            calibration_fraction,
-        } => {
-            // Stratified, seeded: each class contributes its share to calibration.
-            let mut held = vec![false; labelled.len()];
-            for class in [false, true] {
-                let idx: Vec<usize> = (0..labelled.len())
-                    .filter(|&i| labelled[i].1 == class)
-                    .collect();
-                let (pick, _) =
-                    crate::data::split_by_file(idx.len(), 1.0 - calibration_fraction, seed ^ 0xF1);
-                for i in pick {
-                    held[idx[i]] = true;
-                }
-            }
+        ThresholdRule::MaxF1 { .. } => {
+            let held = calibration_mask(rule, labelled, seed);
             let (s, a): (Vec<f64>, Vec<bool>) = labelled
                 .iter()
                 .zip(&held)
@@ -202,14 +189,12 @@ pub(super) fn decide_and_report(
         scoring.seed,
     );
     metrics.threshold = threshold;
-    metrics.threshold_method = method_name(eval.threshold).into();
+    metrics.threshold_method = Some(eval.threshold.into());
     metrics.threshold_fitted_on = fitted_on.clone();
-    metrics.clip_score = serde_json::to_value(eval.clip_score)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    metrics.clip_score = Some(eval.clip_score);
     if let Some(value) = threshold {
         let rule = Threshold {
+            schema_version: crate::records::SCHEMA_VERSION,
             value,
             clip_score: eval.clip_score,
             top_k: eval.top_k,
@@ -233,36 +218,12 @@ pub(super) fn decide_and_report(
     if !labelled.is_empty() {
         write(&dir.join("scores.csv"), csv.as_bytes())?;
     }
-    let (scores, anomalous): (Vec<f64>, Vec<bool>) = labelled.iter().copied().unzip();
-    metrics.auc = roc_auc(&scores, &anomalous);
-    metrics.pauc = partial_auc(&scores, &anomalous, 0.1);
-    if metrics.auc.is_none() && !labelled.is_empty() {
-        metrics.note = Some("AUC and pAUC are undefined: the test split has only one class".into());
-    }
-    if let Some(t) = threshold {
-        let (s, a): (Vec<f64>, Vec<bool>) = labelled
-            .iter()
-            .zip(&calibration)
-            .filter(|(_, c)| !**c)
-            .map(|(p, _)| *p)
-            .unzip();
-        if !s.is_empty() {
-            let c = Confusion::at(&s, &a, t);
-            metrics.decision_clips = s.len();
-            if metrics.auc.is_some() {
-                metrics.precision = Some(c.precision());
-                metrics.recall = Some(c.recall());
-                metrics.f1 = Some(c.f1());
-            }
-            metrics.confusion = Some(c);
-        }
-    }
-    let metrics_value = serde_json::to_value(&*metrics).expect("json");
+    detection_metrics(metrics, &labelled, threshold, &calibration);
     report::write_report(
         dir,
         &report::ReportInput {
             title: scoring.title.clone(),
-            metrics: &metrics_value,
+            metrics,
             scores: &labelled,
             threshold,
         },
@@ -280,13 +241,4 @@ pub(super) struct ClipScoreSet {
     pub(super) valid: Vec<f64>,
     /// Test clips, in `Prepared::test_clips` order.
     pub(super) test: Vec<Option<f64>>,
-}
-
-fn method_name(rule: ThresholdRule) -> &'static str {
-    match rule {
-        ThresholdRule::Percentile { .. } => "percentile",
-        ThresholdRule::Gamma { .. } => "gamma",
-        ThresholdRule::MaxF1 { .. } => "max_f1",
-        ThresholdRule::TargetFpr { .. } => "target_fpr",
-    }
 }

@@ -14,7 +14,7 @@ pub struct ReportInput<'a> {
     /// `<experiment>/<trial>`.
     pub title: String,
     /// metrics.json, written out as a table.
-    pub metrics: &'a serde_json::Value,
+    pub metrics: &'a crate::records::TrialMetrics,
     /// (clip score, is an anomaly) of the scored test clips.
     pub scores: &'a [(f64, bool)],
     /// The decision threshold.
@@ -89,19 +89,15 @@ pub fn loss_curves(events: &Path) -> (Curve, Curve) {
     let mut train = std::collections::BTreeMap::new();
     let mut valid = std::collections::BTreeMap::new();
     for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Some(event) = crate::records::EventLine::parse(line.as_bytes()) else {
             continue;
         };
-        let (Some(epoch), Some(split), Some(loss)) = (
-            v.get("epoch").and_then(|e| e.as_u64()),
-            v.get("split").and_then(|s| s.as_str()),
-            v.get("loss").and_then(|l| l.as_f64()),
-        ) else {
+        let Some((epoch, split, loss)) = event.loss_point() else {
             continue;
         };
         match split {
-            "train" => train.insert(epoch as usize, loss),
-            "valid" => valid.insert(epoch as usize, loss),
+            "train" => train.insert(epoch, loss),
+            "valid" => valid.insert(epoch, loss),
             _ => None,
         };
     }
@@ -177,7 +173,8 @@ pub fn write_report(dir: &Path, input: &ReportInput) -> Result<Vec<PathBuf>, Rep
 
 fn markdown(input: &ReportInput, drawn: &[PathBuf], problems: &[String]) -> String {
     let mut md = format!("# {}\n\n| metric | value |\n|---|---|\n", input.title);
-    if let Some(map) = input.metrics.as_object() {
+    let metrics = serde_json::to_value(input.metrics).expect("records serialise");
+    if let Some(map) = metrics.as_object() {
         for (k, v) in map {
             let text = match v {
                 serde_json::Value::Number(n) => n

@@ -218,7 +218,7 @@ pub fn train_trial(
             .map_err(io(&events_path))?;
     } else {
         events
-            .write(serde_json::json!({"event": "start", "train_windows": train.len(), "valid_windows": valid.len()}))
+            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len()}))
             .map_err(io(&events_path))?;
     }
 

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Goal, SweepMetric};
+use crate::records::{SweepMarker, TrialMetrics};
 
 /// One ranked trial folder.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,44 +46,38 @@ pub fn collect(exp_dir: &Path, metric: &SweepMetric) -> Vec<Row> {
         .map(|e| e.path())
         .filter(|d| !crate::fsx::is_set_aside(d))
     {
-        let Some(sweep) = read_json(&dir.join("sweep.json")) else {
+        let Some(sweep) = SweepMarker::read(&dir.join("sweep.json")) else {
             continue;
         };
-        let metrics = read_json(&dir.join("metrics.json"));
+        let metrics = TrialMetrics::read(&dir.join("metrics.json"));
         let status = match &metrics {
-            Some(m) => m["status"].as_str().unwrap_or("done").to_string(),
+            Some(m) => m.status.word().to_string(),
             None if dir.join("events.jsonl").exists() => "running".into(),
             None => "pending".into(),
         };
         let metric_value = metrics
             .as_ref()
-            .and_then(|m| m[metric_key(&metric.name)].as_f64())
-            .filter(|v| v.is_finite());
-        let params = sweep["params"]
-            .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
-            .unwrap_or_default();
+            .and_then(|m| m.number(metric_key(&metric.name)));
+        let params = sweep
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
         rows.push(Row {
             folder: dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            trial: sweep["trial"].as_str().unwrap_or("?").to_string(),
-            index: sweep["index"].as_u64().unwrap_or(u64::MAX) as usize,
+            trial: sweep.trial,
+            index: sweep.index,
             status,
             metric: metric_value,
             params,
-            reason: metrics
-                .as_ref()
-                .and_then(|m| m["reason"].as_str().map(str::to_string)),
+            reason: metrics.and_then(|m| m.reason),
         });
     }
     rank(&mut rows, metric.goal);
     rows
-}
-
-fn read_json(path: &Path) -> Option<serde_json::Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 /// Best first: trials with the metric by goal, then the rest by index.

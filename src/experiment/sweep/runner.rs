@@ -14,6 +14,7 @@ use super::{EarlyTerminate, Sweep, SweepTrial};
 use crate::eval::percentile;
 use crate::experiment::{Progress, RunOptions, TrialPruner, run_experiment};
 use crate::features::cache::FeatureCache;
+use crate::records::{SweepMarker, TrialMetrics};
 
 /// `--shard i/N`: this process takes trials whose index is i modulo N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,11 +113,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
 
 fn finished(dirs: &[PathBuf]) -> bool {
     dirs.iter().all(|d| d.join("metrics.json").is_file())
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), SweepError> {
-    crate::fsx::write_atomic(path, &serde_json::to_vec_pretty(value).expect("json"))
-        .map_err(io(path))
 }
 
 /// Best validation loss so far at each epoch, from an events.jsonl.
@@ -266,9 +262,7 @@ pub fn config_hash(exp: &crate::experiment::Experiment) -> String {
 
 /// The config hash a finished trial recorded in its sweep.json, if any.
 fn recorded_hash(dirs: &[PathBuf]) -> Option<String> {
-    let text = std::fs::read_to_string(dirs.first()?.join("sweep.json")).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value["config_hash"].as_str().map(str::to_string)
+    SweepMarker::read(&dirs.first()?.join("sweep.json"))?.config_hash
 }
 
 /// For a finished trial: whether it stands, is refused (config changed) or,
@@ -338,10 +332,18 @@ fn run_one(
             )
         })
         .collect();
-    let marker = serde_json::json!({"sweep": sweep.base.name, "trial": trial.id, "index": trial.index, "params": params, "config_hash": hash});
+    let marker = SweepMarker {
+        schema_version: crate::records::SCHEMA_VERSION,
+        sweep: sweep.base.name.clone(),
+        trial: trial.id.clone(),
+        index: trial.index,
+        params,
+        config_hash: Some(hash.clone()),
+    };
     for d in &dirs {
         std::fs::create_dir_all(d).map_err(io(d))?;
-        write_json(&d.join("sweep.json"), &marker)?;
+        let path = d.join("sweep.json");
+        marker.write(&path).map_err(io(&path))?;
     }
     let described = trial
         .params
@@ -357,10 +359,10 @@ fn run_one(
                 trial.id
             ));
             for d in &dirs {
-                write_json(
-                    &d.join("metrics.json"),
-                    &serde_json::json!({"trial": trial.id, "status": "failed", "reason": reason}),
-                )?;
+                let path = d.join("metrics.json");
+                TrialMetrics::failed(&trial.id, reason.clone())
+                    .write(&path)
+                    .map_err(io(&path))?;
             }
             return Ok(TrialFate::Ran);
         }
@@ -410,10 +412,10 @@ fn run_one(
             let reason = e.to_string();
             log(format!("{}: failed: {reason}", trial.id));
             for d in dirs.iter().filter(|d| !d.join("metrics.json").exists()) {
-                write_json(
-                    &d.join("metrics.json"),
-                    &serde_json::json!({"trial": trial.id, "status": "failed", "reason": reason}),
-                )?;
+                let path = d.join("metrics.json");
+                TrialMetrics::failed(&trial.id, reason.clone())
+                    .write(&path)
+                    .map_err(io(&path))?;
             }
         }
     }
