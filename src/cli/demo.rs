@@ -50,3 +50,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         true,
     )
 }
+
+impl DemoArgs {
+    /// The device the command runs on.
+    pub fn device(&self) -> DeviceChoice {
+        self.device
+    }
+}

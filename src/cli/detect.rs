@@ -105,3 +105,10 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+impl DetectArgs {
+    /// The device the command runs on.
+    pub fn device(&self) -> DeviceChoice {
+        self.device
+    }
+}

@@ -19,6 +19,15 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// Whether training under this choice runs on the CPU (`auto` without a hardware adapter).
+    pub fn trains_on_cpu(self) -> bool {
+        match self {
+            DeviceChoice::Cpu => true,
+            DeviceChoice::Wgpu => false,
+            DeviceChoice::Auto => !adapters().iter().any(|(_, software)| !software),
+        }
+    }
+
     /// The feature extractor for this choice: our WGSL kernels on wgpu, or the
     /// CPU reference. `auto` takes a hardware adapter only (on the software
     /// driver lavapipe the CPU path is faster) and says so when it falls back.
@@ -60,9 +69,6 @@ impl DeviceChoice {
     /// hardware GPU only: on a software adapter the CPU backend is faster.
     pub fn resolve_training(self) -> anyhow::Result<(Device, String)> {
         let use_cpu = || {
-            // burn materialises loaded optimiser state on its default device; keep that on the CPU too.
-            // SAFETY: called from the single-threaded start of a command, before any worker thread.
-            unsafe { std::env::set_var("BURN_DEVICE", "flex") };
             let device = Device::flex();
             // Recorded with every trial: kernels and burn's ops differ in the last bits.
             let with_kernels = earshot::models::cpu::supported(&device, burn::tensor::DType::F32);

@@ -100,3 +100,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+impl EvalArgs {
+    /// The device the command runs on.
+    pub fn device(&self) -> DeviceChoice {
+        self.device
+    }
+}

@@ -78,6 +78,34 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+impl Cli {
+    /// The device the command trains or scores on, when it takes `--device`.
+    fn device(&self) -> Option<DeviceChoice> {
+        match &self.command {
+            Command::Demo(a) => Some(a.device()),
+            Command::Train(a) => Some(a.device()),
+            Command::Sweep(a) => Some(a.device()),
+            Command::Eval(a) => Some(a.device()),
+            Command::Detect(a) => Some(a.device()),
+            _ => None,
+        }
+    }
+}
+
+/// Fixes process-wide settings once, at start, before any thread exists:
+/// burn materialises loaded optimiser state on its default device, so a CPU
+/// run pins that default to the CPU backend (`BURN_DEVICE=flex`) instead of
+/// starting a GPU runtime for nothing. Nothing sets the environment later.
+pub fn pin_default_device(cli: &Cli) {
+    if std::env::var_os("BURN_DEVICE").is_some() {
+        return;
+    }
+    if cli.device().is_some_and(DeviceChoice::trains_on_cpu) {
+        // SAFETY: called first thing in main, while the process has one thread.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

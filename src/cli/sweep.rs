@@ -126,3 +126,10 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         outcome.failed.iter().map(String::as_str),
     ))
 }
+
+impl SweepArgs {
+    /// The device the command runs on.
+    pub fn device(&self) -> DeviceChoice {
+        self.device
+    }
+}

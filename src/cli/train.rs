@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Args;
-use earshot::experiment::{Experiment, Progress, Reuse, RunOptions, run_experiment};
+use earshot::experiment::{Experiment, Progress, Reuse, RunOptions, RunSummary, run_experiment};
 use earshot::features::cache::FeatureCache;
 use earshot::records::TrialStatus;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -174,6 +174,18 @@ pub fn train_and_report(
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 
+    print_summary(&summary);
+    Ok(exit_code(
+        summary
+            .trials
+            .iter()
+            .filter(|t| t.status == TrialStatus::Failed)
+            .map(|t| t.trial.as_str()),
+    ))
+}
+
+/// The files that could not be used, then the comparison table.
+fn print_summary(summary: &RunSummary) {
     if !summary.failures.is_empty() {
         eprintln!("{} file(s) could not be used:", summary.failures.len());
         for f in &summary.failures {
@@ -226,13 +238,6 @@ pub fn train_and_report(
             );
         }
     }
-    Ok(exit_code(
-        summary
-            .trials
-            .iter()
-            .filter(|t| t.status == TrialStatus::Failed)
-            .map(|t| t.trial.as_str()),
-    ))
 }
 
 /// Exit status of `train` and `sweep`, as their `--help` documents: 0 when
@@ -254,3 +259,10 @@ pub const TRIAL_FAILED: u8 = 3;
 pub const EXIT_CODES: &str = "Exit status: 0 every trial finished; 1 an error stopped the command \
 (bad experiment file, unusable data, a folder holding another run, I/O); 2 bad command-line \
 arguments; 3 the command ran but at least one trial failed (named on stderr).";
+
+impl TrainArgs {
+    /// The device the command runs on.
+    pub fn device(&self) -> DeviceChoice {
+        self.device
+    }
+}

@@ -109,7 +109,7 @@ pub(super) fn prepare(
     }
     let normalizer = Normalizer::fit(
         exp.data.normalization,
-        exp.features.coeffs(),
+        exp.features.model_coeffs(),
         train_clips.iter().map(|c| &c.features),
     );
     for clip in train_clips

@@ -292,7 +292,7 @@ fn write_trial_record(
         device: opts.device_name.clone(),
         features_device: prepared.features_device.clone(),
         seed: exp.seed,
-        window: [exp.data.frames, exp.features.coeffs()],
+        window: [exp.data.frames, exp.features.model_coeffs()],
         experiment: exp.clone(),
     };
     let record_text = toml::to_string_pretty(&record).expect("records serialise");

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod cpu;
+pub mod deltas;
 mod engine;
 mod file;
 pub mod gpu;
@@ -56,10 +57,18 @@ pub struct FeatureConfig {
     pub top_db: Option<f32>,
     /// MFCC or log-mel.
     pub kind: FeatureKind,
+    /// Delta features appended to every frame: 0 (none), 1 (Δ) or 2 (Δ and Δ²),
+    /// as librosa.feature.delta with width 9.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deltas: u8,
     /// Audio decoded per file at most, in seconds: `[data] max_duration` or
     /// `--max-duration`. Not part of the features (nor of the cache key).
     #[serde(skip)]
     pub max_duration_s: f64,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 impl Default for FeatureConfig {
@@ -77,6 +86,7 @@ impl Default for FeatureConfig {
             power: 2.0,
             top_db: Some(80.0),
             kind: FeatureKind::Mfcc,
+            deltas: 0,
             max_duration_s: crate::audio::DEFAULT_MAX_DURATION_S,
         }
     }
@@ -92,6 +102,11 @@ impl FeatureConfig {
             FeatureKind::Mfcc => self.n_mfcc,
             FeatureKind::Logmel => self.n_mels,
         }
+    }
+
+    /// Values per frame the models see: the coefficients and their deltas.
+    pub fn model_coeffs(&self) -> usize {
+        self.coeffs() * (1 + self.deltas as usize)
     }
 
     /// The window length in use.
@@ -128,6 +143,9 @@ impl FeatureConfig {
     /// Checks every field against its allowed range.
     pub fn validate(&self) -> Result<(), FeatureError> {
         let bad = |field: &'static str, reason: String| Err(FeatureError::Config { field, reason });
+        if self.deltas > 2 {
+            return bad("deltas", format!("is {}, must be 0, 1 or 2", self.deltas));
+        }
         if !(self.max_duration_s.is_finite() && self.max_duration_s > 0.0) {
             return bad(
                 "max_duration",

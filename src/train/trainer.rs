@@ -203,16 +203,7 @@ pub fn train_trial(
         && let Some(ckpt) =
             checkpoint::latest(&checkpoints, Some(trial.run_id)).map_err(io(&checkpoints))?
     {
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
-            .map_err(|e| record_err(&checkpoints, e))?;
-        model = model.load_record(record);
-        let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
-            .map_err(|e| record_err(&checkpoints, e))?;
-        optim = optim.load_record(record);
-        state = LoopState {
-            run_id: Some(trial.run_id.to_string()),
-            ..ckpt.state
-        };
+        (model, optim, state) = restore(model, optim, ckpt, trial.run_id, &checkpoints)?;
         events
             .write(serde_json::json!({"event": "resume", "epoch": state.epochs_done}))
             .map_err(io(&events_path))?;
@@ -223,7 +214,6 @@ pub fn train_trial(
     }
 
     let cfg = trial.train;
-    let normal = Normal::new(0.0f32, 1.0).expect("unit normal");
     let mut since_best = state.epochs_done.saturating_sub(state.best_epoch);
     let mut outcome = Outcome::Done {
         stopped_early: false,
@@ -236,39 +226,9 @@ pub fn train_trial(
             break;
         }
         let lr = cfg.learning_rate_at(epoch);
-        let kl_weight = trial.model.kl_weight(epoch);
-        let mut rng = epoch_rng(trial.seed, epoch);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut rng);
-        // Losses stay on the device and are read once per epoch: no sync per step.
-        let mut loss_sum: Option<Tensor<1>> = None;
-        let mut steps = 0usize;
-        for indices in order.chunks(cfg.batch_size) {
-            // A batch of one has no batch statistics; it is dropped (at most one per epoch).
-            if indices.len() < 2 && train.len() >= 2 {
-                continue;
-            }
-            let x = batch_tensor(train, indices, &autodiff);
-            let noise = model.noise_dim().map(|d| {
-                let values: Vec<f32> = (0..indices.len() * d)
-                    .map(|_| normal.sample(&mut rng))
-                    .collect();
-                Tensor::<2>::from_data(TensorData::new(values, [indices.len(), d]), &autodiff)
-            });
-            let loss = model.loss(x, noise, kl_weight);
-            let detached = loss.clone().detach();
-            loss_sum = Some(match loss_sum {
-                Some(sum) => sum + detached,
-                None => detached,
-            });
-            steps += 1;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-        }
+        let (trained, train_loss) = train_epoch(model, &mut optim, train, trial, epoch, &autodiff);
+        model = trained;
         let epoch_number = epoch + 1;
-        let train_loss = loss_sum.map_or(f64::NAN, |s| {
-            s.into_scalar::<f32>() as f64 / steps.max(1) as f64
-        });
         let valid_loss = if valid.is_empty() {
             train_loss
         } else {
@@ -317,20 +277,7 @@ pub fn train_trial(
         }
         state.epochs_done = epoch_number;
         state.last_train = train_loss;
-        let ckpt = Checkpoint {
-            model: model
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(|e| record_err(&checkpoints, e))?
-                .to_vec(),
-            optimizer: optim
-                .to_record()
-                .into_bytes()
-                .map_err(|e| record_err(&checkpoints, e))?
-                .to_vec(),
-            state: state.clone(),
-        };
+        let ckpt = checkpoint_of(&model, &optim, &state, &checkpoints)?;
         checkpoint::save(&checkpoints, &ckpt).map_err(io(&checkpoints))?;
         on_epoch(&EpochReport {
             epoch: epoch_number,
@@ -370,6 +317,100 @@ pub fn train_trial(
         best_valid: state.best_valid,
         best_epoch: state.best_epoch,
         epochs_done: state.epochs_done,
+    })
+}
+
+/// Model, optimiser and counters from a checkpoint of run `run_id`.
+fn restore(
+    model: Autoencoder,
+    optim: ModuleOptimizer,
+    ckpt: Checkpoint,
+    run_id: &str,
+    dir: &Path,
+) -> Result<(Autoencoder, ModuleOptimizer, LoopState), TrainError> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
+        .map_err(|e| record_err(dir, e))?;
+    let record_optim = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
+        .map_err(|e| record_err(dir, e))?;
+    let state = LoopState {
+        run_id: Some(run_id.to_string()),
+        ..ckpt.state
+    };
+    Ok((
+        model.load_record(record),
+        optim.load_record(record_optim),
+        state,
+    ))
+}
+
+/// One pass over the training windows in the epoch's seeded order: the
+/// updated model and the mean training loss.
+fn train_epoch(
+    mut model: Autoencoder,
+    optim: &mut ModuleOptimizer,
+    train: &WindowSet,
+    trial: &Trial,
+    epoch: usize,
+    autodiff: &Device,
+) -> (Autoencoder, f64) {
+    let cfg = trial.train;
+    let lr = cfg.learning_rate_at(epoch);
+    let kl_weight = trial.model.kl_weight(epoch);
+    let normal = Normal::new(0.0f32, 1.0).expect("unit normal");
+    let mut rng = epoch_rng(trial.seed, epoch);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    order.shuffle(&mut rng);
+    // Losses stay on the device and are read once per epoch: no sync per step.
+    let mut loss_sum: Option<Tensor<1>> = None;
+    let mut steps = 0usize;
+    for indices in order.chunks(cfg.batch_size) {
+        // A batch of one has no batch statistics; it is dropped (at most one per epoch).
+        if indices.len() < 2 && train.len() >= 2 {
+            continue;
+        }
+        let x = batch_tensor(train, indices, autodiff);
+        let noise = model.noise_dim().map(|d| {
+            let values: Vec<f32> = (0..indices.len() * d)
+                .map(|_| normal.sample(&mut rng))
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(values, [indices.len(), d]), autodiff)
+        });
+        let loss = model.loss(x, noise, kl_weight);
+        let detached = loss.clone().detach();
+        loss_sum = Some(match loss_sum {
+            Some(sum) => sum + detached,
+            None => detached,
+        });
+        steps += 1;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+    }
+    let train_loss = loss_sum.map_or(f64::NAN, |s| {
+        s.into_scalar::<f32>() as f64 / steps.max(1) as f64
+    });
+    (model, train_loss)
+}
+
+/// The model, optimiser state and counters after an epoch, as bytes.
+fn checkpoint_of(
+    model: &Autoencoder,
+    optim: &ModuleOptimizer,
+    state: &LoopState,
+    dir: &Path,
+) -> Result<Checkpoint, TrainError> {
+    Ok(Checkpoint {
+        model: model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| record_err(dir, e))?
+            .to_vec(),
+        optimizer: optim
+            .to_record()
+            .into_bytes()
+            .map_err(|e| record_err(dir, e))?
+            .to_vec(),
+        state: state.clone(),
     })
 }
 
