@@ -33,7 +33,11 @@ fn weights(width: usize, order: u8) -> Vec<f64> {
 /// The width used for a clip of `frames` frames (0: too short for any).
 fn width_for(frames: usize) -> usize {
     let w = DELTA_WIDTH.min(frames);
-    let odd = if w % 2 == 0 { w.saturating_sub(1) } else { w };
+    let odd = if w.is_multiple_of(2) {
+        w.saturating_sub(1)
+    } else {
+        w
+    };
     if odd >= 3 { odd } else { 0 }
 }
 
