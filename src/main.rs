@@ -25,7 +25,7 @@ fn keep_freed_memory() {}
 fn main() -> ExitCode {
     keep_freed_memory();
     let args = cli::Cli::parse();
-    cli::pin_default_device(&args);
+    cli::fix_process_settings(&args);
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -288,3 +288,69 @@ fn the_median_rule_stops_worse_trials_and_marks_them() {
     let board = std::fs::read_to_string(dir.join("runs/sw/leaderboard.md")).unwrap();
     assert!(board.contains("stopped"), "{board}");
 }
+
+#[test]
+fn a_finished_trial_whose_config_changed_is_refused_or_retrained_on_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let one = "[sweep]\nmethod = \"grid\"\nmetric = { name = \"auc\", goal = \"maximize\" }\n\
+        [sweep.parameters]\n\"model.bottleneck\" = { values = [2] }\n";
+    let path = setup(dir, one, 1);
+    ok(&earshot(dir)
+        .arg("sweep")
+        .arg(&path)
+        .args(["--device", "cpu"])
+        .output()
+        .unwrap());
+    let first = metrics(dir, "dense-t000");
+    // Unchanged: skipped as finished.
+    let again = earshot(dir)
+        .arg("sweep")
+        .arg(&path)
+        .args(["--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("1 finished before"));
+
+    // The same trial under another (non-swept) setting: refused, the old result kept.
+    let path = setup(dir, one, 2);
+    let refused = earshot(dir)
+        .arg("sweep")
+        .arg(&path)
+        .args(["--device", "cpu"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--rerun-changed") && stderr.contains("another config"),
+        "{stderr}"
+    );
+    assert_eq!(metrics(dir, "dense-t000"), first);
+
+    // --rerun-changed: moved aside whole, trained again under the new config.
+    let rerun = earshot(dir)
+        .arg("sweep")
+        .arg(&path)
+        .args(["--device", "cpu", "--rerun-changed"])
+        .output()
+        .unwrap();
+    ok(&rerun);
+    assert_eq!(metrics(dir, "dense-t000")["epochs"], 2);
+    let aside: Vec<_> = std::fs::read_dir(dir.join("runs/sw"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("dense-t000.prev-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    let kept: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(aside[0].path().join("metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(kept, first);
+}

@@ -92,11 +92,15 @@ impl Cli {
     }
 }
 
-/// Fixes process-wide settings once, at start, before any thread exists:
-/// burn materialises loaded optimiser state on its default device, so a CPU
-/// run pins that default to the CPU backend (`BURN_DEVICE=flex`) instead of
-/// starting a GPU runtime for nothing. Nothing sets the environment later.
-pub fn pin_default_device(cli: &Cli) {
+/// Fixes process-wide settings once, at start, before any thread exists, so
+/// nothing global changes mid-run:
+/// - burn materialises loaded optimiser state on its default device, so a CPU
+///   run pins that default to the CPU backend (`BURN_DEVICE=flex`) instead of
+///   starting a GPU runtime for nothing;
+/// - the CPU-kernel switch is read from `EARSHOT_CPU_KERNELS` here, once.
+pub fn fix_process_settings(cli: &Cli) {
+    let off = |v: String| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false");
+    earshot::models::cpu::set_enabled(!std::env::var("EARSHOT_CPU_KERNELS").is_ok_and(off));
     if std::env::var_os("BURN_DEVICE").is_some() {
         return;
     }
