@@ -14,6 +14,14 @@ use super::DeviceChoice;
 pub struct SweepArgs {
     /// An experiment file with a [sweep] table (see experiments/sweep_dense.toml).
     experiment: PathBuf,
+    /// Override a setting of the experiment, by dotted path: train.epochs=10,
+    /// data.root=/data/fsdd, model.latent=8 (every model), 'model[lstm].hidden=128'
+    /// (one model). Values are TOML (numbers, [lists], "strings"); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<earshot::experiment::overrides::Override>,
+    /// Override the experiment's seed.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Parent folder of the run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -50,7 +58,7 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
-    let sweep = Sweep::load(&args.experiment)?;
+    let sweep = Sweep::load_with(&args.experiment, &args.overrides, args.seed)?;
     let exp_dir = args.runs_dir.join(&sweep.base.name);
     if args.report {
         let rows = leaderboard::collect(&exp_dir, &sweep.config.metric);

@@ -16,8 +16,17 @@ use super::DeviceChoice;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// The experiment file (see experiments/*.toml).
+    /// The experiment file (see experiments/*.toml), or a trial's
+    /// runs/<experiment>/<trial>/config.toml to rerun exactly that trial.
     experiment: PathBuf,
+    /// Override a setting of the experiment, by dotted path: train.epochs=10,
+    /// data.root=/data/fsdd, model.latent=8 (every model), 'model[lstm].hidden=128'
+    /// (one model). Values are TOML (numbers, [lists], "strings"); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<earshot::experiment::overrides::Override>,
+    /// Override the experiment's seed.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Folder that receives runs/<experiment>/<model>/.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -59,7 +68,7 @@ impl TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let experiment = Experiment::load(&args.experiment)?;
+    let experiment = Experiment::load_with(&args.experiment, &args.overrides, args.seed)?;
     let reuse = args.reuse();
     let context = format!("experiment {}", args.experiment.display());
     if !args.tui {

@@ -5,6 +5,7 @@
 mod detect;
 mod ensemble;
 mod evaluate;
+pub mod overrides;
 mod prepare;
 mod reference;
 mod run;
@@ -107,6 +108,24 @@ impl Experiment {
             source,
         })?;
         Self::parse(&text, path)
+    }
+
+    /// Reads an experiment file (or a trial's resolved `config.toml`, which
+    /// reruns that trial), then applies `--set` overrides and `--seed`.
+    pub fn load_with(
+        path: &Path,
+        overrides: &[overrides::Override],
+        seed: Option<u64>,
+    ) -> Result<Self, ExperimentError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = overrides::from_trial_record(&text);
+        // Errors of the file itself keep their lines; then the overrides are checked.
+        Self::parse(&text, path)?;
+        let changed = overrides::apply(&text, path, overrides, seed)?;
+        Self::parse(&changed, path).map_err(|e| overrides::explain(e, &changed, overrides, seed))
     }
 
     /// Parses experiment text; `path` is only used in messages.

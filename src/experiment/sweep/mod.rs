@@ -81,11 +81,23 @@ impl Sweep {
     /// Reads an experiment file with a `[sweep]` table and expands its trials;
     /// invalid paths and values fail here with their line.
     pub fn load(path: &Path) -> Result<Self, ExperimentError> {
+        Self::load_with(path, &[], None)
+    }
+
+    /// [`Sweep::load`] with `--set` overrides and `--seed` applied to the base experiment.
+    pub fn load_with(
+        path: &Path,
+        overrides: &[super::overrides::Override],
+        seed: Option<u64>,
+    ) -> Result<Self, ExperimentError> {
         let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let base = Experiment::parse(&text, path)?;
+        Experiment::parse(&text, path)?;
+        let text = super::overrides::apply(&text, path, overrides, seed)?;
+        let base = Experiment::parse(&text, path)
+            .map_err(|e| super::overrides::explain(e, &text, overrides, seed))?;
         let Some(config) = base.sweep.clone() else {
             return Err(ExperimentError::Invalid {
                 path: path.to_path_buf(),

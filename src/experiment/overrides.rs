@@ -1,0 +1,250 @@
+//! Command-line overrides (`--set key=value`, `--seed N`), Hydra's habit,
+//! through the same dotted paths as sweep parameters, and experiment text read
+//! back from a trial's resolved `config.toml` so a trial reruns exactly.
+
+use std::path::Path;
+
+use super::ExperimentError;
+use super::sweep::set_path;
+
+/// One `--set KEY=VALUE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// A dotted path: `train.epochs`, `model.hidden` (every model) or
+    /// `model[lstm].hidden` (the model named `lstm`).
+    pub key: String,
+    /// A TOML value (`3`, `1e-3`, `[64, 32]`, `"mfcc"`); bare words are strings.
+    pub value: toml::Value,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, raw) = s.split_once('=').ok_or_else(|| {
+            format!("--set {s:?}: expected KEY=VALUE, e.g. --set train.epochs=10 or --set 'model[rnn].hidden=128'")
+        })?;
+        let key = key.trim().to_string();
+        if key.is_empty() {
+            return Err(format!("--set {s:?}: the key is empty"));
+        }
+        let raw = raw.trim();
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        Ok(Self { key, value })
+    }
+}
+
+/// Applies `overrides` and `seed` to experiment `text` (from `path`, for
+/// messages); the result is experiment text to parse as usual.
+pub fn apply(
+    text: &str,
+    path: &Path,
+    overrides: &[Override],
+    seed: Option<u64>,
+) -> Result<String, ExperimentError> {
+    if overrides.is_empty() && seed.is_none() {
+        return Ok(text.to_string());
+    }
+    let invalid = |message: String| ExperimentError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+    for o in overrides {
+        set_one(&mut table, o).map_err(|m| invalid(format!("--set {}: {m}", o.key)))?;
+    }
+    if let Some(seed) = seed {
+        table.insert("seed".into(), toml::Value::Integer(seed as i64));
+    }
+    Ok(toml::to_string(&table).expect("tables serialise"))
+}
+
+/// An error of the overridden text, told in terms of the overrides: its line
+/// numbers belong to rewritten text the user never saw, so the key is named instead.
+pub fn explain(
+    err: ExperimentError,
+    text: &str,
+    overrides: &[Override],
+    seed: Option<u64>,
+) -> ExperimentError {
+    let given: Vec<String> = overrides
+        .iter()
+        .map(|o| format!("--set {}={}", o.key, o.value))
+        .chain(seed.map(|s| format!("--seed {s}")))
+        .collect();
+    match err {
+        ExperimentError::Parse {
+            path,
+            line,
+            message,
+            ..
+        } => {
+            let key = text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim().to_string())
+                .unwrap_or_default();
+            ExperimentError::Invalid {
+                path,
+                message: format!("with {}: `{key}`: {message}", given.join(" ")),
+            }
+        }
+        ExperimentError::Invalid { path, message } => ExperimentError::Invalid {
+            path,
+            message: format!("with {}: {message}", given.join(" ")),
+        },
+        other => other,
+    }
+}
+
+fn set_one(table: &mut toml::Table, o: &Override) -> Result<(), String> {
+    let Some(rest) = o.key.strip_prefix("model[") else {
+        return set_path(table, &o.key, &o.value).map_err(|m| m.replace("sweep parameter", "key"));
+    };
+    let (name, key) = rest
+        .split_once("].")
+        .ok_or_else(|| "expected model[NAME].key, e.g. model[rnn].hidden".to_string())?;
+    let models = table
+        .get_mut("model")
+        .and_then(|m| m.as_array_mut())
+        .ok_or_else(|| "the experiment has no [[model]]".to_string())?;
+    let mut names = Vec::new();
+    for m in models.iter_mut() {
+        let Some(t) = m.as_table_mut() else { continue };
+        let own = t
+            .get("name")
+            .or_else(|| t.get("kind"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        if own == name {
+            let mut single = toml::Table::new();
+            single.insert("model".into(), toml::Value::Array(vec![m.clone()]));
+            set_path(&mut single, &format!("model.{key}"), &o.value)?;
+            *m = single["model"].as_array().expect("one model")[0].clone();
+            return Ok(());
+        }
+        names.push(own);
+    }
+    Err(format!(
+        "no model named {name:?} (models: {})",
+        names.join(", ")
+    ))
+}
+
+/// Experiment text from a trial's `config.toml` (the resolved experiment
+/// under `experiment`, with the trial's name): that one model alone, so
+/// `earshot train runs/<exp>/<trial>/config.toml` reruns exactly that trial.
+/// Other text is returned as it is.
+pub fn from_trial_record(text: &str) -> String {
+    let Ok(mut table) = toml::from_str::<toml::Table>(text) else {
+        return text.to_string();
+    };
+    let (Some(toml::Value::Table(mut experiment)), Some(trial)) = (
+        table.remove("experiment"),
+        table
+            .get("trial")
+            .and_then(|t| t.as_str())
+            .map(str::to_string),
+    ) else {
+        return text.to_string();
+    };
+    if let Some(toml::Value::Array(models)) = experiment.get_mut("model") {
+        models.retain(|m| {
+            let name = m
+                .get("name")
+                .or_else(|| m.get("kind"))
+                .and_then(|v| v.as_str());
+            name == Some(trial.as_str())
+        });
+    }
+    experiment.remove("ensemble");
+    toml::to_string(&experiment).expect("tables serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXP: &str = "name = \"x\"\n[data]\nlayout = \"folders\"\nroot = \"d\"\n[[model]]\nkind = \"rnn\"\nname = \"lstm\"\n[[model]]\nkind = \"dense\"\n[train]\nepochs = 5\n";
+
+    fn parse(text: &str) -> super::super::Experiment {
+        super::super::Experiment::parse(text, Path::new("x.toml")).unwrap()
+    }
+
+    #[test]
+    fn overrides_reach_their_keys_and_bad_ones_name_themselves() {
+        let set = |s: &str| s.parse::<Override>().unwrap();
+        let text = apply(
+            EXP,
+            Path::new("x.toml"),
+            &[
+                set("train.epochs=2"),
+                set("model[lstm].hidden=128"),
+                set("data.root=other/dir"),
+            ],
+            Some(7),
+        )
+        .unwrap();
+        let exp = parse(&text);
+        assert_eq!((exp.train.epochs, exp.seed), (2, 7));
+        assert_eq!(exp.data.root, Path::new("other/dir"));
+        match &exp.model[0] {
+            crate::models::ModelConfig::Rnn(r) => assert_eq!(r.hidden, 128),
+            other => panic!("{other:?}"),
+        }
+        let err = apply(
+            EXP,
+            Path::new("x.toml"),
+            &[set("model[gru].hidden=3")],
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--set model[gru].hidden") && err.contains("lstm, dense"),
+            "{err}"
+        );
+        let err = apply(EXP, Path::new("x.toml"), &[set("trian.epochs=3")], None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("trian") && err.contains("train"), "{err}");
+        assert!(
+            "epochs"
+                .parse::<Override>()
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
+        // A value of the wrong type fails as the file would, naming the key.
+        let bad = [set("train.epochs=\"many\"")];
+        let text = apply(EXP, Path::new("x.toml"), &bad, None).unwrap();
+        let err = super::super::Experiment::parse(&text, Path::new("x.toml")).unwrap_err();
+        let err = explain(err, &text, &bad, None).to_string();
+        assert!(
+            err.contains("--set train.epochs=\"many\"") && err.contains("`epochs`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_trial_record_becomes_its_one_model_experiment() {
+        let record = format!(
+            "earshot_version = \"0.1.0\"\ntrial = \"lstm\"\nseed = 42\nwindow = [32, 20]\n[experiment]\n{}",
+            EXP.replace("[[model]]", "[[experiment.model]]")
+                .replace("[data]", "[experiment.data]")
+                .replace("[train]", "[experiment.train]")
+        );
+        let exp = parse(&from_trial_record(&record));
+        assert_eq!(exp.model.len(), 1);
+        assert_eq!(exp.model[0].name(), "lstm");
+        assert_eq!(
+            from_trial_record(EXP),
+            EXP,
+            "an experiment file passes through"
+        );
+    }
+}

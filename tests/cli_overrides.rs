@@ -1,0 +1,99 @@
+//! `--set` / `--seed` on the command line, and rerunning a trial from its
+//! resolved `config.toml`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use earshot::data::synth::{SynthCounts, write_dataset};
+use earshot::records::TrialMetrics;
+
+fn earshot(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
+    cmd.current_dir(dir)
+        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
+    cmd
+}
+
+fn ok(out: Output) -> String {
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn overrides_change_the_run_and_a_config_toml_reruns_its_trial_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_dataset(
+        &dir.join("data"),
+        SynthCounts {
+            train: 12,
+            test_normal: 4,
+            test_anomaly: 4,
+            seconds: 1.0,
+        },
+        4,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("exp.toml"),
+        "name = \"exp\"\nseed = 1\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
+         [features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n[[model]]\nkind = \"dense\"\nhidden = [16]\n\
+         [[model]]\nkind = \"knn\"\n[train]\nepochs = 5\nbatch_size = 16\n",
+    )
+    .unwrap();
+    ok(earshot(dir)
+        .args([
+            "train",
+            "exp.toml",
+            "--device",
+            "cpu",
+            "--set",
+            "train.epochs=2",
+        ])
+        .args(["--set", "model[dense].hidden=[8]", "--seed", "9"])
+        .output()
+        .unwrap());
+    let first = TrialMetrics::read(&dir.join("runs/exp/dense/metrics.json")).unwrap();
+    assert_eq!(first.epochs, 2);
+    let record = std::fs::read_to_string(dir.join("runs/exp/dense/config.toml")).unwrap();
+    assert!(
+        record.contains("seed = 9") && record.contains("hidden = [8]"),
+        "{record}"
+    );
+
+    // The resolved config.toml reruns that one trial with the same numbers.
+    let rerun = ok(earshot(dir)
+        .args([
+            "train",
+            "runs/exp/dense/config.toml",
+            "--device",
+            "cpu",
+            "--runs-dir",
+            "again",
+        ])
+        .output()
+        .unwrap());
+    assert!(!rerun.contains("knn"), "only the dense trial: {rerun}");
+    let again = TrialMetrics::read(&dir.join("again/exp/dense/metrics.json")).unwrap();
+    assert_eq!(
+        (again.mse, again.auc, again.epochs),
+        (first.mse, first.auc, 2)
+    );
+
+    // A bad override names itself.
+    let bad = earshot(dir)
+        .args(["train", "exp.toml", "--set", "model[gru].hidden=3"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("model[gru]") && stderr.contains("dense, knn"),
+        "{stderr}"
+    );
+}
