@@ -65,6 +65,20 @@ fn overrides_change_the_run_and_a_config_toml_reruns_its_trial_exactly() {
         record.contains("seed = 9") && record.contains("hidden = [8]"),
         "{record}"
     );
+    // Provenance: the dataset's fingerprint and its files per split (20 in all).
+    let parsed: toml::Table = toml::from_str(&record).unwrap();
+    let provenance = parsed["provenance"].as_table().unwrap();
+    assert_eq!(
+        provenance["dataset_fingerprint"].as_str().unwrap().len(),
+        16
+    );
+    let files: Vec<i64> = provenance["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_integer().unwrap())
+        .collect();
+    assert_eq!(files.iter().sum::<i64>(), 20, "{files:?}");
 
     // The resolved config.toml reruns that one trial with the same numbers.
     let rerun = ok(earshot(dir)

@@ -48,6 +48,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         args.device,
         Reuse::Overwrite,
         true,
+        None,
     )
 }
 

@@ -78,6 +78,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             args.device,
             reuse,
             !args.no_cache,
+            Some(args.experiment.clone()),
         )
         .context(context);
     }
@@ -94,6 +95,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             args.device,
             reuse,
             !args.no_cache,
+            Some(args.experiment.clone()),
         )
     });
     let shown = earshot::dashboard::run(&watch);
@@ -120,9 +122,11 @@ pub fn train_and_report(
     device: DeviceChoice,
     reuse: Reuse,
     use_cache: bool,
+    experiment_file: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let (device, device_name) = device.resolve_training()?;
     let options = RunOptions {
+        experiment_file,
         runs_dir: runs_dir.clone(),
         device,
         device_name: device_name.clone(),

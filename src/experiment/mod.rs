@@ -7,6 +7,7 @@ mod ensemble;
 mod evaluate;
 pub mod overrides;
 mod prepare;
+pub mod provenance;
 mod reference;
 mod run;
 mod score;

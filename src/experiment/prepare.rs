@@ -25,6 +25,8 @@ pub(super) struct Prepared {
     pub(super) failures: Vec<FileFailure>,
     /// Which engine computed the features, in words.
     pub(super) features_device: String,
+    /// The dataset's fingerprint and file counts.
+    pub(super) dataset: (String, [usize; 3]),
 }
 
 /// Our WGSL kernels when the run asks for them (training on wgpu), else the
@@ -71,6 +73,10 @@ pub(super) fn prepare(
         files.test.iter().map(|(p, _)| p.clone()).collect(),
     ];
     let total: usize = groups.iter().map(Vec::len).sum();
+    let dataset = (
+        super::provenance::dataset_fingerprint([&groups[0], &groups[1], &groups[2]]),
+        [groups[0].len(), groups[1].len(), groups[2].len()],
+    );
     progress(Progress::Features);
     let done = AtomicUsize::new(0);
     let mut loaded: Vec<Vec<LoadedClip>> = Vec::new();
@@ -146,5 +152,6 @@ pub(super) fn prepare(
         ],
         failures,
         features_device: engine.1,
+        dataset,
     })
 }

@@ -24,6 +24,8 @@ use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
 pub struct RunOptions {
     /// Parent of the experiment's run folder.
     pub runs_dir: PathBuf,
+    /// The experiment file, for provenance (its repository's commit).
+    pub experiment_file: Option<PathBuf>,
     /// Where to train.
     pub device: Device,
     /// The device in words, recorded in config.toml.
@@ -77,6 +79,9 @@ pub struct TrialRecord {
     pub seed: u64,
     /// Frames and coefficients per window.
     pub window: [usize; 2],
+    /// The git commit around the experiment file and the dataset's fingerprint.
+    #[serde(default)]
+    pub provenance: super::provenance::Provenance,
     /// The whole experiment, every default written out.
     pub experiment: Experiment,
 }
@@ -293,6 +298,7 @@ fn write_trial_record(
         features_device: prepared.features_device.clone(),
         seed: exp.seed,
         window: [exp.data.frames, exp.features.model_coeffs()],
+        provenance: provenance(opts, prepared),
         experiment: exp.clone(),
     };
     let record_text = toml::to_string_pretty(&record).expect("records serialise");
@@ -302,6 +308,22 @@ fn write_trial_record(
         &model_dir.join("normalizer.json"),
         &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"),
     )
+}
+
+fn provenance(
+    opts: &RunOptions,
+    prepared: &super::prepare::Prepared,
+) -> super::provenance::Provenance {
+    let (git_commit, git_dirty) = opts
+        .experiment_file
+        .as_deref()
+        .map_or((None, None), super::provenance::git_state);
+    super::provenance::Provenance {
+        git_commit,
+        git_dirty,
+        dataset_fingerprint: prepared.dataset.0.clone(),
+        files: prepared.dataset.1,
+    }
 }
 
 /// Trains one claimed trial, renewing its claim's heartbeat every epoch.

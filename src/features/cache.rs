@@ -102,13 +102,9 @@ impl FeatureCache {
             canonical.display(),
             meta.len()
         );
-        Some(self.dir.join(format!("{:016x}.npy", fnv1a(key.as_bytes()))))
+        Some(
+            self.dir
+                .join(format!("{:016x}.npy", crate::fsx::fnv1a(key.as_bytes()))),
+        )
     }
-}
-
-/// 64-bit FNV-1a: a stable hash (std's hasher may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }

@@ -252,12 +252,7 @@ enum TrialFate {
 /// that writes the same TOML.
 pub fn config_hash(exp: &crate::experiment::Experiment) -> String {
     let text = toml::to_string(exp).expect("experiments serialise");
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::fsx::fnv1a(text.as_bytes()))
 }
 
 /// The config hash a finished trial recorded in its sweep.json, if any.
@@ -375,6 +370,7 @@ fn run_one(
         pruner.as_ref().and_then(|p| p(name, epoch, best))
     });
     let run_opts = RunOptions {
+        experiment_file: Some(sweep.path.clone()),
         runs_dir: opts.runs_dir.clone(),
         device: opts.device.clone(),
         device_name: opts.device_name.clone(),
