@@ -1,28 +1,11 @@
 //! `--set` / `--seed` on the command line, and rerunning a trial from its
 //! resolved `config.toml`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::earshot;
 
 use earshot::data::synth::{SynthCounts, write_dataset};
 use earshot::records::TrialMetrics;
-
-fn earshot(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
-    cmd
-}
-
-fn ok(out: Output) -> String {
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    text
-}
 
 #[test]
 fn overrides_change_the_run_and_a_config_toml_reruns_its_trial_exactly() {
@@ -46,18 +29,20 @@ fn overrides_change_the_run_and_a_config_toml_reruns_its_trial_exactly() {
          [[model]]\nkind = \"knn\"\n[train]\nepochs = 5\nbatch_size = 16\n",
     )
     .unwrap();
-    ok(earshot(dir)
-        .args([
-            "train",
-            "exp.toml",
-            "--device",
-            "cpu",
-            "--set",
-            "train.epochs=2",
-        ])
-        .args(["--set", "model[dense].hidden=[8]", "--seed", "9"])
-        .output()
-        .unwrap());
+    common::ok(
+        &earshot(dir)
+            .args([
+                "train",
+                "exp.toml",
+                "--device",
+                "cpu",
+                "--set",
+                "train.epochs=2",
+            ])
+            .args(["--set", "model[dense].hidden=[8]", "--seed", "9"])
+            .output()
+            .unwrap(),
+    );
     let first = TrialMetrics::read(&dir.join("runs/exp/dense/metrics.json")).unwrap();
     assert_eq!(first.epochs, 2);
     let record = std::fs::read_to_string(dir.join("runs/exp/dense/config.toml")).unwrap();
@@ -81,17 +66,19 @@ fn overrides_change_the_run_and_a_config_toml_reruns_its_trial_exactly() {
     assert_eq!(files.iter().sum::<i64>(), 20, "{files:?}");
 
     // The resolved config.toml reruns that one trial with the same numbers.
-    let rerun = ok(earshot(dir)
-        .args([
-            "train",
-            "runs/exp/dense/config.toml",
-            "--device",
-            "cpu",
-            "--runs-dir",
-            "again",
-        ])
-        .output()
-        .unwrap());
+    let rerun = common::ok(
+        &earshot(dir)
+            .args([
+                "train",
+                "runs/exp/dense/config.toml",
+                "--device",
+                "cpu",
+                "--runs-dir",
+                "again",
+            ])
+            .output()
+            .unwrap(),
+    );
     assert!(!rerun.contains("knn"), "only the dense trial: {rerun}");
     let again = TrialMetrics::read(&dir.join("again/exp/dense/metrics.json")).unwrap();
     assert_eq!(

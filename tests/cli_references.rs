@@ -2,25 +2,12 @@
 //! autoencoders, scored, evaluated again and used by `detect`; `earshot init`
 //! writes an experiment that trains as it is.
 
+mod common;
+use common::{earshot, text};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use earshot::data::synth::{SynthCounts, write_dataset};
-
-fn earshot(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
-    cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn metrics(dir: &Path, trial: &str) -> serde_json::Value {
     let path = dir.join("runs/refs").join(trial).join("metrics.json");

@@ -2,20 +2,13 @@
 //! resumption after a kill, early stopping and the leaderboard.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod common;
+use common::earshot;
 
 use common::ok;
 use earshot::data::synth::{SynthCounts, write_dataset};
 use earshot::experiment::sweep::Sweep;
-
-fn earshot(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
-    cmd
-}
 
 fn setup(dir: &Path, sweep: &str, epochs: usize) -> PathBuf {
     let counts = SynthCounts {

@@ -1,18 +1,14 @@
 //! `earshot train` end to end: run folders, determinism, kill-and-resume,
 //! divergence, and config errors with their line.
 
+mod common;
+use common::earshot;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use earshot::data::synth::{SynthCounts, write_dataset};
-
-fn earshot(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
-    cmd
-}
 
 fn dataset(dir: &Path) -> PathBuf {
     let root = dir.join("data");

@@ -2,27 +2,13 @@
 //! each case here failed on the release before run ids and claims.
 
 mod common;
+use common::{earshot, text};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use earshot::data::synth::{SynthCounts, write_dataset};
-
-fn earshot(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
-    cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn experiment(dir: &Path, epochs: usize, models: &str) -> PathBuf {
     write_dataset(

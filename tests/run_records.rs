@@ -3,27 +3,12 @@
 //! exactly as training did.
 
 mod common;
+use common::{earshot, text};
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use earshot::data::synth::{SynthCounts, write_dataset};
 use earshot::records::{SCHEMA_VERSION, TrialMetrics, TrialStatus};
-
-fn earshot(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
-    cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

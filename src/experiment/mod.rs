@@ -104,11 +104,7 @@ pub enum ExperimentError {
 impl Experiment {
     /// Reads and validates an experiment file.
     pub fn load(path: &Path) -> Result<Self, ExperimentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_text(path)?, path)
     }
 
     /// Reads an experiment file (or a trial's resolved `config.toml`, which
@@ -118,11 +114,7 @@ impl Experiment {
         overrides: &[overrides::Override],
         seed: Option<u64>,
     ) -> Result<Self, ExperimentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let text = overrides::from_trial_record(&text);
+        let text = overrides::from_trial_record(&read_text(path)?);
         // Errors of the file itself keep their lines; then the overrides are checked.
         Self::parse(&text, path)?;
         let changed = overrides::apply(&text, path, overrides, seed)?;
@@ -211,6 +203,14 @@ impl Experiment {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("an experiment always serialises")
     }
+}
+
+/// An experiment file's text.
+pub(crate) fn read_text(path: &Path) -> Result<String, ExperimentError> {
+    std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Inside a `[[model]]` table toml points at the table, not the key (serde

@@ -50,13 +50,26 @@ pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
     earshot::features::npy::read_f32(std::io::BufReader::new(file)).expect("valid npy")
 }
 
-/// A command's stdout and stderr together, after asserting it succeeded.
-pub fn ok(out: &std::process::Output) -> String {
-    let text = format!(
+/// A command's stdout and stderr together.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
+    )
+}
+
+/// A command's stdout and stderr together, after asserting it succeeded.
+pub fn ok(out: &std::process::Output) -> String {
+    let text = text(out);
     assert!(out.status.success(), "{text}");
     text
+}
+
+/// The earshot binary, run in `dir` with its feature cache inside `dir`.
+pub fn earshot(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_earshot"));
+    cmd.current_dir(dir)
+        .env("EARSHOT_CACHE_DIR", dir.join("cache"));
+    cmd
 }

@@ -90,10 +90,7 @@ impl Sweep {
         overrides: &[super::overrides::Override],
         seed: Option<u64>,
     ) -> Result<Self, ExperimentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = super::read_text(path)?;
         Experiment::parse(&text, path)?;
         let text = super::overrides::apply(&text, path, overrides, seed)?;
         let base = Experiment::parse(&text, path)
