@@ -171,9 +171,7 @@ pub fn train_trial(
         EventLog::open(&events_path, trial.name, trial.run_id).map_err(io(&events_path))?;
 
     // An impossible size fails the trial here, before the allocator aborts the process.
-    if let Some(memory) = crate::models::size::physical_memory()
-        && let Err(reason) = trial.model.check_fits(train.frames, train.coeffs, memory)
-    {
+    if let Err(reason) = fits_in_memory(trial, train) {
         events
             .status(false, Some(&reason))
             .map_err(io(&events_path))?;
@@ -265,13 +263,7 @@ pub fn train_trial(
             state.best_valid = valid_loss;
             state.best_epoch = epoch_number;
             since_best = 0;
-            let bytes = model
-                .clone()
-                .valid()
-                .into_record()
-                .into_bytes()
-                .map_err(|e| record_err(&model_dir, e))?;
-            write_atomically(&model_dir.join("model.bin"), &bytes)?;
+            save_best(&model, &model_dir)?;
         } else {
             since_best += 1;
         }
@@ -318,6 +310,25 @@ pub fn train_trial(
         best_epoch: state.best_epoch,
         epochs_done: state.epochs_done,
     })
+}
+
+/// Refuses a model whose training state would not fit in this machine's memory.
+fn fits_in_memory(trial: &Trial, train: &WindowSet) -> Result<(), String> {
+    match crate::models::size::physical_memory() {
+        Some(memory) => trial.model.check_fits(train.frames, train.coeffs, memory),
+        None => Ok(()),
+    }
+}
+
+/// The best model so far, for inference, as `model/model.bin`.
+fn save_best(model: &Autoencoder, model_dir: &Path) -> Result<(), TrainError> {
+    let bytes = model
+        .clone()
+        .valid()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| record_err(model_dir, e))?;
+    write_atomically(&model_dir.join("model.bin"), &bytes)
 }
 
 /// Model, optimiser and counters from a checkpoint of run `run_id`.

@@ -286,6 +286,51 @@ fn finished_fate(
     }
 }
 
+/// `sweep.json` in each of the trial's folders: which sweep trial, its
+/// parameters and the hash of its resolved config.
+fn write_markers(
+    sweep: &Sweep,
+    trial: &SweepTrial,
+    dirs: &[PathBuf],
+    hash: &str,
+) -> Result<(), SweepError> {
+    let params = trial
+        .params
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    let marker = SweepMarker {
+        schema_version: crate::records::SCHEMA_VERSION,
+        sweep: sweep.base.name.clone(),
+        trial: trial.id.clone(),
+        index: trial.index,
+        params,
+        config_hash: Some(hash.to_string()),
+    };
+    for d in dirs {
+        std::fs::create_dir_all(d).map_err(io(d))?;
+        let path = d.join("sweep.json");
+        marker.write(&path).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+/// A failed trial's metrics.json in each of `dirs`.
+fn mark_failed(dirs: &[PathBuf], trial: &str, reason: &str) -> Result<(), SweepError> {
+    for d in dirs {
+        let path = d.join("metrics.json");
+        TrialMetrics::failed(trial, reason.to_string())
+            .write(&path)
+            .map_err(io(&path))?;
+    }
+    Ok(())
+}
+
 fn run_one(
     sweep: &Sweep,
     trial: &SweepTrial,
@@ -317,29 +362,7 @@ fn run_one(
     {
         return Ok(fate);
     }
-    let params: serde_json::Map<String, serde_json::Value> = trial
-        .params
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-            )
-        })
-        .collect();
-    let marker = SweepMarker {
-        schema_version: crate::records::SCHEMA_VERSION,
-        sweep: sweep.base.name.clone(),
-        trial: trial.id.clone(),
-        index: trial.index,
-        params,
-        config_hash: Some(hash.clone()),
-    };
-    for d in &dirs {
-        std::fs::create_dir_all(d).map_err(io(d))?;
-        let path = d.join("sweep.json");
-        marker.write(&path).map_err(io(&path))?;
-    }
+    write_markers(sweep, trial, &dirs, &hash)?;
     let described = trial
         .params
         .iter()
@@ -353,12 +376,7 @@ fn run_one(
                 "{}: invalid combination ({described}): {reason}",
                 trial.id
             ));
-            for d in &dirs {
-                let path = d.join("metrics.json");
-                TrialMetrics::failed(&trial.id, reason.clone())
-                    .write(&path)
-                    .map_err(io(&path))?;
-            }
+            mark_failed(&dirs, &trial.id, &reason)?;
             return Ok(TrialFate::Ran);
         }
     };
@@ -407,12 +425,11 @@ fn run_one(
         Err(e) => {
             let reason = e.to_string();
             log(format!("{}: failed: {reason}", trial.id));
-            for d in dirs.iter().filter(|d| !d.join("metrics.json").exists()) {
-                let path = d.join("metrics.json");
-                TrialMetrics::failed(&trial.id, reason.clone())
-                    .write(&path)
-                    .map_err(io(&path))?;
-            }
+            let unfinished: Vec<PathBuf> = dirs
+                .into_iter()
+                .filter(|d| !d.join("metrics.json").exists())
+                .collect();
+            mark_failed(&unfinished, &trial.id, &reason)?;
         }
     }
     drop(claim);
