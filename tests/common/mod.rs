@@ -14,12 +14,11 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// The shared real recordings: `$EARSHOT_DATA_DIR`, else `../shared/data` beside the
-/// clone, else `/work/shared/data`; `None` (and a note on stderr) when absent.
+/// clone; `None` (and a note on stderr) when absent.
 pub fn shared_data() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("EARSHOT_DATA_DIR").map(PathBuf::from),
         Some(repo().join("..").join("shared").join("data")),
-        Some(PathBuf::from("/work/shared/data")),
     ];
     let found = candidates
         .into_iter()
