@@ -22,6 +22,13 @@ pub struct SweepArgs {
     /// Override the experiment's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Use this dataset folder instead of the experiment's `[data] root`.
+    #[arg(long, value_name = "ROOT")]
+    data: Option<PathBuf>,
+    /// Where relative `[data] root`s are looked up when not found from here or
+    /// beside the experiment file [default: $EARSHOT_DATA, else ~/.cache/earshot/data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Parent folder of the run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -58,7 +65,15 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
-    let sweep = Sweep::load_with(&args.experiment, &args.overrides, args.seed)?;
+    let mut overrides = args.overrides.clone();
+    if let Some(root) = &args.data {
+        overrides.push(earshot::experiment::overrides::Override {
+            key: "data.root".into(),
+            value: toml::Value::String(root.display().to_string()),
+        });
+    }
+    let data_dir = earshot::experiment::overrides::data_dir(args.data_dir.as_deref());
+    let sweep = Sweep::load_with(&args.experiment, &overrides, args.seed, data_dir.as_deref())?;
     let exp_dir = args.runs_dir.join(&sweep.base.name);
     if args.report {
         let rows = leaderboard::collect(&exp_dir, &sweep.config.metric);

@@ -27,6 +27,13 @@ pub struct TrainArgs {
     /// Override the experiment's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Use this dataset folder instead of the experiment's `[data] root`.
+    #[arg(long, value_name = "ROOT")]
+    data: Option<PathBuf>,
+    /// Where relative `[data] root`s are looked up when not found from here or
+    /// beside the experiment file [default: $EARSHOT_DATA, else ~/.cache/earshot/data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Folder that receives runs/<experiment>/<model>/.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -68,7 +75,16 @@ impl TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let experiment = Experiment::load_with(&args.experiment, &args.overrides, args.seed)?;
+    let mut overrides = args.overrides.clone();
+    if let Some(root) = &args.data {
+        overrides.push(earshot::experiment::overrides::Override {
+            key: "data.root".into(),
+            value: toml::Value::String(root.display().to_string()),
+        });
+    }
+    let data_dir = earshot::experiment::overrides::data_dir(args.data_dir.as_deref());
+    let experiment =
+        Experiment::load_with(&args.experiment, &overrides, args.seed, data_dir.as_deref())?;
     let reuse = args.reuse();
     let context = format!("experiment {}", args.experiment.display());
     if !args.tui {

@@ -113,12 +113,16 @@ impl Experiment {
         path: &Path,
         overrides: &[overrides::Override],
         seed: Option<u64>,
+        data_dir: Option<&Path>,
     ) -> Result<Self, ExperimentError> {
         let text = overrides::from_trial_record(&read_text(path)?);
         // Errors of the file itself keep their lines; then the overrides are checked.
         Self::parse(&text, path)?;
         let changed = overrides::apply(&text, path, overrides, seed)?;
-        Self::parse(&changed, path).map_err(|e| overrides::explain(e, &changed, overrides, seed))
+        let mut exp = Self::parse(&changed, path)
+            .map_err(|e| overrides::explain(e, &changed, overrides, seed))?;
+        exp.data.root = overrides::resolve_root(&exp.data.root, path, data_dir)?;
+        Ok(exp)
     }
 
     /// Parses experiment text; `path` is only used in messages.

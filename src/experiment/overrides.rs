@@ -248,3 +248,67 @@ mod tests {
         );
     }
 }
+
+/// Where datasets live when an experiment names them by a relative root:
+/// `--data-dir`, else `$EARSHOT_DATA`, else `~/.cache/earshot/data`.
+pub fn data_dir(flag: Option<&Path>) -> Option<std::path::PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("EARSHOT_DATA").map(Into::into))
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/earshot/data")))
+}
+
+/// Resolves a relative `[data] root` so an experiment travels: as given (from
+/// the current folder), else beside the experiment file `path`, else under the
+/// data folder ([`data_dir`]). The first that exists is returned; when none
+/// does, the error lists where it looked.
+pub fn resolve_root(
+    root: &Path,
+    path: &Path,
+    data_dir: Option<&Path>,
+) -> Result<std::path::PathBuf, ExperimentError> {
+    if root.is_absolute() {
+        return Ok(root.to_path_buf());
+    }
+    let beside = path.parent().map(|p| p.join(root));
+    let candidates: Vec<std::path::PathBuf> = std::iter::once(root.to_path_buf())
+        .chain(beside)
+        .chain(data_dir.map(|d| d.join(root)))
+        .collect();
+    match candidates.iter().find(|c| c.is_dir()) {
+        Some(found) => Ok(found.clone()),
+        None => {
+            let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+            Err(ExperimentError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[data] root {:?}: dataset folder not found; tried {} (give --data ROOT, or put the dataset under --data-dir or $EARSHOT_DATA)",
+                    root.display().to_string(),
+                    tried.join(", ")
+                ),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod root_tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_root_is_found_beside_the_file_or_under_the_data_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exp_dir = tmp.path().join("exps");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(exp_dir.join("beside")).unwrap();
+        std::fs::create_dir_all(data.join("fsdd")).unwrap();
+        let file = exp_dir.join("x.toml");
+        let resolve = |root: &str| resolve_root(Path::new(root), &file, Some(&data));
+        assert_eq!(resolve("beside").unwrap(), exp_dir.join("beside"));
+        assert_eq!(resolve("fsdd").unwrap(), data.join("fsdd"));
+        let err = resolve("nowhere").unwrap_err().to_string();
+        assert!(
+            err.contains("nowhere") && err.contains("not found") && err.contains("--data"),
+            "{err}"
+        );
+    }
+}

@@ -81,7 +81,7 @@ impl Sweep {
     /// Reads an experiment file with a `[sweep]` table and expands its trials;
     /// invalid paths and values fail here with their line.
     pub fn load(path: &Path) -> Result<Self, ExperimentError> {
-        Self::load_with(path, &[], None)
+        Self::load_with(path, &[], None, None)
     }
 
     /// [`Sweep::load`] with `--set` overrides and `--seed` applied to the base experiment.
@@ -89,19 +89,24 @@ impl Sweep {
         path: &Path,
         overrides: &[super::overrides::Override],
         seed: Option<u64>,
+        data_dir: Option<&Path>,
     ) -> Result<Self, ExperimentError> {
         let text = super::read_text(path)?;
         Experiment::parse(&text, path)?;
         let text = super::overrides::apply(&text, path, overrides, seed)?;
-        let base = Experiment::parse(&text, path)
+        let mut base = Experiment::parse(&text, path)
             .map_err(|e| super::overrides::explain(e, &text, overrides, seed))?;
+        base.data.root = super::overrides::resolve_root(&base.data.root, path, data_dir)?;
         let Some(config) = base.sweep.clone() else {
             return Err(ExperimentError::Invalid {
                 path: path.to_path_buf(),
                 message: "no [sweep] table: add one (method, metric, [sweep.parameters]) or use `earshot train`".into(),
             });
         };
-        let table: toml::Table = toml::from_str(&text).expect("parsed above");
+        let mut table: toml::Table = toml::from_str(&text).expect("parsed above");
+        // Trials are parsed from this table: they get the resolved root too.
+        let root = toml::Value::String(base.data.root.display().to_string());
+        set_path(&mut table, "data.root", &root).expect("data is a section");
         let params =
             flatten_parameters(&config.parameters).map_err(|m| invalid(path, &text, "sweep", m))?;
         // Every value (or range end) must make a valid experiment on its own.
