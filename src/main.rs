@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     keep_freed_memory();
     let args = cli::Cli::parse();
     cli::fix_process_settings(&args);
+    cli::init_logging(&args);
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {

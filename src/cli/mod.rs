@@ -29,6 +29,14 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log messages from earshot and its libraries (burn, cubecl, wgpu,
+    /// symphonia) on stderr: -v warnings, -vv info, -vvv debug. RUST_LOG
+    /// (e.g. RUST_LOG=wgpu=info) takes precedence. Progress output is unchanged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// No log messages at all, not even errors from libraries.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +98,27 @@ impl Cli {
             _ => None,
         }
     }
+}
+
+/// Installs the log subscriber: `RUST_LOG` when set, else the level of
+/// `-v`/`-q` (errors only by default), on stderr.
+pub fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "off",
+        (false, 0) => "error",
+        (false, 1) => "warn",
+        (false, 2) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // A second subscriber (a test harness) is not an error worth stopping for.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(true)
+        .try_init();
 }
 
 /// Fixes process-wide settings once, at start, before any thread exists, so
