@@ -1,5 +1,6 @@
 //! Library log records (here symphonia's, through the `log` bridge) reach
-//! stderr under RUST_LOG or -v, and nothing extra is printed by default.
+//! stderr under RUST_LOG or -v, and nothing extra is printed by default;
+//! `earshot devices` lists the adapters.
 
 mod common;
 
@@ -39,4 +40,39 @@ fn rust_log_and_verbose_flags_show_library_messages() {
     assert!(verbose.contains("symphonia_core"), "{verbose}");
     let silenced = run(&[], &["-q"], "d");
     assert!(!silenced.contains("symphonia"), "{silenced}");
+}
+
+#[test]
+fn devices_lists_the_adapters_wgpu_finds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = earshot(tmp.path())
+        .args(["devices", "--json"])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    let adapters: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    if adapters.is_empty() {
+        // CI installs lavapipe; elsewhere a machine may have no Vulkan driver at all.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no adapter under CI: {all}"
+        );
+        eprintln!("skipped: no wgpu adapter on this machine");
+        return;
+    }
+    for a in &adapters {
+        assert!(a["name"].as_str().is_some_and(|n| !n.is_empty()), "{a}");
+        assert!(a["max_buffer_bytes"].as_u64().unwrap() > 0, "{a}");
+    }
+    let table = earshot(tmp.path()).arg("devices").output().unwrap();
+    let shown = String::from_utf8_lossy(&table.stdout);
+    assert!(shown.contains("--device auto trains on"), "{shown}");
+    assert!(
+        shown.contains(adapters[0]["name"].as_str().unwrap()),
+        "{shown}"
+    );
 }

@@ -7,6 +7,7 @@ mod dashboard;
 mod demo;
 mod detect;
 mod device;
+mod devices;
 mod eval;
 mod features;
 mod init;
@@ -49,6 +50,8 @@ enum Command {
     ///
     /// Example: earshot dashboard runs/      (in a second terminal while `earshot train` runs)
     Dashboard(dashboard::DashboardArgs),
+    /// List the GPU adapters wgpu finds (name, backend, type, limits) and what --device auto takes.
+    Devices(devices::DevicesArgs),
     /// Score new audio with a trained model: per file the score, the flag and anomalous segments.
     ///
     /// Example: earshot detect --model runs/rnn_vs_cae/rnn recording.wav
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Dashboard(args) => dashboard::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Devices(args) => devices::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Features(args) => features::run(args),
         Command::Init(args) => init::run(args),

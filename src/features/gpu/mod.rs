@@ -44,6 +44,42 @@ pub fn wgpu_adapters() -> Vec<(String, bool)> {
         .collect()
 }
 
+/// One wgpu adapter, as `earshot devices` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AdapterSummary {
+    /// The adapter's name.
+    pub name: String,
+    /// Vulkan, Metal, Dx12 or Gl.
+    pub backend: String,
+    /// DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu (a software rasteriser) or Other.
+    pub device_type: String,
+    /// The driver and its version, where the backend says.
+    pub driver: String,
+    /// The largest buffer it allows, in bytes (wgpu reports no total memory).
+    pub max_buffer_bytes: u64,
+}
+
+/// Every wgpu adapter, in wgpu's order.
+pub fn wgpu_adapter_summaries() -> Vec<AdapterSummary> {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary {
+                name: info.name,
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_string(),
+                max_buffer_bytes: a.limits().max_buffer_size,
+            }
+        })
+        .collect()
+}
+
 /// What to say when wgpu finds no adapter.
 pub const NO_ADAPTER: &str = "no wgpu adapter found: install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers` \
      for the software driver lavapipe, or your GPU vendor's driver), or use --device cpu";
