@@ -56,7 +56,7 @@ fn expansion_is_deterministic_grid_and_seeded_random_and_bad_parameters_fail_wit
     assert!(exp.sweep.is_none());
 
     let random = "[sweep]\nmethod = \"random\"\nrun_cap = 5\nmetric = { name = \"valid_loss\", goal = \"minimize\" }\n\
-        [sweep.parameters]\ntrain.learning_rate = { min = 1e-4, max = 1e-2, distribution = \"log_uniform\" }\n\
+        [sweep.parameters]\ntrain.learning_rate = { min = 1e-4, max = 1e-2, distribution = \"log_uniform_values\" }\n\
         model.bottleneck = { min = 2, max = 9, distribution = \"int_uniform\" }\n\"model.kind\" = { values = [\"dense\", \"vae\"] }\n";
     let path = setup(dir, random, 1);
     let a = Sweep::load(&path).unwrap();
@@ -114,8 +114,13 @@ fn expansion_is_deterministic_grid_and_seeded_random_and_bad_parameters_fail_wit
         ("\"model.bottleneck\" = { values = [0] }", "bottleneck"),
         ("\"optimizer.lr\" = { values = [1] }", "not a section"),
         (
-            "\"train.learning_rate\" = { min = 1e-4, max = 1e-2, distribution = \"log_uniform\" }",
+            "\"train.learning_rate\" = { min = 1e-4, max = 1e-2, distribution = \"log_uniform_values\" }",
             "grid",
+        ),
+        // wandb's log_uniform takes exponents: refused with the name to use.
+        (
+            "\"train.learning_rate\" = { min = 1e-4, max = 1e-2, distribution = \"log_uniform\" }",
+            "log_uniform_values",
         ),
     ] {
         let text = format!(
@@ -126,7 +131,10 @@ fn expansion_is_deterministic_grid_and_seeded_random_and_bad_parameters_fail_wit
         let line = std::fs::read_to_string(&path).unwrap().lines().count();
         assert!(err.contains(needle), "{bad}: {err}");
         assert!(
-            err.contains(&format!("sw.toml:{line}:")) || needle == "grid",
+            // Range-spec errors are found before values are placed: they name the [sweep] table.
+            err.contains(&format!("sw.toml:{line}:"))
+                || needle == "grid"
+                || needle == "log_uniform_values",
             "{bad}: the parameter's line {line}: {err}"
         );
     }
@@ -346,4 +354,22 @@ fn a_finished_trial_whose_config_changed_is_refused_or_retrained_on_request() {
     )
     .unwrap();
     assert_eq!(kept, first);
+}
+
+#[test]
+fn q_uniform_draws_multiples_of_q_within_the_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nmethod = \"random\"\nrun_cap = 12\nmetric = { name = \"auc\", goal = \"maximize\" }\n\
+        [sweep.parameters]\n\"train.weight_decay\" = { min = 0.0, max = 0.01, distribution = \"q_uniform\", q = 0.0025 }\n";
+    let path = setup(tmp.path(), text, 1);
+    let sweep = Sweep::load(&path).unwrap();
+    assert_eq!(sweep.trials.len(), 12);
+    for t in &sweep.trials {
+        let v = t.params[0].1.as_float().unwrap();
+        let steps = v / 0.0025;
+        assert!(
+            (steps - steps.round()).abs() < 1e-9 && (0.0..=0.01).contains(&v),
+            "{v}"
+        );
+    }
 }

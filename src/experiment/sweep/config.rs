@@ -89,10 +89,14 @@ pub struct SweepConfig {
 pub enum Distribution {
     /// Uniform between min and max.
     Uniform,
-    /// Uniform in log space (min > 0).
-    LogUniform,
+    /// Uniform in log space between the values min and max (min > 0): wandb's
+    /// `log_uniform_values`. (wandb's `log_uniform` takes exponents; earshot
+    /// refuses that name rather than guess which is meant.)
+    LogUniformValues,
     /// An integer in min..=max.
     IntUniform,
+    /// Uniform, rounded to a multiple of `q` (default 1), as wandb's `q_uniform`.
+    QUniform,
 }
 
 /// One swept parameter.
@@ -108,6 +112,8 @@ pub enum ParamSpec {
         max: f64,
         /// How it is drawn.
         distribution: Distribution,
+        /// The step of `q_uniform`.
+        q: f64,
     },
 }
 
@@ -152,9 +158,9 @@ pub fn flatten_parameters(table: &toml::Table) -> Result<Vec<(String, ParamSpec)
 
 fn spec(path: &str, t: &toml::Table) -> Result<ParamSpec, String> {
     for key in t.keys() {
-        if !["values", "min", "max", "distribution"].contains(&key.as_str()) {
+        if !["values", "min", "max", "distribution", "q"].contains(&key.as_str()) {
             return Err(format!(
-                "sweep parameter `{path}`: unknown key `{key}` (allowed: values, min, max, distribution)"
+                "sweep parameter `{path}`: unknown key `{key}` (allowed: values, min, max, distribution, q)"
             ));
         }
     }
@@ -174,16 +180,29 @@ fn spec(path: &str, t: &toml::Table) -> Result<ParamSpec, String> {
     let (min, max) = (num("min")?, num("max")?);
     let distribution: Distribution = match t.get("distribution") {
         None => Distribution::Uniform,
+        Some(v) if v.as_str() == Some("log_uniform") => {
+            return Err(format!(
+                "sweep parameter `{path}`: in wandb `log_uniform` takes exponents (values e^min..e^max); for min and max given as values write distribution = \"log_uniform_values\""
+            ));
+        }
         Some(v) => v.clone().try_into().map_err(|_| {
-            format!("sweep parameter `{path}`: distribution must be \"uniform\", \"log_uniform\" or \"int_uniform\"")
+            format!("sweep parameter `{path}`: distribution must be \"uniform\", \"log_uniform_values\", \"int_uniform\" or \"q_uniform\"")
         })?,
+    };
+    let q = match t.get("q") {
+        None => 1.0,
+        Some(v) => v
+            .as_float()
+            .or_else(|| v.as_integer().map(|i| i as f64))
+            .filter(|q| *q > 0.0)
+            .ok_or_else(|| format!("sweep parameter `{path}`: q must be a number > 0"))?,
     };
     if min.is_nan() || max.is_nan() || min > max {
         return Err(format!("sweep parameter `{path}`: min {min} > max {max}"));
     }
-    if distribution == Distribution::LogUniform && min <= 0.0 {
+    if distribution == Distribution::LogUniformValues && min <= 0.0 {
         return Err(format!(
-            "sweep parameter `{path}`: log_uniform needs min > 0"
+            "sweep parameter `{path}`: log_uniform_values needs min > 0"
         ));
     }
     if distribution == Distribution::IntUniform && (min.fract() != 0.0 || max.fract() != 0.0) {
@@ -195,5 +214,6 @@ fn spec(path: &str, t: &toml::Table) -> Result<ParamSpec, String> {
         min,
         max,
         distribution,
+        q,
     })
 }

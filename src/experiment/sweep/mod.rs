@@ -117,6 +117,7 @@ impl Sweep {
                     min,
                     max,
                     distribution,
+                    ..
                 } => [*min, *max]
                     .iter()
                     .map(|&x| range_value(x, *distribution))
@@ -242,13 +243,17 @@ fn expand(
                                 min,
                                 max,
                                 distribution,
+                                q,
                             } => {
                                 let u: f64 = rng.random();
                                 match distribution {
                                     Distribution::Uniform => {
                                         toml::Value::Float(min + u * (max - min))
                                     }
-                                    Distribution::LogUniform => toml::Value::Float(
+                                    Distribution::QUniform => toml::Value::Float(
+                                        ((min + u * (max - min)) / q).round() * q,
+                                    ),
+                                    Distribution::LogUniformValues => toml::Value::Float(
                                         (min.ln() + u * (max.ln() - min.ln())).exp(),
                                     ),
                                     Distribution::IntUniform => toml::Value::Integer(
