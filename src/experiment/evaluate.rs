@@ -67,6 +67,54 @@ pub fn trial_dirs(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Test files scored by a trial, and the reconstruction sums of its normal ones.
+struct ScoredFiles {
+    /// (file, clip score, is an anomaly).
+    scored: Vec<(PathBuf, f64, bool)>,
+    sq_sum: f64,
+    abs_sum: f64,
+    normal_windows: usize,
+}
+
+/// Scores every test file; a file that cannot be scored joins `failures`.
+fn score_files(
+    detector: &Detector,
+    test: &[(PathBuf, Label)],
+    failures: &mut Vec<FileFailure>,
+    on_file: &mut dyn FnMut(usize, usize),
+) -> ScoredFiles {
+    let mut out = ScoredFiles {
+        scored: Vec::new(),
+        sq_sum: 0.0,
+        abs_sum: 0.0,
+        normal_windows: 0,
+    };
+    for (i, (path, label)) in test.iter().enumerate() {
+        on_file(i + 1, test.len());
+        match detector.score_file(path) {
+            Ok(d) if d.score.is_finite() => {
+                // Reference detectors reconstruct nothing: their NaN sums stay out.
+                if *label == Label::Normal && d.mse.is_finite() {
+                    out.sq_sum += d.mse * d.windows as f64;
+                    out.abs_sum += d.mae * d.windows as f64;
+                    out.normal_windows += d.windows;
+                }
+                out.scored
+                    .push((path.clone(), d.score, *label == Label::Anomaly));
+            }
+            Ok(_) => failures.push(FileFailure {
+                path: path.clone(),
+                reason: "no window could be scored".into(),
+            }),
+            Err(reason) => failures.push(FileFailure {
+                path: path.clone(),
+                reason,
+            }),
+        }
+    }
+    out
+}
+
 /// Scores `trial`'s test split (under `data_root` instead of the recorded root
 /// when given) and rewrites its evaluation files.
 pub fn evaluate_trial(
@@ -90,29 +138,12 @@ pub fn evaluate_trial(
         )));
     }
     let threshold = detector.threshold().map(|t| t.value);
-    let mut scored: Vec<(PathBuf, f64, bool)> = Vec::new();
-    let (mut sq_sum, mut abs_sum, mut normal_windows) = (0.0, 0.0, 0usize);
-    for (i, (path, label)) in files.test.iter().enumerate() {
-        on_file(i + 1, files.test.len());
-        match detector.score_file(path) {
-            Ok(d) if d.score.is_finite() => {
-                if *label == Label::Normal {
-                    sq_sum += d.mse * d.windows as f64;
-                    abs_sum += d.mae * d.windows as f64;
-                    normal_windows += d.windows;
-                }
-                scored.push((path.clone(), d.score, *label == Label::Anomaly));
-            }
-            Ok(_) => failures.push(FileFailure {
-                path: path.clone(),
-                reason: "no window could be scored".into(),
-            }),
-            Err(reason) => failures.push(FileFailure {
-                path: path.clone(),
-                reason,
-            }),
-        }
-    }
+    let ScoredFiles {
+        scored,
+        sq_sum,
+        abs_sum,
+        normal_windows,
+    } = score_files(&detector, &files.test, &mut failures, on_file);
     if scored.is_empty() {
         return Err(EvalError::NoTest(format!(
             "{}: none of the {} test files could be scored",
