@@ -11,6 +11,7 @@ mod devices;
 mod eval;
 mod features;
 mod init;
+mod overrides;
 mod sweep;
 mod train;
 

@@ -14,21 +14,8 @@ use super::DeviceChoice;
 pub struct SweepArgs {
     /// An experiment file with a [sweep] table (see experiments/sweep_dense.toml).
     experiment: PathBuf,
-    /// Override a setting of the experiment, by dotted path: train.epochs=10,
-    /// data.root=/data/fsdd, model.latent=8 (every model), 'model[lstm].hidden=128'
-    /// (one model). Values are TOML (numbers, [lists], "strings"); repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<earshot::experiment::overrides::Override>,
-    /// Override the experiment's seed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Use this dataset folder instead of the experiment's `[data] root`.
-    #[arg(long, value_name = "ROOT")]
-    data: Option<PathBuf>,
-    /// Where relative `[data] root`s are looked up when not found from here or
-    /// beside the experiment file [default: $EARSHOT_DATA, else ~/.cache/earshot/data].
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: super::overrides::OverrideArgs,
     /// Parent folder of the run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -65,15 +52,13 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
-    let mut overrides = args.overrides.clone();
-    if let Some(root) = &args.data {
-        overrides.push(earshot::experiment::overrides::Override {
-            key: "data.root".into(),
-            value: toml::Value::String(root.display().to_string()),
-        });
-    }
-    let data_dir = earshot::experiment::overrides::data_dir(args.data_dir.as_deref());
-    let sweep = Sweep::load_with(&args.experiment, &overrides, args.seed, data_dir.as_deref())?;
+    let (overrides, data_dir) = (args.overrides.overrides(), args.overrides.data_dir());
+    let sweep = Sweep::load_with(
+        &args.experiment,
+        &overrides,
+        args.overrides.seed,
+        data_dir.as_deref(),
+    )?;
     let exp_dir = args.runs_dir.join(&sweep.base.name);
     if args.report {
         let rows = leaderboard::collect(&exp_dir, &sweep.config.metric);

@@ -19,21 +19,8 @@ pub struct TrainArgs {
     /// The experiment file (see experiments/*.toml), or a trial's
     /// runs/<experiment>/<trial>/config.toml to rerun exactly that trial.
     experiment: PathBuf,
-    /// Override a setting of the experiment, by dotted path: train.epochs=10,
-    /// data.root=/data/fsdd, model.latent=8 (every model), 'model[lstm].hidden=128'
-    /// (one model). Values are TOML (numbers, [lists], "strings"); repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<earshot::experiment::overrides::Override>,
-    /// Override the experiment's seed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Use this dataset folder instead of the experiment's `[data] root`.
-    #[arg(long, value_name = "ROOT")]
-    data: Option<PathBuf>,
-    /// Where relative `[data] root`s are looked up when not found from here or
-    /// beside the experiment file [default: $EARSHOT_DATA, else ~/.cache/earshot/data].
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: super::overrides::OverrideArgs,
     /// Folder that receives runs/<experiment>/<model>/.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -75,16 +62,13 @@ impl TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let mut overrides = args.overrides.clone();
-    if let Some(root) = &args.data {
-        overrides.push(earshot::experiment::overrides::Override {
-            key: "data.root".into(),
-            value: toml::Value::String(root.display().to_string()),
-        });
-    }
-    let data_dir = earshot::experiment::overrides::data_dir(args.data_dir.as_deref());
-    let experiment =
-        Experiment::load_with(&args.experiment, &overrides, args.seed, data_dir.as_deref())?;
+    let (overrides, data_dir) = (args.overrides.overrides(), args.overrides.data_dir());
+    let experiment = Experiment::load_with(
+        &args.experiment,
+        &overrides,
+        args.overrides.seed,
+        data_dir.as_deref(),
+    )?;
     let reuse = args.reuse();
     let context = format!("experiment {}", args.experiment.display());
     if !args.tui {

@@ -30,15 +30,12 @@ const DEFAULT_BUFFER_LIMIT: u64 = 256 << 20;
 
 /// The wgpu adapters this machine has: (name and backend, is a software rasteriser).
 pub fn wgpu_adapters() -> Vec<(String, bool)> {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+    wgpu_adapter_summaries()
         .into_iter()
         .map(|a| {
-            let info = a.get_info();
             (
-                format!("{} ({:?})", info.name, info.backend),
-                info.device_type == wgpu::DeviceType::Cpu,
+                format!("{} ({})", a.name, a.backend),
+                a.device_type == "Cpu",
             )
         })
         .collect()
