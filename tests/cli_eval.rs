@@ -313,10 +313,7 @@ fn manifest_and_bad_layouts_train_eval_and_detect() {
 
     // The Bird Audio Detection layout on the shared recordings: one bird clip to
     // train on, the opensoundscape rows as the test dataset (a bird and a non-bird).
-    let Some(shared) = common::shared_data() else {
-        return;
-    };
-    let birds = shared.join("birds");
+    let birds = common::real_data().join("birds");
     let exp = write_experiment(
         dir,
         "bad",

@@ -21,24 +21,23 @@ fn gpu(config: &FeatureConfig) -> Option<GpuExtractor> {
     }
 }
 
-/// Real recordings (when ../shared/data is here) and generated signals of mixed
+/// Real recordings (tests/fixtures/real) and generated signals of mixed
 /// lengths, one shorter than any n_fft tested.
 fn clips() -> Vec<(String, Vec<f32>)> {
     let mut out = Vec::new();
     let load = |p: std::path::PathBuf| audio::load(&p, Some(SR)).unwrap().samples;
-    if let Some(shared) = common::shared_data() {
-        out.push((
-            "fsdd".into(),
-            load(shared.join("fsdd/train/normal/0_george_0.wav")),
-        ));
-        out.push((
-            "birds".into(),
-            load(shared.join("birds/fd79e55d-d3a3-4083-aba1-4f00b545c3d6.wav")),
-        ));
-        let mut soundscape = load(shared.join("soundscape/S4A03895_20190522_000000.wav"));
-        soundscape.truncate(20 * SR as usize);
-        out.push(("soundscape".into(), soundscape));
-    }
+    let shared = common::real_data();
+    out.push((
+        "fsdd".into(),
+        load(shared.join("fsdd/train/normal/0_george_0.wav")),
+    ));
+    out.push((
+        "birds".into(),
+        load(shared.join("birds/fd79e55d-d3a3-4083-aba1-4f00b545c3d6.wav")),
+    ));
+    let mut soundscape = load(shared.join("soundscape/S4A03895_20190522_000000.wav"));
+    soundscape.truncate(20 * SR as usize);
+    out.push(("soundscape".into(), soundscape));
     out.push(("chirp".into(), load(common::fixture("chirp_16k_float.wav"))));
     out.push((
         "short_300".into(),

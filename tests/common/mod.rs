@@ -13,23 +13,10 @@ pub fn fixture(name: &str) -> PathBuf {
     repo().join("tests").join("fixtures").join(name)
 }
 
-/// The shared real recordings: `$EARSHOT_DATA_DIR`, else `../shared/data` beside the
-/// clone; `None` (and a note on stderr) when absent.
-pub fn shared_data() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("EARSHOT_DATA_DIR").map(PathBuf::from),
-        Some(repo().join("..").join("shared").join("data")),
-    ];
-    let found = candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("README.md").is_file());
-    if found.is_none() {
-        eprintln!(
-            "note: shared/data not found (set EARSHOT_DATA_DIR); skipping real-recording checks"
-        );
-    }
-    found
+/// The real recordings committed under tests/fixtures/real (see its README):
+/// FSDD speech, a forest soundscape, Bird Audio Detection clips and labels.
+pub fn real_data() -> PathBuf {
+    repo().join("tests").join("fixtures").join("real")
 }
 
 /// max |a - b| / max |b|, the parity measure of the issues.

@@ -7,7 +7,8 @@ It writes
   tests/fixtures/*.wav|flac|ogg|mp3  small generated signals (also used by the decoding tests)
   tests/reference/librosa/<case>_{mfcc,logmel}.npy   librosa's output, as [frames, coeffs]
   tests/reference/librosa/cases.json                 which audio and which settings each case used
-Real recordings are read from ../shared/data (not copied into the repository).
+Real recordings are read from tests/fixtures/real (committed with their licences; cases.json
+names them "shared/...", the folder they were first taken from).
 """
 import json, os, sys
 import numpy as np
@@ -17,7 +18,7 @@ import librosa
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIX = os.path.join(ROOT, "tests", "fixtures")
 OUT = os.path.join(ROOT, "tests", "reference", "librosa")
-SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
+SHARED = os.path.join(ROOT, "tests", "fixtures", "real")
 os.makedirs(FIX, exist_ok=True); os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(20261123)
 
