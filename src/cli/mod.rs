@@ -132,8 +132,7 @@ pub fn init_logging(cli: &Cli) {
 ///   starting a GPU runtime for nothing;
 /// - the CPU-kernel switch is read from `EARSHOT_CPU_KERNELS` here, once.
 pub fn fix_process_settings(cli: &Cli) {
-    let off = |v: String| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false");
-    earshot::models::cpu::set_enabled(!std::env::var("EARSHOT_CPU_KERNELS").is_ok_and(off));
+    earshot::models::cpu::set_enabled(earshot::models::cpu::enabled_by_environment());
     if std::env::var_os("BURN_DEVICE").is_some() {
         return;
     }

@@ -25,8 +25,8 @@ pub(super) struct Prepared {
     pub(super) failures: Vec<FileFailure>,
     /// Which engine computed the features, in words.
     pub(super) features_device: String,
-    /// The dataset's fingerprint and file counts.
-    pub(super) dataset: (String, [usize; 3]),
+    /// The experiment's git commit and the dataset's fingerprint, once per run.
+    pub(super) provenance: super::provenance::Provenance,
 }
 
 /// Our WGSL kernels when the run asks for them (training on wgpu), else the
@@ -73,10 +73,18 @@ pub(super) fn prepare(
         files.test.iter().map(|(p, _)| p.clone()).collect(),
     ];
     let total: usize = groups.iter().map(Vec::len).sum();
-    let dataset = (
-        super::provenance::dataset_fingerprint([&groups[0], &groups[1], &groups[2]]),
-        [groups[0].len(), groups[1].len(), groups[2].len()],
-    );
+    let (git_commit, git_dirty) = opts
+        .experiment_file
+        .as_deref()
+        .map_or((None, None), super::provenance::git_state);
+    let provenance = super::provenance::Provenance {
+        git_commit,
+        git_dirty,
+        dataset_fingerprint: super::provenance::dataset_fingerprint([
+            &groups[0], &groups[1], &groups[2],
+        ]),
+        files: [groups[0].len(), groups[1].len(), groups[2].len()],
+    };
     progress(Progress::Features);
     let done = AtomicUsize::new(0);
     let mut loaded: Vec<Vec<LoadedClip>> = Vec::new();
@@ -152,6 +160,6 @@ pub(super) fn prepare(
         ],
         failures,
         features_device: engine.1,
-        dataset,
+        provenance,
     })
 }

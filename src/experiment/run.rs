@@ -135,13 +135,10 @@ pub struct RunSummary {
 }
 
 pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|source| RunError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::fsx::write_atomic(path, bytes).map_err(|source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A trial folder made ready for this run and claimed by this process; the
@@ -298,7 +295,7 @@ fn write_trial_record(
         features_device: prepared.features_device.clone(),
         seed: exp.seed,
         window: [exp.data.frames, exp.features.model_coeffs()],
-        provenance: provenance(opts, prepared),
+        provenance: prepared.provenance.clone(),
         experiment: exp.clone(),
     };
     let record_text = toml::to_string_pretty(&record).expect("records serialise");
@@ -308,22 +305,6 @@ fn write_trial_record(
         &model_dir.join("normalizer.json"),
         &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"),
     )
-}
-
-fn provenance(
-    opts: &RunOptions,
-    prepared: &super::prepare::Prepared,
-) -> super::provenance::Provenance {
-    let (git_commit, git_dirty) = opts
-        .experiment_file
-        .as_deref()
-        .map_or((None, None), super::provenance::git_state);
-    super::provenance::Provenance {
-        git_commit,
-        git_dirty,
-        dataset_fingerprint: prepared.dataset.0.clone(),
-        files: prepared.dataset.1,
-    }
 }
 
 /// Trains one claimed trial, renewing its claim's heartbeat every epoch.

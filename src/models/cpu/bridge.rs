@@ -19,11 +19,16 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
 }
 
+/// What `EARSHOT_CPU_KERNELS` asks for: on unless it is `off`, `0` or `false`.
+pub fn enabled_by_environment() -> bool {
+    let off = |v: String| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false");
+    !std::env::var("EARSHOT_CPU_KERNELS").is_ok_and(off)
+}
+
 fn enabled() -> bool {
     match ENABLED.load(Ordering::Relaxed) {
         0 => {
-            let off = |v: String| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false");
-            let on = !std::env::var("EARSHOT_CPU_KERNELS").is_ok_and(off);
+            let on = enabled_by_environment();
             set_enabled(on);
             on
         }

@@ -3,8 +3,36 @@
 
 /// `a [m, k] · b [k, n]` (row-major) into a new `[m, n]`.
 pub fn matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    assert!(a.len() == m * k && b.len() == k * n, "matmul shapes");
     let mut out = vec![0.0; m * n];
-    matmul_into(&mut out, a, b, m, k, n, false);
+    if m == 0 || n == 0 || k == 0 {
+        return out;
+    }
+    // SAFETY: row-major views of the three slices, lengths checked above; `out`
+    // is a fresh allocation.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0f64,
+            1.0f64,
+            false,
+            false,
+            false,
+            parallelism(m * n * k),
+        );
+    }
     out
 }
 
@@ -49,56 +77,6 @@ fn parallelism(work: usize) -> gemm::Parallelism {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
-    }
-}
-
-/// `out [m, n] (+)= a [m, k] · b [k, n]`, all row-major.
-pub fn matmul_into(
-    out: &mut [f64],
-    a: &[f64],
-    b: &[f64],
-    m: usize,
-    k: usize,
-    n: usize,
-    accumulate: bool,
-) {
-    assert!(
-        a.len() == m * k && b.len() == k * n && out.len() == m * n,
-        "matmul shapes"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            out.fill(0.0);
-        }
-        return;
-    }
-    // SAFETY: row-major views of the three slices, lengths checked above; `out`
-    // is a distinct mutable borrow.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0f64,
-            1.0f64,
-            false,
-            false,
-            false,
-            parallelism(m * n * k),
-        );
     }
 }
 
