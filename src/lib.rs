@@ -16,6 +16,8 @@ pub mod fsx;
 pub mod models;
 pub mod records;
 pub mod report;
+pub mod safetensors;
+pub mod tensorboard;
 pub mod train;
 
 /// The crate version, recorded in every output it writes.

@@ -9,6 +9,7 @@ mod detect;
 mod device;
 mod devices;
 mod eval;
+mod export;
 mod features;
 mod init;
 mod overrides;
@@ -64,6 +65,13 @@ enum Command {
     ///   earshot eval runs/rnn_vs_cae/rnn --data other/dataset/root
     #[command(verbatim_doc_comment)]
     Eval(eval::EvalArgs),
+    /// Export runs for other tools: TensorBoard event files, safetensors models.
+    ///
+    /// Examples:
+    ///   earshot export tensorboard runs/ && tensorboard --logdir runs/
+    ///   earshot export model runs/rnn_vs_cae/rnn --out rnn.safetensors
+    #[command(subcommand, verbatim_doc_comment)]
+    Export(export::ExportCommand),
     /// Compute MFCC or log-mel features of audio files into .npy arrays.
     ///
     /// Example: earshot features recordings/ --out feats/ --kind logmel
@@ -150,6 +158,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => detect::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Export(cmd) => export::run(cmd),
         Command::Features(args) => features::run(args),
         Command::Init(args) => init::run(args),
         Command::Sweep(args) => sweep::run(args),

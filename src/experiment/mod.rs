@@ -5,6 +5,7 @@
 mod detect;
 mod ensemble;
 mod evaluate;
+pub mod export;
 pub mod overrides;
 mod prepare;
 pub mod provenance;

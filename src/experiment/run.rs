@@ -18,6 +18,7 @@ use crate::features::cache::FeatureCache;
 pub use crate::records::TrialMetrics;
 use crate::records::TrialStatus;
 use crate::report;
+use crate::tensorboard::BoardWriter;
 use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
 
 /// How to run.
@@ -304,7 +305,17 @@ fn write_trial_record(
     write(
         &model_dir.join("normalizer.json"),
         &serde_json::to_vec_pretty(&prepared.normalizer).expect("json"),
-    )
+    )?;
+    // After config.toml, which holds the hyperparameters TensorBoard shows; a
+    // resumed trial goes on in its live file.
+    let io = |source| RunError::Io {
+        path: claimed.dir.clone(),
+        source,
+    };
+    if exp.train.tensorboard && BoardWriter::open_live(&claimed.dir).map_err(io)?.is_none() {
+        BoardWriter::start(&claimed.dir).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Trains one claimed trial, renewing its claim's heartbeat every epoch.
@@ -446,7 +457,7 @@ fn run_per_machine(
     Ok(summary)
 }
 
-fn kind_of(model: &crate::models::ModelConfig) -> String {
+pub(super) fn kind_of(model: &crate::models::ModelConfig) -> String {
     serde_json::to_value(model)
         .ok()
         .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))

@@ -52,6 +52,11 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// Clip the gradient norm to this; none = no clipping.
     pub grad_clip: Option<f64>,
+    /// Also write TensorBoard event files in each trial folder, live.
+    // Left out of the record when off, so configs (and sweep hashes) of
+    // earlier runs read back unchanged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tensorboard: bool,
 }
 
 impl Default for TrainConfig {
@@ -68,6 +73,7 @@ impl Default for TrainConfig {
             warmup_epochs: 0,
             patience: Some(10),
             grad_clip: Some(5.0),
+            tensorboard: false,
         }
     }
 }

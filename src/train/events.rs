@@ -8,22 +8,39 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::tensorboard::BoardWriter;
+
 /// The event log of one trial.
 pub struct EventLog {
     file: File,
     trial: String,
     run_id: String,
+    /// The trial's live TensorBoard file, when it writes one.
+    board: Option<BoardWriter>,
 }
 
 impl EventLog {
-    /// Opens (appending) `path` for run `run_id` of `trial`.
+    /// Opens (appending) `path` for run `run_id` of `trial`; events are
+    /// mirrored into the folder's live TensorBoard file when it has one.
     pub fn open(path: &Path, trial: &str, run_id: &str) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let board = match path.parent() {
+            Some(dir) => BoardWriter::open_live(dir)?,
+            None => None,
+        };
         Ok(Self {
             file,
             trial: trial.to_string(),
             run_id: run_id.to_string(),
+            board,
         })
+    }
+
+    /// Starts a live TensorBoard file beside `path` and opens the log on it.
+    pub fn open_with_tensorboard(path: &Path, trial: &str, run_id: &str) -> std::io::Result<Self> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        BoardWriter::start(dir)?;
+        Self::open(path, trial, run_id)
     }
 
     /// A loss of `split` ("train" or "valid") after `epoch` (1-based).
@@ -46,7 +63,13 @@ impl EventLog {
         line.push(b'\n');
         // One write per line: a reader never sees half an event from us.
         self.file.write_all(&line)?;
-        self.file.flush()
+        self.file.flush()?;
+        match &mut self.board {
+            // The line as written, read back: TensorBoard then gets exactly
+            // what `earshot export tensorboard` would make of events.jsonl.
+            Some(board) => board.mirror(&serde_json::from_slice(&line).unwrap_or(event)),
+            None => Ok(()),
+        }
     }
 
     /// The trial's final status.
