@@ -55,6 +55,30 @@ pub struct FeaturesArgs {
     /// their reason (a corrupt header can otherwise promise days of audio).
     #[arg(long, default_value_t = earshot::audio::DEFAULT_MAX_DURATION_S, value_name = "SECONDS")]
     max_duration: f64,
+    /// Use the feature settings of a trained trial (its [features], deltas
+    /// appended as in training) instead of the flags above: the arrays are then
+    /// what the exported model takes, before its normaliser.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["sr", "n_fft", "hop", "n_mels", "n_mfcc", "kind"])]
+    like: Option<PathBuf>,
+}
+
+/// The `[features]` of the trial in `run_dir` (or its `model/`).
+fn trial_features(run_dir: &Path) -> anyhow::Result<FeatureConfig> {
+    let model_dir = if run_dir.join("model").is_dir() {
+        run_dir.join("model")
+    } else {
+        run_dir.to_path_buf()
+    };
+    let path = model_dir.join("config.toml");
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {}; --like takes a trained trial's folder (runs/<experiment>/<model>)",
+            path.display()
+        )
+    })?;
+    let record: earshot::experiment::TrialRecord = toml::from_str(&text)
+        .with_context(|| format!("{} is not a trial record of this earshot", path.display()))?;
+    Ok(record.experiment.features)
 }
 
 #[derive(Debug, Serialize)]
@@ -86,16 +110,23 @@ struct Summary<'a> {
 }
 
 pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
-    let config = FeatureConfig {
-        sample_rate: args.sr,
-        n_fft: args.n_fft,
-        hop_length: args.hop,
-        n_mels: args.n_mels,
-        n_mfcc: args.n_mfcc,
-        kind: args.kind,
-        max_duration_s: args.max_duration,
-        ..FeatureConfig::default()
+    let config = match &args.like {
+        Some(run_dir) => FeatureConfig {
+            max_duration_s: args.max_duration,
+            ..trial_features(run_dir)?
+        },
+        None => FeatureConfig {
+            sample_rate: args.sr,
+            n_fft: args.n_fft,
+            hop_length: args.hop,
+            n_mels: args.n_mels,
+            n_mfcc: args.n_mfcc,
+            kind: args.kind,
+            max_duration_s: args.max_duration,
+            ..FeatureConfig::default()
+        },
     };
+    let deltas = config.deltas;
     let engine = args.device.feature_engine(&config)?;
     let device = engine.name();
     let cache = (!args.no_cache).then(|| {
@@ -136,6 +167,10 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         .zip(&jobs)
         .map(|(extracted, (file, output))| {
             extracted
+                .map(|e| FileFeatures {
+                    features: earshot::features::deltas::with_deltas(e.features, deltas),
+                    ..e
+                })
                 .and_then(|e| write_record(&file.path, output, e))
                 .map_err(|reason| Failure {
                     path: file.path.clone(),

@@ -1,0 +1,131 @@
+//! `earshot export model`: safetensors with burn's module paths, the shapes
+//! docs/pytorch_models.py builds, and what scoring needs in the metadata.
+//! (tests/reference/pytorch_scores.py reproduces the clip scores in PyTorch.)
+
+mod common;
+use common::earshot;
+
+use earshot::data::synth::{SynthCounts, write_dataset};
+use earshot::safetensors::deserialize;
+
+fn trained(dir: &std::path::Path) {
+    let counts = SynthCounts {
+        train: 8,
+        test_normal: 2,
+        test_anomaly: 2,
+        seconds: 1.0,
+    };
+    write_dataset(&dir.join("data"), counts, 9).unwrap();
+    std::fs::write(
+        dir.join("exp.toml"),
+        "name = \"x\"\nseed = 1\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
+         [features]\nn_mels = 32\nn_mfcc = 10\nn_fft = 512\nhop_length = 256\n\
+         [[model]]\nkind = \"dense\"\nhidden = [16]\nbottleneck = 4\n\
+         [[model]]\nkind = \"rnn\"\ncell = \"gru\"\nhidden = 6\nlatent = 3\n\
+         [[model]]\nkind = \"knn\"\n[train]\nepochs = 1\nbatch_size = 16\n",
+    )
+    .unwrap();
+    common::ok(
+        &earshot(dir)
+            .args(["train", "exp.toml", "--device", "cpu"])
+            .output()
+            .unwrap(),
+    );
+}
+
+fn shapes(bytes: &[u8]) -> Vec<(String, Vec<usize>)> {
+    let (tensors, _) = deserialize(bytes).unwrap();
+    tensors.into_iter().map(|t| (t.name, t.shape)).collect()
+}
+
+#[test]
+fn exported_models_have_burns_names_shapes_and_the_scoring_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    trained(dir);
+
+    let out = common::ok(
+        &earshot(dir)
+            .args([
+                "export",
+                "model",
+                "runs/x/dense",
+                "--out",
+                "dense.safetensors",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(out.contains("dense.safetensors"), "{out}");
+    let bytes = std::fs::read(dir.join("dense.safetensors")).unwrap();
+    let s = |n: &str, shape: &[usize]| (n.to_string(), shape.to_vec());
+    // 8 frames x 10 coefficients = 80 -> 16 -> 4 -> 16 -> 80, Linear weights [in, out].
+    let mut expected = vec![s("output.bias", &[80]), s("output.weight", &[16, 80])];
+    for (i, (a, b)) in [(80, 16), (16, 4), (4, 16)].into_iter().enumerate() {
+        expected.push(s(&format!("blocks.{i}.linear.bias"), &[b]));
+        expected.push(s(&format!("blocks.{i}.linear.weight"), &[a, b]));
+        for p in ["beta", "gamma", "running_mean", "running_var"] {
+            expected.push(s(&format!("blocks.{i}.norm.{p}"), &[b]));
+        }
+    }
+    expected.sort();
+    assert_eq!(shapes(&bytes), expected);
+
+    let (_, meta) = deserialize(&bytes).unwrap();
+    let normalizer: serde_json::Value = serde_json::from_str(&meta["normalizer"]).unwrap();
+    let stored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs/x/dense/model/normalizer.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(normalizer, stored);
+    let window: serde_json::Value = serde_json::from_str(&meta["window"]).unwrap();
+    assert_eq!(
+        window,
+        serde_json::json!({"frames": 8, "coeffs": 10, "hop": 4})
+    );
+    assert_eq!(meta["kind"], "dense");
+    assert!(meta.contains_key("threshold") && meta.contains_key("eval"));
+
+    // The GRU keeps burn's per-gate layout, under the enum variant's name.
+    common::ok(
+        &earshot(dir)
+            .args(["export", "model", "runs/x/rnn"])
+            .output()
+            .unwrap(),
+    );
+    let rnn = shapes(&std::fs::read(dir.join("runs/x/rnn/model/model.safetensors")).unwrap());
+    assert!(rnn.contains(&s(
+        "encoder.0.Gru.update_gate.input_transform.weight",
+        &[10, 6]
+    )));
+    assert!(rnn.contains(&s("decoder.0.Gru.new_gate.hidden_transform.bias", &[6])));
+    assert!(rnn.contains(&s("to_latent.weight", &[6, 3])));
+    assert_eq!(rnn.len(), 2 * 3 * 4 + 4);
+}
+
+#[test]
+fn export_refuses_what_is_not_a_network_and_names_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    trained(dir);
+    let out = earshot(dir)
+        .args(["export", "model", "runs/x/knn"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        common::text(&out).contains("reference detector"),
+        "{}",
+        common::text(&out)
+    );
+    let out = earshot(dir)
+        .args(["export", "model", "data"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = common::text(&out);
+    assert!(
+        text.contains("config.toml") && text.contains("trained trial"),
+        "{text}"
+    );
+}
