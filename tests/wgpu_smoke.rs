@@ -1,5 +1,5 @@
-//! A small training run on wgpu: lavapipe in CI (software Vulkan), the real
-//! adapter on a GPU machine. Without any adapter it is skipped locally, and
+//! A small training run on wgpu, on adapter 0 of `earshot devices`: lavapipe
+//! in CI (software Vulkan), the real adapter on a GPU machine. Without any adapter it is skipped locally, and
 //! fails under CI=true, where .ci/run installs lavapipe.
 
 use std::process::Command;
@@ -30,7 +30,7 @@ fn a_small_training_run_passes_on_wgpu() {
     let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
         .current_dir(dir)
         .env("EARSHOT_CACHE_DIR", dir.join("cache"))
-        .args(["train", "gpu.toml", "--device", "wgpu"])
+        .args(["train", "gpu.toml", "--device", "wgpu:0"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -57,4 +57,75 @@ fn a_small_training_run_passes_on_wgpu() {
     );
     assert!(metrics["mse"].as_f64().unwrap().is_finite());
     assert!(metrics["auc"].as_f64().is_some());
+    // The adapter chosen is the one recorded.
+    assert!(record.contains("device = \"wgpu:0: "), "{record}");
+
+    // An adapter that does not exist is refused before anything runs, with the list.
+    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .current_dir(dir)
+        .args([
+            "train",
+            "gpu.toml",
+            "--device",
+            "wgpu:99",
+            "--runs-dir",
+            "other",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no adapter 99") && stderr.contains("0: "),
+        "{stderr}"
+    );
+    assert!(!dir.join("other").exists());
+}
+
+#[test]
+fn a_sweep_spreads_its_parallel_trials_over_the_listed_adapters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let counts = SynthCounts {
+        train: 6,
+        test_normal: 2,
+        test_anomaly: 2,
+        seconds: 1.0,
+    };
+    write_dataset(&dir.join("data"), counts, 6).unwrap();
+    std::fs::write(
+        dir.join("sw.toml"),
+        "name = \"sw\"\nseed = 3\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
+         [features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n[[model]]\nkind = \"dense\"\nhidden = [16]\n\
+         [train]\nepochs = 1\nbatch_size = 16\n[sweep]\nmethod = \"grid\"\nmetric = { name = \"auc\", goal = \"maximize\" }\n\
+         [sweep.parameters]\n\"model.bottleneck\" = { values = [2, 4] }\n",
+    )
+    .unwrap();
+    let sweep = |devices: &str| {
+        Command::new(env!("CARGO_BIN_EXE_earshot"))
+            .current_dir(dir)
+            .env("EARSHOT_CACHE_DIR", dir.join("cache"))
+            .args(["sweep", "sw.toml", "--parallel", "2", "--devices", devices])
+            .output()
+            .unwrap()
+    };
+    let out = sweep("99");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("no wgpu adapter found") && std::env::var("CI").is_err() {
+        eprintln!("skipped: no wgpu adapter here (install mesa-vulkan-drivers to run it)");
+        return;
+    }
+    assert!(
+        !out.status.success() && stderr.contains("no adapter 99"),
+        "{stderr}"
+    );
+    // Adapter 0 twice: both workers train on it, each trial records it.
+    let out = sweep("0,0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for trial in ["dense-t000", "dense-t001"] {
+        let record =
+            std::fs::read_to_string(dir.join("runs/sw").join(trial).join("config.toml")).unwrap();
+        assert!(record.contains("device = \"wgpu:0: "), "{record}");
+    }
 }

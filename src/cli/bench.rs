@@ -34,7 +34,7 @@ pub struct FeatureBenchArgs {
     #[arg(long)]
     json: bool,
     /// Where to compute.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    #[arg(long, default_value_t = DeviceChoice::Cpu, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
     /// Timed passes over the clips; the median is reported.
     #[arg(long, default_value_t = 3)]

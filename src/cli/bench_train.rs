@@ -25,7 +25,7 @@ pub struct TrainBenchArgs {
     #[arg(long)]
     json: bool,
     /// Where to train.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    #[arg(long, default_value_t = DeviceChoice::Cpu, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
     /// Only these models (comma-separated: dense,rnn,cae).
     #[arg(long, default_value = "dense,rnn,cae")]

@@ -20,7 +20,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "demo")]
     out: PathBuf,
     /// Where to train (auto: a hardware GPU if found, else the CPU).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, default_value_t = DeviceChoice::Auto, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
 }
 

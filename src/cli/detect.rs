@@ -25,7 +25,7 @@ pub struct DetectArgs {
     #[arg(long)]
     hop: Option<usize>,
     /// Where to run the model.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    #[arg(long, default_value_t = DeviceChoice::Cpu, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
 }
 

@@ -1,21 +1,80 @@
-//! `--device auto|cpu|wgpu`: which burn device runs the work.
+//! `--device auto|cpu|wgpu|wgpu:N`: which burn device runs the work.
+
+use std::fmt;
+use std::str::FromStr;
 
 use anyhow::Context;
 use burn::prelude::Device;
 use burn::tensor::DeviceKind;
-use clap::ValueEnum;
-use earshot::features::gpu::{GpuExtractor, NO_ADAPTER, wgpu_adapters as adapters};
+use earshot::features::gpu::{
+    AdapterSelection, GpuExtractor, NO_ADAPTER, select_adapter, wgpu_adapter_summaries,
+    wgpu_adapters as adapters,
+};
 use earshot::features::{CpuExtractor, FeatureConfig, FeatureEngine};
 
+/// What `--device` takes, for every command's help.
+pub const DEVICE_HELP: &str = "auto: a hardware GPU through wgpu when there is one, else the CPU; \
+     cpu: burn's CPU backend (features: rustfft + rayon); \
+     wgpu: wgpu's default adapter (lavapipe counts); \
+     wgpu:N: adapter N of `earshot devices`";
+
 /// Where computation runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// A hardware GPU through wgpu when one is found, else the CPU (said on stderr).
     Auto,
     /// The CPU (features: rustfft + rayon; training: burn's flex backend).
     Cpu,
-    /// The GPU through wgpu (Vulkan, Metal, DX12); software Vulkan (lavapipe) counts.
-    Wgpu,
+    /// The GPU through wgpu (Vulkan, Metal, DX12); software Vulkan (lavapipe)
+    /// counts. `Some(n)`: adapter n of `earshot devices`.
+    Wgpu(Option<usize>),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "wgpu" => Ok(DeviceChoice::Wgpu(None)),
+            _ => match s.strip_prefix("wgpu:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(DeviceChoice::Wgpu(Some(n))),
+                _ => Err(format!(
+                    "{s:?} is not a device; use auto, cpu, wgpu or wgpu:N (N from `earshot devices`)"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Wgpu(None) => f.write_str("wgpu"),
+            DeviceChoice::Wgpu(Some(n)) => write!(f, "wgpu:{n}"),
+        }
+    }
+}
+
+/// Adapter `index` of `earshot devices`, or why it cannot be used.
+pub fn adapter(index: usize) -> anyhow::Result<AdapterSelection> {
+    select_adapter(&wgpu_adapter_summaries(), index)
+        .map_err(|e| anyhow::anyhow!("--device wgpu:{index}: {e}"))
+}
+
+/// A training device on adapter `index`, with its description.
+pub fn adapter_device(index: usize) -> anyhow::Result<(Device, String)> {
+    let chosen = adapter(index)?;
+    Ok((
+        Device::wgpu(chosen.kind),
+        format!(
+            "wgpu:{index}: {} ({})",
+            chosen.summary.name, chosen.summary.backend
+        ),
+    ))
 }
 
 impl DeviceChoice {
@@ -23,7 +82,7 @@ impl DeviceChoice {
     pub fn trains_on_cpu(self) -> bool {
         match self {
             DeviceChoice::Cpu => true,
-            DeviceChoice::Wgpu => false,
+            DeviceChoice::Wgpu(_) => false,
             DeviceChoice::Auto => !adapters().iter().any(|(_, software)| !software),
         }
     }
@@ -39,7 +98,9 @@ impl DeviceChoice {
         };
         match self {
             DeviceChoice::Cpu => cpu(),
-            DeviceChoice::Wgpu => Ok(FeatureEngine::Gpu(Box::new(
+            // On `wgpu:N` the default device is that adapter (set at start, see
+            // `fix_process_settings`), so the kernels run there.
+            DeviceChoice::Wgpu(_) => Ok(FeatureEngine::Gpu(Box::new(
                 GpuExtractor::new(config).context("--device wgpu")?,
             ))),
             DeviceChoice::Auto => {
@@ -81,7 +142,8 @@ impl DeviceChoice {
         };
         match self {
             DeviceChoice::Cpu => Ok(use_cpu()),
-            DeviceChoice::Wgpu => match adapters().into_iter().next() {
+            DeviceChoice::Wgpu(Some(index)) => adapter_device(index),
+            DeviceChoice::Wgpu(None) => match adapters().into_iter().next() {
                 Some((name, _)) => Ok((
                     Device::wgpu(DeviceKind::DefaultDevice),
                     format!("wgpu: {name}"),

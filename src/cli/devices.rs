@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use earshot::features::gpu::{NO_ADAPTER, wgpu_adapter_summaries};
+use earshot::features::gpu::{
+    NO_ADAPTER, select_adapter, training_backend, wgpu_adapter_summaries,
+};
 
 #[derive(Debug, Args)]
 pub struct DevicesArgs {
@@ -14,9 +16,18 @@ pub struct DevicesArgs {
 
 pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
     let adapters = wgpu_adapter_summaries();
+    // What --device spells each adapter as, where burn can train on it.
+    let choice = |i: usize| {
+        select_adapter(&adapters, i)
+            .ok()
+            .map(|_| format!("wgpu:{i}"))
+    };
     if args.json {
-        for a in &adapters {
-            println!("{}", serde_json::to_string(a)?);
+        for (i, a) in adapters.iter().enumerate() {
+            let mut value = serde_json::to_value(a)?;
+            value["index"] = i.into();
+            value["device"] = choice(i).into();
+            println!("{value}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -25,18 +36,22 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<3} {:<36} {:<8} {:<14} {:>12}  driver",
-        "#", "adapter", "backend", "type", "max buffer"
+        "{:<3} {:<9} {:<36} {:<8} {:<14} {:>12}  driver",
+        "#", "--device", "adapter", "backend", "type", "max buffer"
     );
     for (i, a) in adapters.iter().enumerate() {
         println!(
-            "{i:<3} {:<36} {:<8} {:<14} {:>9} MiB  {}",
+            "{i:<3} {:<9} {:<36} {:<8} {:<14} {:>9} MiB  {}",
+            choice(i).unwrap_or_else(|| "-".into()),
             a.name,
             a.backend,
             a.device_type,
             a.max_buffer_bytes >> 20,
             a.driver
         );
+    }
+    if let Some(api) = training_backend(&adapters) {
+        println!("burn trains on {api} here; adapters marked - are on another graphics API");
     }
     let hardware = adapters.iter().find(|a| a.device_type != "Cpu");
     println!(

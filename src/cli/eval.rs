@@ -18,7 +18,7 @@ pub struct EvalArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Where to run the models.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    #[arg(long, default_value_t = DeviceChoice::Cpu, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
 }
 

@@ -43,7 +43,7 @@ pub struct FeaturesArgs {
     #[arg(long, value_enum, default_value_t = FeatureKind::Mfcc)]
     kind: FeatureKind,
     /// Where to compute.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, default_value_t = DeviceChoice::Auto, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
     /// Feature cache folder [default: $EARSHOT_CACHE_DIR or ~/.cache/earshot/features].
     #[arg(long)]
@@ -60,6 +60,13 @@ pub struct FeaturesArgs {
     /// what the exported model takes, before its normaliser.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["sr", "n_fft", "hop", "n_mels", "n_mfcc", "kind"])]
     like: Option<PathBuf>,
+}
+
+impl FeaturesArgs {
+    /// The device the command computes on.
+    pub fn device(&self) -> DeviceChoice {
+        self.device
+    }
 }
 
 /// The `[features]` of the trial in `run_dir` (or its `model/`).

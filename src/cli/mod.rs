@@ -107,6 +107,7 @@ impl Cli {
             Command::Sweep(a) => Some(a.device()),
             Command::Eval(a) => Some(a.device()),
             Command::Detect(a) => Some(a.device()),
+            Command::Features(a) => Some(a.device()),
             _ => None,
         }
     }
@@ -139,8 +140,25 @@ pub fn init_logging(cli: &Cli) {
 ///   run pins that default to the CPU backend (`BURN_DEVICE=flex`) instead of
 ///   starting a GPU runtime for nothing;
 /// - the CPU-kernel switch is read from `EARSHOT_CPU_KERNELS` here, once.
+/// - `--device wgpu:N` makes adapter N wgpu's default device
+///   (`CUBECL_WGPU_DEFAULT_DEVICE`), so the feature kernels and every tensor
+///   burn places by default land on the adapter the model trains on.
 pub fn fix_process_settings(cli: &Cli) {
     earshot::models::cpu::set_enabled(earshot::models::cpu::enabled_by_environment());
+    let first_adapter = match &cli.command {
+        Command::Sweep(a) => a.first_adapter(),
+        _ => match cli.device() {
+            Some(DeviceChoice::Wgpu(Some(n))) => Some(n),
+            _ => None,
+        },
+    };
+    if let Some(n) = first_adapter
+        && std::env::var_os("CUBECL_WGPU_DEFAULT_DEVICE").is_none()
+        && let Ok(chosen) = device::adapter(n)
+    {
+        // SAFETY: called first thing in main, while the process has one thread.
+        unsafe { std::env::set_var("CUBECL_WGPU_DEFAULT_DEVICE", chosen.env_value) };
+    }
     if std::env::var_os("BURN_DEVICE").is_some() {
         return;
     }

@@ -28,8 +28,18 @@ pub struct SweepArgs {
     #[arg(long, default_value = "0/1")]
     shard: Shard,
     /// Where to train.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, default_value_t = DeviceChoice::Auto, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
+    /// Spread the parallel trials over these wgpu adapters (indexes of
+    /// `earshot devices`), round robin: `--parallel 4 --devices 0,1` trains
+    /// two trials on each. Implies --device wgpu.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "N,N,...",
+        conflicts_with = "device"
+    )]
+    devices: Vec<usize>,
     /// Only list the trials the sweep expands to.
     #[arg(long)]
     dry_run: bool,
@@ -86,7 +96,19 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (device, device_name) = args.device.resolve_training()?;
+    let devices: Vec<(burn::prelude::Device, String)> = if args.devices.is_empty() {
+        vec![args.device.resolve_training()?]
+    } else {
+        args.devices
+            .iter()
+            .map(|&n| super::device::adapter_device(n))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let device_name = devices
+        .iter()
+        .map(|(_, name)| name.as_str())
+        .collect::<Vec<_>>()
+        .join(" + ");
     eprintln!(
         "sweep {}: {} trial(s) ({:?}), shard {}/{}, {} at a time, on {device_name}, into {}",
         sweep.base.name,
@@ -99,8 +121,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     );
     let opts = SweepOptions {
         runs_dir: args.runs_dir.clone(),
-        device,
-        device_name: device_name.clone(),
+        devices,
         cache: (!args.no_cache).then(|| FeatureCache::new(FeatureCache::default_dir())),
         parallel: args.parallel,
         gpu_features: device_name.starts_with("wgpu"),
@@ -138,6 +159,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
 impl SweepArgs {
     /// The device the command runs on.
     pub fn device(&self) -> DeviceChoice {
-        self.device
+        match self.devices.first() {
+            Some(&n) => DeviceChoice::Wgpu(Some(n)),
+            None => self.device,
+        }
+    }
+
+    /// The adapter that becomes wgpu's default device (features run there).
+    pub fn first_adapter(&self) -> Option<usize> {
+        match self.device() {
+            DeviceChoice::Wgpu(Some(n)) => Some(n),
+            _ => None,
+        }
     }
 }

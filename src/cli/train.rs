@@ -25,7 +25,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
     /// Where to train.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, default_value_t = DeviceChoice::Auto, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
     /// Continue every trial's run from its newest checkpoint (same seed, same result).
     #[arg(long, conflicts_with = "overwrite")]

@@ -49,10 +49,9 @@ impl std::str::FromStr for Shard {
 pub struct SweepOptions {
     /// Parent of the experiment's run folder.
     pub runs_dir: PathBuf,
-    /// Where to train.
-    pub device: Device,
-    /// The device in words.
-    pub device_name: String,
+    /// Where to train, with each device in words: parallel trials take them
+    /// round robin (worker `w` trains on `devices[w % len]`).
+    pub devices: Vec<(Device, String)>,
     /// Feature cache (shared by trials: features are computed once).
     pub cache: Option<FeatureCache>,
     /// Trials at once in this process.
@@ -189,12 +188,16 @@ pub fn run_sweep(
     let changed = std::sync::Mutex::new(Vec::new());
     let first_error = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..opts.parallel.max(1) {
-            scope.spawn(|| {
+        for worker in 0..opts.parallel.max(1) {
+            let (next, mine, exp_dir, pruner) = (&next, &mine, &exp_dir, &pruner);
+            let (finished_before, held, changed, ran, first_error) =
+                (&finished_before, &held, &changed, &ran, &first_error);
+            scope.spawn(move || {
+                let device = &opts.devices[worker % opts.devices.len()];
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(trial) = mine.get(i) else { break };
-                    match run_one(sweep, trial, &exp_dir, opts, pruner.clone(), log) {
+                    match run_one(sweep, trial, exp_dir, opts, device, pruner.clone(), log) {
                         Ok(TrialFate::Finished) => {
                             finished_before.fetch_add(1, Ordering::SeqCst);
                         }
@@ -336,6 +339,7 @@ fn run_one(
     trial: &SweepTrial,
     exp_dir: &Path,
     opts: &SweepOptions,
+    (device, device_name): &(Device, String),
     pruner: Option<Arc<TrialPruner>>,
     log: &(dyn Fn(String) + Sync),
 ) -> Result<TrialFate, SweepError> {
@@ -390,8 +394,8 @@ fn run_one(
     let run_opts = RunOptions {
         experiment_file: Some(sweep.path.clone()),
         runs_dir: opts.runs_dir.clone(),
-        device: opts.device.clone(),
-        device_name: opts.device_name.clone(),
+        device: device.clone(),
+        device_name: device_name.clone(),
         // An interrupted trial continues its own run; a finished one never gets here.
         reuse: crate::experiment::Reuse::Resume,
         stale_after: opts.stale_after,

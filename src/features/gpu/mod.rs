@@ -5,8 +5,14 @@
 //! grow with the number of clips. Held to [`CpuExtractor`](super::CpuExtractor)
 //! within 1e-4 of each clip's largest value.
 
+mod adapters;
 mod kernels;
 mod plan;
+
+pub use adapters::{
+    AdapterSelection, AdapterSummary, NO_ADAPTER, select_adapter, training_backend,
+    wgpu_adapter_summaries, wgpu_adapters,
+};
 
 use burn::backend::Wgpu;
 use burn::backend::wgpu::CubeBackend;
@@ -27,59 +33,6 @@ pub const SUPPORTED_N_FFT: [usize; 7] = [64, 128, 256, 512, 1024, 2048, 4096];
 /// Buffers are kept below this even where the device allows more, so a batch
 /// never holds more than a few hundred MiB of device memory at once.
 const DEFAULT_BUFFER_LIMIT: u64 = 256 << 20;
-
-/// The wgpu adapters this machine has: (name and backend, is a software rasteriser).
-pub fn wgpu_adapters() -> Vec<(String, bool)> {
-    wgpu_adapter_summaries()
-        .into_iter()
-        .map(|a| {
-            (
-                format!("{} ({})", a.name, a.backend),
-                a.device_type == "Cpu",
-            )
-        })
-        .collect()
-}
-
-/// One wgpu adapter, as `earshot devices` lists it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AdapterSummary {
-    /// The adapter's name.
-    pub name: String,
-    /// Vulkan, Metal, Dx12 or Gl.
-    pub backend: String,
-    /// DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu (a software rasteriser) or Other.
-    pub device_type: String,
-    /// The driver and its version, where the backend says.
-    pub driver: String,
-    /// The largest buffer it allows, in bytes (wgpu reports no total memory).
-    pub max_buffer_bytes: u64,
-}
-
-/// Every wgpu adapter, in wgpu's order.
-pub fn wgpu_adapter_summaries() -> Vec<AdapterSummary> {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-        .into_iter()
-        .map(|a| {
-            let info = a.get_info();
-            AdapterSummary {
-                name: info.name,
-                backend: format!("{:?}", info.backend),
-                device_type: format!("{:?}", info.device_type),
-                driver: format!("{} {}", info.driver, info.driver_info)
-                    .trim()
-                    .to_string(),
-                max_buffer_bytes: a.limits().max_buffer_size,
-            }
-        })
-        .collect()
-}
-
-/// What to say when wgpu finds no adapter.
-pub const NO_ADAPTER: &str = "no wgpu adapter found: install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers` \
-     for the software driver lavapipe, or your GPU vendor's driver), or use --device cpu";
 
 /// Counts of one extraction, for benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
