@@ -3,6 +3,7 @@
 mod bench;
 mod bench_detectors;
 mod bench_train;
+mod completions;
 mod dashboard;
 mod demo;
 mod detect;
@@ -48,6 +49,14 @@ enum Command {
     ///
     /// Runs in a few minutes on 2 CPU cores; writes demo/data and demo/runs.
     Demo(demo::DemoArgs),
+    /// Print a shell completion script.
+    ///
+    /// Install, e.g.:
+    ///   bash: earshot completions bash > ~/.local/share/bash-completion/completions/earshot
+    ///   zsh:  earshot completions zsh > ~/.zfunc/_earshot   (with fpath+=~/.zfunc before compinit)
+    ///   fish: earshot completions fish > ~/.config/fish/completions/earshot.fish
+    #[command(verbatim_doc_comment)]
+    Completions(completions::CompletionsArgs),
     /// Watch training live: loss curves, thresholds and a leaderboard of every trial in a runs folder.
     ///
     /// Example: earshot dashboard runs/      (in a second terminal while `earshot train` runs)
@@ -172,6 +181,7 @@ pub fn fix_process_settings(cli: &Cli) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Completions(args) => completions::run(args),
         Command::Dashboard(args) => dashboard::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Devices(args) => devices::run(args),
