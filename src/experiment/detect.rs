@@ -12,8 +12,10 @@ use crate::data::{Normalizer, WindowSet};
 use crate::eval::{Pooling, Threshold, clip_scores};
 use crate::features::{CpuExtractor, extract_file};
 use crate::models::Autoencoder;
+use crate::models::ae_score::{FittedScorer, ScoreMethod, pool_codes};
 use crate::models::reference::ReferenceModel;
 use crate::train;
+use crate::train::outputs::{codes, residual_batches};
 
 /// A stretch of a recording whose windows all exceed the threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +72,8 @@ enum Scorer {
         model: Autoencoder,
         /// Weight of the KL term in scores (a VAE scoring by negative ELBO).
         kl_weight: f64,
+        /// The scorer of `score = "mahalanobis" | "latent_gmm"` (`model/scorer.json`).
+        fitted: Option<FittedScorer>,
     },
     Reference(ReferenceModel),
     /// Members (sibling trial folders) and how their scores combine.
@@ -189,9 +193,21 @@ impl Detector {
                             reason: e.to_string(),
                         }
                     })?;
+                let fitted = match config.score_method() {
+                    ScoreMethod::Windows => None,
+                    _ => {
+                        let path = model_dir.join("scorer.json");
+                        let text = read(&path, "the fitted scorer is missing; retrain")?;
+                        Some(serde_json::from_str(&text).map_err(|e| DetectError::Model {
+                            path: path.clone(),
+                            reason: format!("unreadable ({e}); retrain"),
+                        })?)
+                    }
+                };
                 Scorer::Autoencoder {
                     model,
                     kl_weight: config.score_kl_weight(),
+                    fitted,
                 }
             }
             (None, None) => {
@@ -262,14 +278,31 @@ impl Detector {
             (a, b) => a.or(b),
         };
         let (errors, mse, mae, span) = match &self.scorer {
-            Scorer::Autoencoder { model, kl_weight } => {
+            Scorer::Autoencoder {
+                model,
+                kl_weight,
+                fitted,
+            } => {
                 let window_errors = self.window_errors(model, &features);
-                (
-                    window_errors.scores(*kl_weight),
-                    train::mean(&window_errors.squared),
-                    train::mean(&window_errors.absolute),
-                    Some((self.frames, self.hop)),
-                )
+                let mse = train::mean(&window_errors.squared);
+                let mae = train::mean(&window_errors.absolute);
+                match fitted {
+                    None => (
+                        window_errors.scores(*kl_weight),
+                        mse,
+                        mae,
+                        Some((self.frames, self.hop)),
+                    ),
+                    Some(f) if f.per_clip() => {
+                        (self.clip_score(model, f, &features), mse, mae, None)
+                    }
+                    Some(f) => (
+                        self.fitted_window_scores(model, f, &features),
+                        mse,
+                        mae,
+                        Some((self.frames, self.hop)),
+                    ),
+                }
             }
             Scorer::Reference(r) => (r.score(&features), f64::NAN, f64::NAN, r.unit_span()),
             Scorer::Ensemble { .. } => unreachable!("ensembles are scored above"),
@@ -325,20 +358,23 @@ impl Detector {
         })
     }
 
-    /// Errors of every window (hop `self.hop`), cut and scored a block at a
-    /// time so a long recording never holds all its windows at once.
-    fn window_errors(
+    /// The windows of `features` (hop `self.hop`), a block at a time so a
+    /// long recording never holds all its windows at once.
+    fn for_each_block(
         &self,
-        model: &Autoencoder,
         features: &crate::features::Features,
-    ) -> train::WindowErrors {
+        mut each: impl FnMut(&WindowSet),
+    ) {
         const BLOCK: usize = 4096; // windows per block
         if features.frames < self.frames {
-            let windows = WindowSet::cut(std::iter::once(features), self.frames, self.hop);
-            return train::evaluate(model, &windows, &self.device);
+            each(&WindowSet::cut(
+                std::iter::once(features),
+                self.frames,
+                self.hop,
+            ));
+            return;
         }
         let count = (features.frames - self.frames) / self.hop + 1;
-        let mut all = train::WindowErrors::default();
         for first in (0..count).step_by(BLOCK) {
             let last = (first + BLOCK).min(count) - 1;
             let (from, to) = (first * self.hop, last * self.hop + self.frames);
@@ -347,13 +383,64 @@ impl Detector {
                 coeffs: features.coeffs,
                 data: features.data[from * features.coeffs..to * features.coeffs].to_vec(),
             };
-            let windows = WindowSet::cut(std::iter::once(&block), self.frames, self.hop);
-            let e = train::evaluate(model, &windows, &self.device);
+            each(&WindowSet::cut(
+                std::iter::once(&block),
+                self.frames,
+                self.hop,
+            ));
+        }
+    }
+
+    /// Errors of every window.
+    fn window_errors(
+        &self,
+        model: &Autoencoder,
+        features: &crate::features::Features,
+    ) -> train::WindowErrors {
+        let mut all = train::WindowErrors::default();
+        self.for_each_block(features, |windows| {
+            let e = train::evaluate(model, windows, &self.device);
             all.squared.extend(e.squared);
             all.absolute.extend(e.absolute);
             all.kl.extend(e.kl);
-        }
+        });
         all
+    }
+
+    /// Scores of every window by a fitted window scorer (Mahalanobis).
+    fn fitted_window_scores(
+        &self,
+        model: &Autoencoder,
+        fitted: &FittedScorer,
+        features: &crate::features::Features,
+    ) -> Vec<f32> {
+        let mut scores = Vec::new();
+        self.for_each_block(features, |windows| {
+            residual_batches(model, windows, &self.device, |b| {
+                scores.extend(fitted.score(b))
+            });
+        });
+        scores
+    }
+
+    /// The one score of a per-clip scorer (the latent mixture).
+    fn clip_score(
+        &self,
+        model: &Autoencoder,
+        fitted: &FittedScorer,
+        features: &crate::features::Features,
+    ) -> Vec<f32> {
+        let (mut all, mut width) = (Vec::new(), 0);
+        self.for_each_block(features, |windows| {
+            let (c, w) = codes(model, windows, &self.device);
+            all.extend(c);
+            width = w;
+        });
+        if width == 0 {
+            return Vec::new();
+        }
+        let clip_of = vec![0; all.len() / width];
+        fitted.score_f64(&pool_codes(&all, width, &clip_of, 1))
     }
 
     /// Scores windows `hop` frames apart instead of the training hop: fewer

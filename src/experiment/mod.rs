@@ -12,6 +12,7 @@ pub mod provenance;
 mod reference;
 mod run;
 mod score;
+mod score_ae;
 pub mod starter;
 pub mod sweep;
 pub mod trial_dir;

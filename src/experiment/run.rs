@@ -219,6 +219,7 @@ pub fn run_experiment(
         let scoring = Scoring {
             eval: &exp.eval,
             kl_weight: model.score_kl_weight(),
+            method: model.score_method(),
             seed: exp.seed,
             title: format!("{}/{}", exp.name, claimed.name),
         };
@@ -247,7 +248,7 @@ pub fn run_experiment(
                 &claimed.dir,
                 &scoring,
             )?;
-            scored.push((claimed.name.clone(), clip_scores));
+            scored.extend(clip_scores.map(|c| (claimed.name.clone(), c)));
         }
         finish_trial(&metrics, claimed)?;
         trials.push(metrics);
@@ -258,6 +259,7 @@ pub fn run_experiment(
         let scoring = Scoring {
             eval: &exp.eval,
             kl_weight: 0.0,
+            method: crate::models::ae_score::ScoreMethod::Windows,
             seed: exp.seed,
             title: format!("{}/{}", exp.name, claimed.name),
         };

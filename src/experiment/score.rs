@@ -8,19 +8,23 @@ use burn::prelude::Device;
 
 use super::prepare::Prepared;
 use super::run::{RunError, TrialMetrics, write};
+use super::score_ae::{fit_scorer, fitted_units, save_scorer, train_units};
 use crate::data::Label;
 use crate::eval::{
     EvalConfig, Gamma, Threshold, ThresholdRule, calibration_mask, clip_scores, detection_metrics,
     max_f1_threshold, percentile,
 };
 use crate::models::Autoencoder;
+use crate::models::ae_score::ScoreMethod;
 use crate::report;
 use crate::train;
 
-/// How a trial is scored: the experiment's `[eval]` and what names it.
+/// How a trial is scored: the experiment's `[eval]`, the model's scoring and what names it.
 pub(super) struct Scoring<'a> {
     pub(super) eval: &'a EvalConfig,
     pub(super) kl_weight: f64,
+    /// Window errors, or a scorer fitted on the training windows.
+    pub(super) method: crate::models::ae_score::ScoreMethod,
     pub(super) seed: u64,
     pub(super) title: String,
 }
@@ -101,7 +105,7 @@ pub(super) fn score_trial(
     metrics: &mut TrialMetrics,
     dir: &Path,
     scoring: &Scoring,
-) -> Result<ClipScoreSet, RunError> {
+) -> Result<Option<ClipScoreSet>, RunError> {
     let valid_errors = train::evaluate(model, &prepared.valid, device);
     let test_errors = train::evaluate(model, &prepared.test, device);
     let normal_window = |w: &usize| prepared.test_clips[prepared.test.clip[*w]].1 == Label::Normal;
@@ -132,20 +136,60 @@ pub(super) fn score_trial(
             clip: set.clip.clone(),
             clips,
         };
-    let train_units = || {
-        let errors = train::evaluate(model, &prepared.train, device);
-        let clips = prepared.train.clip.iter().max().map_or(0, |m| m + 1);
-        units(&errors, &prepared.train, clips)
+    let fitted = match scoring.method {
+        ScoreMethod::Windows => None,
+        method => match fit_scorer(model, method, prepared, device, scoring.seed) {
+            Ok(fitted) => Some(fitted),
+            Err(reason) => {
+                fail_trial(metrics, dir, &reason)?;
+                return Ok(None);
+            }
+        },
     };
-    decide_and_report(
-        units(&valid_errors, &prepared.valid, prepared.valid_clips),
-        units(&test_errors, &prepared.test, prepared.test_clips.len()),
-        train_units,
-        prepared,
-        metrics,
-        dir,
-        scoring,
-    )
+    let clips = (prepared.valid_clips, prepared.test_clips.len());
+    let decided = match &fitted {
+        None => decide_and_report(
+            units(&valid_errors, &prepared.valid, clips.0),
+            units(&test_errors, &prepared.test, clips.1),
+            || {
+                let errors = train::evaluate(model, &prepared.train, device);
+                let n = prepared.train.clip.iter().max().map_or(0, |m| m + 1);
+                units(&errors, &prepared.train, n)
+            },
+            prepared,
+            metrics,
+            dir,
+            scoring,
+        )?,
+        Some(fitted) => {
+            save_scorer(fitted, dir)?;
+            decide_and_report(
+                fitted_units(model, fitted, &prepared.valid, clips.0, device),
+                fitted_units(model, fitted, &prepared.test, clips.1, device),
+                || train_units(model, fitted, prepared, device),
+                prepared,
+                metrics,
+                dir,
+                scoring,
+            )?
+        }
+    };
+    Ok(Some(decided))
+}
+
+/// Marks a trained trial failed because its scorer could not be fitted.
+fn fail_trial(metrics: &mut TrialMetrics, dir: &Path, reason: &str) -> Result<(), RunError> {
+    let events_path = dir.join("events.jsonl");
+    let run_id = metrics.run_id.clone().unwrap_or_default();
+    train::events::EventLog::open(&events_path, &metrics.trial, &run_id)
+        .and_then(|mut e| e.status(false, Some(reason)))
+        .map_err(|source| RunError::Io {
+            path: events_path.clone(),
+            source,
+        })?;
+    metrics.status = crate::records::TrialStatus::Failed;
+    metrics.reason = Some(format!("scoring: {reason}"));
+    Ok(())
 }
 
 /// Scores of a split's units (windows, frames or clips) and the clip of each.

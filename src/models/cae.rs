@@ -7,6 +7,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use super::ae_score::{AeScore, default_latent_components, is_default_components};
+
 use super::cpu::conv_op::{conv_transpose2d, conv2d};
 
 /// Convolutional autoencoder settings.
@@ -32,6 +34,16 @@ pub struct CaeConfig {
     /// `latent = 0` asks for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent: Option<usize>,
+    /// How windows are scored: "mse", "mahalanobis" (of the reconstruction
+    /// residual) or "latent_gmm" (a mixture on each clip's pooled codes).
+    #[serde(default, skip_serializing_if = "AeScore::is_mse")]
+    pub score: AeScore,
+    /// Mixture components of `score = "latent_gmm"`.
+    #[serde(
+        default = "default_latent_components",
+        skip_serializing_if = "is_default_components"
+    )]
+    pub latent_components: usize,
 }
 
 pub(super) fn default_channels() -> Vec<usize> {
@@ -52,6 +64,8 @@ impl Default for CaeConfig {
             kernel: default_kernel(),
             stride: default_stride(),
             latent: None,
+            score: AeScore::Mse,
+            latent_components: default_latent_components(),
         }
     }
 }
@@ -203,6 +217,18 @@ pub(super) fn conv_decode(
 }
 
 impl ConvAe {
+    /// The code of each window `[batch, width]`: the latent vector, or the
+    /// flattened last feature map when the model has no latent layer.
+    pub fn encode(&self, x: Tensor<3>) -> Tensor<2> {
+        let batch = x.dims()[0];
+        let [c, hh, ww] = self.code_shape;
+        let h = conv_encode(&self.encoder, x).reshape([batch, c * hh * ww]);
+        match &self.to_latent {
+            Some(down) => down.forward(h),
+            None => h,
+        }
+    }
+
     /// Reconstructs `[batch, frames, coeffs]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [batch, frames, coeffs] = x.dims();

@@ -6,6 +6,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use super::ae_score::{AeScore, default_latent_components, is_default_components};
+
 /// Dense autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +21,16 @@ pub struct DenseConfig {
     /// Bottleneck width.
     #[serde(default = "default_bottleneck")]
     pub bottleneck: usize,
+    /// How windows are scored: "mse", "mahalanobis" (of the reconstruction
+    /// residual) or "latent_gmm" (a mixture on each clip's pooled codes).
+    #[serde(default, skip_serializing_if = "AeScore::is_mse")]
+    pub score: AeScore,
+    /// Mixture components of `score = "latent_gmm"`.
+    #[serde(
+        default = "default_latent_components",
+        skip_serializing_if = "is_default_components"
+    )]
+    pub latent_components: usize,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -34,6 +46,8 @@ impl Default for DenseConfig {
             name: None,
             hidden: default_hidden(),
             bottleneck: default_bottleneck(),
+            score: AeScore::Mse,
+            latent_components: default_latent_components(),
         }
     }
 }
@@ -94,6 +108,16 @@ impl DenseConfig {
 }
 
 impl DenseAe {
+    /// The bottleneck activations `[batch, bottleneck]` (the encoder's half of the blocks).
+    pub fn encode(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, frames, coeffs] = x.dims();
+        let mut h = x.reshape([batch, frames * coeffs]);
+        for block in &self.blocks[..=self.blocks.len() / 2] {
+            h = block.forward(h);
+        }
+        h
+    }
+
     /// Reconstructs `[batch, frames, coeffs]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [batch, frames, coeffs] = x.dims();

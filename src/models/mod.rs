@@ -3,6 +3,7 @@
 //! (variational). Every model maps `[batch, frames, coeffs]` windows to their
 //! reconstruction; models know no files.
 
+pub mod ae_score;
 pub mod cae;
 pub mod cpu;
 pub mod dense;
@@ -111,6 +112,30 @@ impl ModelConfig {
         }
     }
 
+    /// How the trained model's windows become scores.
+    pub fn score_method(&self) -> ae_score::ScoreMethod {
+        use ae_score::{AeScore, ScoreMethod};
+        let (score, components) = match self {
+            ModelConfig::Dense(c) => (c.score, c.latent_components),
+            ModelConfig::Cae(c) => (c.score, c.latent_components),
+            ModelConfig::Rnn(c) => (c.score, c.latent_components),
+            ModelConfig::Vae(c) => (
+                match c.score {
+                    VaeScore::Reconstruction | VaeScore::Elbo => AeScore::Mse,
+                    VaeScore::Mahalanobis => AeScore::Mahalanobis,
+                    VaeScore::LatentGmm => AeScore::LatentGmm,
+                },
+                c.latent_components,
+            ),
+            ModelConfig::Gmm(_) | ModelConfig::Knn(_) => (AeScore::Mse, 1),
+        };
+        match score {
+            AeScore::Mse => ScoreMethod::Windows,
+            AeScore::Mahalanobis => ScoreMethod::Mahalanobis,
+            AeScore::LatentGmm => ScoreMethod::LatentGmm { components },
+        }
+    }
+
     /// Weight of the KL term in `epoch` (zero for non-variational models).
     pub fn kl_weight(&self, epoch: usize) -> f64 {
         match self {
@@ -175,6 +200,17 @@ impl Autoencoder {
                     kl: Some(out.kl),
                 }
             }
+        }
+    }
+
+    /// The code of each window, `[batch, width]`: the bottleneck (dense), the
+    /// latent vector (cae, rnn), the posterior mean (vae).
+    pub fn encode(&self, x: Tensor<3>) -> Tensor<2> {
+        match self {
+            Autoencoder::Dense(m) => m.encode(x),
+            Autoencoder::Cae(m) => m.encode(x),
+            Autoencoder::Rnn(m) => m.encode(x),
+            Autoencoder::Vae(m) => m.encode(x),
         }
     }
 

@@ -6,6 +6,8 @@ use burn::nn::{BiLstm, BiLstmConfig, Gru, GruConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::ae_score::{AeScore, default_latent_components, is_default_components};
+
 use super::cpu::gru_op::gru;
 use super::cpu::lstm_op::bilstm;
 use super::lstm::FusedLstm;
@@ -43,6 +45,16 @@ pub struct RnnConfig {
     /// Read the window both ways in the encoder's first layer (LSTM only).
     #[serde(default)]
     pub bidirectional: bool,
+    /// How windows are scored: "mse", "mahalanobis" (of the reconstruction
+    /// residual) or "latent_gmm" (a mixture on each clip's pooled codes).
+    #[serde(default, skip_serializing_if = "AeScore::is_mse")]
+    pub score: AeScore,
+    /// Mixture components of `score = "latent_gmm"`.
+    #[serde(
+        default = "default_latent_components",
+        skip_serializing_if = "is_default_components"
+    )]
+    pub latent_components: usize,
 }
 
 fn default_hidden() -> usize {
@@ -64,6 +76,8 @@ impl Default for RnnConfig {
             layers: default_layers(),
             latent: default_latent(),
             bidirectional: false,
+            score: AeScore::Mse,
+            latent_components: default_latent_components(),
         }
     }
 }
@@ -221,6 +235,15 @@ impl RnnConfig {
 }
 
 impl RnnAe {
+    /// The latent vector of each window `[batch, latent]`.
+    pub fn encode(&self, x: Tensor<3>) -> Tensor<2> {
+        let mut h = Sequence::Whole(x);
+        for layer in &self.encoder {
+            h = layer.forward(h);
+        }
+        self.to_latent.forward(h.last())
+    }
+
     /// Reconstructs `[batch, frames, coeffs]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let frames = x.dims()[1];

@@ -10,6 +10,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use super::ae_score::{default_latent_components, is_default_components};
+
 use super::cae::{
     conv_decode, conv_encode, conv_stack, default_channels, default_kernel, default_stride,
     validate_conv,
@@ -58,21 +60,33 @@ pub struct VaeConfig {
     /// Epochs over which the KL weight rises linearly from 0 to `beta`.
     #[serde(default = "default_warmup")]
     pub kl_warmup_epochs: usize,
-    /// Anomaly score: reconstruction error, or the negative ELBO
-    /// (reconstruction + beta * KL, per input value).
+    /// Anomaly score: reconstruction error, the negative ELBO
+    /// (reconstruction + beta * KL, per input value), the Mahalanobis distance
+    /// of the residual, or a mixture on each clip's pooled posterior means.
     #[serde(default)]
     pub score: VaeScore,
+    /// Mixture components of `score = "latent_gmm"`.
+    #[serde(
+        default = "default_latent_components",
+        skip_serializing_if = "is_default_components"
+    )]
+    pub latent_components: usize,
 }
 
 /// What a VAE scores anomalies by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum VaeScore {
     /// Mean squared reconstruction error, like the other models.
     #[default]
+    #[serde(alias = "mse")]
     Reconstruction,
     /// Negative ELBO: reconstruction error plus beta times the KL term.
     Elbo,
+    /// Mahalanobis distance of the reconstruction residual.
+    Mahalanobis,
+    /// A Gaussian mixture on the clip-pooled posterior means.
+    LatentGmm,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -101,6 +115,7 @@ impl Default for VaeConfig {
             beta: default_beta(),
             kl_warmup_epochs: default_warmup(),
             score: VaeScore::Reconstruction,
+            latent_components: default_latent_components(),
         }
     }
 }
@@ -210,6 +225,20 @@ impl Vae {
     /// Latent size.
     pub fn latent(&self) -> usize {
         self.mean.weight.dims()[1]
+    }
+
+    /// The posterior mean of each window `[batch, latent]`.
+    pub fn encode(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, frames, coeffs] = x.dims();
+        let mut h = if self.conv_down.is_empty() {
+            x.reshape([batch, frames * coeffs])
+        } else {
+            conv_encode(&self.conv_down, x).reshape([batch, self.code_shape.iter().product()])
+        };
+        for layer in &self.encoder {
+            h = relu(layer.forward(h));
+        }
+        self.mean.forward(h)
     }
 
     /// Encodes, samples `z = mean + exp(log_var / 2) * noise` (the mean when

@@ -6,6 +6,7 @@ pub mod checkpoint;
 mod config;
 pub mod events;
 pub mod fused_adam;
+pub mod outputs;
 mod trainer;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig};

@@ -21,7 +21,7 @@ use crate::data::WindowSet;
 use crate::models::{Autoencoder, ModelConfig, window_errors};
 
 /// Windows per evaluation batch.
-const EVAL_BATCH: usize = 1024;
+pub(super) const EVAL_BATCH: usize = 1024;
 
 /// Everything one trial needs.
 pub struct Trial<'a> {
@@ -144,7 +144,7 @@ fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
 }
 
 /// Host data of windows `indices` as a `[batch, frames, coeffs]` tensor.
-fn batch_tensor(set: &WindowSet, indices: &[usize], device: &Device) -> Tensor<3> {
+pub(super) fn batch_tensor(set: &WindowSet, indices: &[usize], device: &Device) -> Tensor<3> {
     let data = TensorData::new(set.gather(indices), [indices.len(), set.frames, set.coeffs]);
     Tensor::from_data(data, device)
 }

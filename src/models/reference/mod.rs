@@ -176,7 +176,7 @@ pub struct Standardizer {
 }
 
 impl Standardizer {
-    fn fit(x: &[f64], d: usize) -> Self {
+    pub fn fit(x: &[f64], d: usize) -> Self {
         let n = (x.len() / d) as f64;
         let mut mean = vec![0.0; d];
         for row in x.chunks(d) {
@@ -201,7 +201,7 @@ impl Standardizer {
         Self { mean, scale }
     }
 
-    fn apply(&self, x: &mut [f64]) {
+    pub fn apply(&self, x: &mut [f64]) {
         let d = self.mean.len();
         for row in x.chunks_mut(d) {
             for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
