@@ -36,6 +36,7 @@ fn fitted_scorers_score_the_same_in_training_eval_and_detect() {
          [features]\nn_mels = 32\nn_mfcc = 10\nn_fft = 512\nhop_length = 256\n\
          [[model]]\nkind = \"dense\"\nname = \"maha\"\nhidden = [16]\nscore = \"mahalanobis\"\n\
          [[model]]\nkind = \"cae\"\nname = \"lgmm\"\nscore = \"latent_gmm\"\nlatent_components = 2\n\
+         [[model]]\nkind = \"dense\"\nname = \"codes_knn\"\nhidden = [16]\nscore = \"latent_knn\"\nlatent_neighbors = 2\n\
          [[model]]\nkind = \"dense\"\nname = \"too_many\"\nhidden = [16]\nscore = \"latent_gmm\"\nlatent_components = 500\n\
          [train]\nepochs = 2\nbatch_size = 16\n",
     )
@@ -51,7 +52,11 @@ fn fitted_scorers_score_the_same_in_training_eval_and_detect() {
     let reason = failed.reason.unwrap_or_default();
     assert!(reason.contains("latent_components is 500"), "{reason}");
 
-    for (trial, method) in [("maha", "mahalanobis"), ("lgmm", "latent_gmm")] {
+    for (trial, method) in [
+        ("maha", "mahalanobis"),
+        ("lgmm", "latent_gmm"),
+        ("codes_knn", "latent_knn"),
+    ] {
         let trial_dir = dir.join("runs/s").join(trial);
         let metrics = TrialMetrics::read(&trial_dir.join("metrics.json")).unwrap();
         assert_eq!(metrics.status.word(), "done");
@@ -101,4 +106,52 @@ fn fitted_scorers_score_the_same_in_training_eval_and_detect() {
             "{got} vs {expected}"
         );
     }
+}
+
+#[test]
+fn a_clip_summary_makes_one_frame_per_clip_and_needs_frames_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let counts = SynthCounts {
+        train: 10,
+        test_normal: 3,
+        test_anomaly: 3,
+        seconds: 1.0,
+    };
+    write_dataset(&dir.join("data"), counts, 8).unwrap();
+    let exp = |frames: usize| {
+        format!(
+            "name = \"c\"\nseed = 2\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = {frames}\nhop = 1\n\
+             [features]\nkind = \"logmel\"\nn_mels = 16\nn_fft = 512\nhop_length = 256\nsummary = \"clip\"\n\
+             [[model]]\nkind = \"dense\"\nhidden = [8]\nbottleneck = 4\nscore = \"latent_knn\"\n\
+             [train]\nepochs = 2\nbatch_size = 4\n"
+        )
+    };
+    std::fs::write(dir.join("bad.toml"), exp(8)).unwrap();
+    let out = earshot(dir)
+        .args(["train", "bad.toml", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        common::text(&out).contains("set frames = 1"),
+        "{}",
+        common::text(&out)
+    );
+    std::fs::write(dir.join("good.toml"), exp(1)).unwrap();
+    common::ok(
+        &earshot(dir)
+            .args(["train", "good.toml", "--device", "cpu"])
+            .output()
+            .unwrap(),
+    );
+    let metrics = TrialMetrics::read(&dir.join("runs/c/dense/metrics.json")).unwrap();
+    assert_eq!(metrics.status.word(), "done");
+    // One window per clip: the training clips (less validation) are the windows.
+    let normalizer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs/c/dense/model/normalizer.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(normalizer["mean"].as_array().unwrap().len(), 32);
+    assert_eq!(metrics.windows, 3, "one window per normal test clip");
 }

@@ -133,7 +133,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
             ..FeatureConfig::default()
         },
     };
-    let deltas = config.deltas;
+    let finish = config.clone();
     let engine = args.device.feature_engine(&config)?;
     let device = engine.name();
     let cache = (!args.no_cache).then(|| {
@@ -175,7 +175,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         .map(|(extracted, (file, output))| {
             extracted
                 .map(|e| FileFeatures {
-                    features: earshot::features::deltas::with_deltas(e.features, deltas),
+                    features: finish.finish(e.features),
                     ..e
                 })
                 .and_then(|e| write_record(&file.path, output, e))

@@ -40,7 +40,7 @@ pub fn load_features(
         match r {
             Ok(f) => clips.push(LoadedClip {
                 path: path.clone(),
-                features: crate::features::deltas::with_deltas(f.features, engine.config().deltas),
+                features: engine.config().finish(f.features),
             }),
             Err(reason) => failures.push(FileFailure {
                 path: path.clone(),

@@ -249,10 +249,7 @@ impl Detector {
             return self.score_ensemble(model, members, path);
         }
         let extracted = extract_file(path, &self.extractor, None)?;
-        let mut features = crate::features::deltas::with_deltas(
-            extracted.features,
-            self.extractor.config().deltas,
-        );
+        let mut features = self.extractor.config().finish(extracted.features);
         self.normalizer.apply(&mut features.data);
         let config = self.extractor.config();
         let frame_s = config.hop_length as f64 / config.sample_rate as f64;

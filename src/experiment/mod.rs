@@ -166,6 +166,12 @@ impl Experiment {
             .validate()
             .map_err(|e| format!("[features] {e}"))?;
         self.data.validate().map_err(|e| format!("[data] {e}"))?;
+        if self.features.summary == crate::features::Summary::Clip && self.data.frames != 1 {
+            return Err(format!(
+                "[data] frames is {}, but [features] summary = \"clip\" makes each clip one frame: set frames = 1 and hop = 1",
+                self.data.frames
+            ));
+        }
         self.train.validate().map_err(|e| format!("[train] {e}"))?;
         self.eval.validate().map_err(|e| format!("[eval] {e}"))?;
         let mut names = std::collections::HashSet::new();

@@ -10,7 +10,7 @@ use super::score::SplitScores;
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
 use crate::models::ae_score::{
-    FittedScorer, ResidualMoments, ScoreMethod, fit_latent_gmm, pool_codes,
+    FittedScorer, ResidualMoments, ScoreMethod, fit_latent_gmm, fit_latent_knn, pool_codes,
 };
 use crate::train::outputs::{codes, residual_batches};
 
@@ -41,6 +41,11 @@ pub(super) fn fit_scorer(
             let pooled = pool_codes(&codes, width, &train.clip, clips_of(train));
             fit_latent_gmm(&pooled, 2 * width, components, seed)
         }
+        ScoreMethod::LatentKnn { neighbors } => {
+            let (codes, width) = codes(model, train, device);
+            let pooled = pool_codes(&codes, width, &train.clip, clips_of(train));
+            fit_latent_knn(&pooled, 2 * width, neighbors)
+        }
     }
 }
 
@@ -63,23 +68,40 @@ pub(super) fn fitted_units(
                 clips,
             }
         }
-        FittedScorer::LatentGmm { .. } => {
-            let (codes, width) = codes(model, set, device);
-            let pooled = pool_codes(&codes, width, &set.clip, clips);
-            // A clip without windows has no code: it stays unscored.
-            let mut has_window = vec![false; clips];
-            set.clip.iter().for_each(|&c| has_window[c] = true);
-            let all = fitted.score_f64(&pooled);
-            let (clip, scores) = (0..clips)
-                .filter(|&c| has_window[c])
-                .map(|c| (c, all[c]))
-                .unzip();
-            SplitScores {
-                scores,
-                clip,
-                clips,
-            }
+        FittedScorer::LatentGmm { .. } | FittedScorer::LatentKnn { .. } => {
+            per_clip_units(model, fitted, set, clips, device, false)
         }
+    }
+}
+
+/// The clip scores of a per-clip scorer; `training`: `set` is the split the
+/// scorer was fitted on (nearest neighbours then leave each clip out).
+fn per_clip_units(
+    model: &Autoencoder,
+    fitted: &FittedScorer,
+    set: &WindowSet,
+    clips: usize,
+    device: &Device,
+    training: bool,
+) -> SplitScores {
+    let (codes, width) = codes(model, set, device);
+    let pooled = pool_codes(&codes, width, &set.clip, clips);
+    // A clip without windows has no code: it stays unscored.
+    let mut has_window = vec![false; clips];
+    set.clip.iter().for_each(|&c| has_window[c] = true);
+    let all = if training {
+        fitted.score_training(&pooled)
+    } else {
+        fitted.score_f64(&pooled)
+    };
+    let (clip, scores) = (0..clips)
+        .filter(|&c| has_window[c])
+        .map(|c| (c, all[c]))
+        .unzip();
+    SplitScores {
+        scores,
+        clip,
+        clips,
     }
 }
 
@@ -99,5 +121,8 @@ pub(super) fn train_units(
     device: &Device,
 ) -> SplitScores {
     let train = &prepared.train;
+    if fitted.per_clip() {
+        return per_clip_units(model, fitted, train, clips_of(train), device, true);
+    }
     fitted_units(model, fitted, train, clips_of(train), device)
 }

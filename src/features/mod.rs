@@ -61,6 +61,11 @@ pub struct FeatureConfig {
     /// as librosa.feature.delta with width 9.
     #[serde(skip_serializing_if = "is_zero")]
     pub deltas: u8,
+    /// `"frames"` (the default): the models see the frames. `"clip"`: each
+    /// clip becomes one frame of the mean and the standard deviation of every
+    /// value over its frames (a clip-level autoencoder; needs `[data] frames = 1`).
+    #[serde(skip_serializing_if = "Summary::is_frames")]
+    pub summary: Summary,
     /// Audio decoded per file at most, in seconds: `[data] max_duration` or
     /// `--max-duration`. Not part of the features (nor of the cache key).
     #[serde(skip)]
@@ -69,6 +74,23 @@ pub struct FeatureConfig {
 
 fn is_zero(v: &u8) -> bool {
     *v == 0
+}
+
+/// What the models see of a clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Summary {
+    /// Every frame.
+    #[default]
+    Frames,
+    /// One frame: the mean, then the population standard deviation, of each value.
+    Clip,
+}
+
+impl Summary {
+    fn is_frames(&self) -> bool {
+        *self == Summary::Frames
+    }
 }
 
 impl Default for FeatureConfig {
@@ -87,6 +109,7 @@ impl Default for FeatureConfig {
             top_db: Some(80.0),
             kind: FeatureKind::Mfcc,
             deltas: 0,
+            summary: Summary::Frames,
             max_duration_s: crate::audio::DEFAULT_MAX_DURATION_S,
         }
     }
@@ -104,9 +127,24 @@ impl FeatureConfig {
         }
     }
 
-    /// Values per frame the models see: the coefficients and their deltas.
+    /// Values per frame the models see: the coefficients and their deltas
+    /// (twice that with `summary = "clip"`: means, then standard deviations).
     pub fn model_coeffs(&self) -> usize {
-        self.coeffs() * (1 + self.deltas as usize)
+        let per_frame = self.coeffs() * (1 + self.deltas as usize);
+        match self.summary {
+            Summary::Frames => per_frame,
+            Summary::Clip => 2 * per_frame,
+        }
+    }
+
+    /// Extracted features as the models see them: deltas appended, then the
+    /// clip summarised when `summary = "clip"`.
+    pub fn finish(&self, features: Features) -> Features {
+        let features = deltas::with_deltas(features, self.deltas);
+        match self.summary {
+            Summary::Frames => features,
+            Summary::Clip => summarize(&features),
+        }
     }
 
     /// The window length in use.
@@ -339,5 +377,53 @@ impl FeatureBatch {
     pub fn clip(&self, c: usize) -> &[f32] {
         let at = c * self.max_frames * self.coeffs;
         &self.data[at..at + self.frames[c] * self.coeffs]
+    }
+}
+
+/// One frame holding the mean, then the population standard deviation, of
+/// each value over the clip's frames (zeros for a clip without frames).
+pub fn summarize(features: &Features) -> Features {
+    let (t, c) = (features.frames, features.coeffs);
+    let mut data = vec![0.0f32; 2 * c];
+    if t > 0 {
+        for j in 0..c {
+            let column = (0..t).map(|i| features.data[i * c + j] as f64);
+            let mean = column.clone().sum::<f64>() / t as f64;
+            let var = column.map(|v| (v - mean).powi(2)).sum::<f64>() / t as f64;
+            data[j] = mean as f32;
+            data[c + j] = var.sqrt() as f32;
+        }
+    }
+    Features {
+        frames: 1,
+        coeffs: 2 * c,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clip_summary_is_the_mean_then_the_population_std_of_each_value() {
+        // Frames (1, 10), (3, 10), (5, 40): means (3, 20), stds (√(8/3), √200).
+        let f = Features {
+            frames: 3,
+            coeffs: 2,
+            data: vec![1.0, 10.0, 3.0, 10.0, 5.0, 40.0],
+        };
+        let s = summarize(&f);
+        assert_eq!((s.frames, s.coeffs), (1, 4));
+        let expected = [3.0, 20.0, (8.0f64 / 3.0).sqrt() as f32, 200f32.sqrt()];
+        for (a, b) in s.data.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-5, "{:?}", s.data);
+        }
+        let empty = Features {
+            frames: 0,
+            coeffs: 2,
+            data: Vec::new(),
+        };
+        assert_eq!(summarize(&empty).data, vec![0.0; 4]);
     }
 }

@@ -7,12 +7,16 @@
 //! - `latent_gmm`: each clip's window codes (bottleneck / latent / posterior
 //!   mean) pooled into their mean and standard deviation, standardised, and
 //!   scored by the negative log-likelihood of a Gaussian mixture fitted on
-//!   the training clips: one score per clip, no per-window scores.
+//!   the training clips: one score per clip, no per-window scores;
+//! - `latent_knn`: the same pooled codes, scored by the mean distance to the
+//!   `latent_neighbors` nearest training clips (a clip-level autoencoder's
+//!   codes with nearest neighbours reach the reference k-NN's ranking).
 
 use serde::{Deserialize, Serialize};
 
 use super::reference::Standardizer;
 use super::reference::gmm::{CovarianceKind, FitOptions, Gmm};
+use super::reference::knn::Knn;
 use super::reference::linalg::{cholesky, matmul, matmul_at_b, precision_cholesky};
 
 /// The scoring of `dense`, `cae` and `rnn` (`score = ...`).
@@ -27,6 +31,8 @@ pub enum AeScore {
     Mahalanobis,
     /// A Gaussian mixture on the clip-pooled codes.
     LatentGmm,
+    /// Nearest training clips in the space of the clip-pooled codes.
+    LatentKnn,
 }
 
 impl AeScore {
@@ -46,6 +52,16 @@ pub fn is_default_components(n: &usize) -> bool {
     *n == default_latent_components()
 }
 
+/// Default neighbours of `latent_knn`.
+pub fn default_latent_neighbors() -> usize {
+    3
+}
+
+/// Whether `n` is the default neighbour count (left out of written configs).
+pub fn is_default_neighbors(n: &usize) -> bool {
+    *n == default_latent_neighbors()
+}
+
 /// What a trial's scoring needs besides its model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ScoreMethod {
@@ -57,6 +73,11 @@ pub enum ScoreMethod {
     LatentGmm {
         /// Mixture components.
         components: usize,
+    },
+    /// Nearest neighbours among the training clips' pooled codes.
+    LatentKnn {
+        /// Neighbours averaged.
+        neighbors: usize,
     },
 }
 
@@ -86,6 +107,13 @@ pub enum FittedScorer {
         standardizer: Standardizer,
         /// The mixture.
         gmm: Gmm,
+    },
+    /// Standardiser and the training clips' pooled codes.
+    LatentKnn {
+        /// Fitted on the training clips' pooled codes.
+        standardizer: Standardizer,
+        /// The standardised training codes.
+        knn: Knn,
     },
 }
 
@@ -219,6 +247,27 @@ pub fn fit_latent_gmm(
     })
 }
 
+/// Keeps the standardised pooled codes of the training clips.
+pub fn fit_latent_knn(
+    pooled: &[f64],
+    dims: usize,
+    neighbors: usize,
+) -> Result<FittedScorer, String> {
+    let clips = pooled.len() / dims.max(1);
+    if neighbors == 0 || neighbors > clips {
+        return Err(format!(
+            "latent_neighbors is {neighbors}, must be within 1..={clips} (the training clips)"
+        ));
+    }
+    let standardizer = Standardizer::fit(pooled, dims);
+    let mut x = pooled.to_vec();
+    standardizer.apply(&mut x);
+    Ok(FittedScorer::LatentKnn {
+        standardizer,
+        knn: Knn::fit(x, dims, neighbors)?,
+    })
+}
+
 impl FittedScorer {
     /// Mahalanobis: one score per window of `residuals` (`[windows, dims]`).
     /// Latent mixture: one score per clip of `pooled` (`[clips, 2 * width]`).
@@ -259,12 +308,39 @@ impl FittedScorer {
                     .map(|ll| -ll as f32)
                     .collect()
             }
+            FittedScorer::LatentKnn { standardizer, knn } => {
+                let mut x = values.to_vec();
+                standardizer.apply(&mut x);
+                knn.score_samples(&x)
+                    .into_iter()
+                    .map(|d| d as f32)
+                    .collect()
+            }
+        }
+    }
+
+    /// The training clips' own scores (`pooled` are those clips, in fit
+    /// order): nearest neighbours leave each clip out of its own neighbours.
+    pub fn score_training(&self, pooled: &[f64]) -> Vec<f32> {
+        match self {
+            FittedScorer::LatentKnn { standardizer, knn } => {
+                let mut x = pooled.to_vec();
+                standardizer.apply(&mut x);
+                x.chunks_exact(knn.dims)
+                    .enumerate()
+                    .map(|(i, row)| knn.score_samples_excluding(row, i..i + 1)[0] as f32)
+                    .collect()
+            }
+            _ => self.score_f64(pooled),
         }
     }
 
     /// Whether scores are per clip rather than per window.
     pub fn per_clip(&self) -> bool {
-        matches!(self, FittedScorer::LatentGmm { .. })
+        matches!(
+            self,
+            FittedScorer::LatentGmm { .. } | FittedScorer::LatentKnn { .. }
+        )
     }
 }
 
@@ -316,6 +392,17 @@ mod tests {
             fit_latent_gmm(&train, 2, 60, 0)
                 .unwrap_err()
                 .contains("latent_components")
+        );
+        // Neighbours: a point on the training grid is near, one far away is far;
+        // a training clip is not its own neighbour.
+        let knn = fit_latent_knn(&train, 2, 3).unwrap();
+        let s = knn.score_f64(&[0.3, 1.1, 5.0, -3.0]);
+        assert!(s[1] > 10.0 * s[0].max(1e-3), "{s:?}");
+        assert!(knn.score_training(&train).iter().all(|&v| v >= 0.0));
+        assert!(
+            fit_latent_knn(&train, 2, 0)
+                .unwrap_err()
+                .contains("latent_neighbors")
         );
     }
 }

@@ -7,7 +7,10 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
-use super::ae_score::{AeScore, default_latent_components, is_default_components};
+use super::ae_score::{
+    AeScore, default_latent_components, default_latent_neighbors, is_default_components,
+    is_default_neighbors,
+};
 
 use super::cpu::conv_op::{conv_transpose2d, conv2d};
 
@@ -35,7 +38,8 @@ pub struct CaeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent: Option<usize>,
     /// How windows are scored: "mse", "mahalanobis" (of the reconstruction
-    /// residual) or "latent_gmm" (a mixture on each clip's pooled codes).
+    /// residual), "latent_gmm" (a mixture on each clip's pooled codes) or
+    /// "latent_knn" (nearest training clips by those codes).
     #[serde(default, skip_serializing_if = "AeScore::is_mse")]
     pub score: AeScore,
     /// Mixture components of `score = "latent_gmm"`.
@@ -44,6 +48,12 @@ pub struct CaeConfig {
         skip_serializing_if = "is_default_components"
     )]
     pub latent_components: usize,
+    /// Neighbours of `score = "latent_knn"`.
+    #[serde(
+        default = "default_latent_neighbors",
+        skip_serializing_if = "is_default_neighbors"
+    )]
+    pub latent_neighbors: usize,
 }
 
 pub(super) fn default_channels() -> Vec<usize> {
@@ -66,6 +76,7 @@ impl Default for CaeConfig {
             latent: None,
             score: AeScore::Mse,
             latent_components: default_latent_components(),
+            latent_neighbors: default_latent_neighbors(),
         }
     }
 }

@@ -6,7 +6,10 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
-use super::ae_score::{AeScore, default_latent_components, is_default_components};
+use super::ae_score::{
+    AeScore, default_latent_components, default_latent_neighbors, is_default_components,
+    is_default_neighbors,
+};
 
 /// Dense autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,7 +25,8 @@ pub struct DenseConfig {
     #[serde(default = "default_bottleneck")]
     pub bottleneck: usize,
     /// How windows are scored: "mse", "mahalanobis" (of the reconstruction
-    /// residual) or "latent_gmm" (a mixture on each clip's pooled codes).
+    /// residual), "latent_gmm" (a mixture on each clip's pooled codes) or
+    /// "latent_knn" (nearest training clips by those codes).
     #[serde(default, skip_serializing_if = "AeScore::is_mse")]
     pub score: AeScore,
     /// Mixture components of `score = "latent_gmm"`.
@@ -31,6 +35,12 @@ pub struct DenseConfig {
         skip_serializing_if = "is_default_components"
     )]
     pub latent_components: usize,
+    /// Neighbours of `score = "latent_knn"`.
+    #[serde(
+        default = "default_latent_neighbors",
+        skip_serializing_if = "is_default_neighbors"
+    )]
+    pub latent_neighbors: usize,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -48,6 +58,7 @@ impl Default for DenseConfig {
             bottleneck: default_bottleneck(),
             score: AeScore::Mse,
             latent_components: default_latent_components(),
+            latent_neighbors: default_latent_neighbors(),
         }
     }
 }
@@ -108,14 +119,17 @@ impl DenseConfig {
 }
 
 impl DenseAe {
-    /// The bottleneck activations `[batch, bottleneck]` (the encoder's half of the blocks).
+    /// The bottleneck code `[batch, bottleneck]`: the bottleneck layer's
+    /// linear output, before its normalisation and ReLU (which would zero
+    /// about half of it and lose what distances between codes tell).
     pub fn encode(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, frames, coeffs] = x.dims();
         let mut h = x.reshape([batch, frames * coeffs]);
-        for block in &self.blocks[..=self.blocks.len() / 2] {
+        let bottleneck = self.blocks.len() / 2;
+        for block in &self.blocks[..bottleneck] {
             h = block.forward(h);
         }
-        h
+        self.blocks[bottleneck].linear.forward(h)
     }
 
     /// Reconstructs `[batch, frames, coeffs]`.

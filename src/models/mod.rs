@@ -115,24 +115,27 @@ impl ModelConfig {
     /// How the trained model's windows become scores.
     pub fn score_method(&self) -> ae_score::ScoreMethod {
         use ae_score::{AeScore, ScoreMethod};
-        let (score, components) = match self {
-            ModelConfig::Dense(c) => (c.score, c.latent_components),
-            ModelConfig::Cae(c) => (c.score, c.latent_components),
-            ModelConfig::Rnn(c) => (c.score, c.latent_components),
+        let (score, components, neighbors) = match self {
+            ModelConfig::Dense(c) => (c.score, c.latent_components, c.latent_neighbors),
+            ModelConfig::Cae(c) => (c.score, c.latent_components, c.latent_neighbors),
+            ModelConfig::Rnn(c) => (c.score, c.latent_components, c.latent_neighbors),
             ModelConfig::Vae(c) => (
                 match c.score {
                     VaeScore::Reconstruction | VaeScore::Elbo => AeScore::Mse,
                     VaeScore::Mahalanobis => AeScore::Mahalanobis,
                     VaeScore::LatentGmm => AeScore::LatentGmm,
+                    VaeScore::LatentKnn => AeScore::LatentKnn,
                 },
                 c.latent_components,
+                c.latent_neighbors,
             ),
-            ModelConfig::Gmm(_) | ModelConfig::Knn(_) => (AeScore::Mse, 1),
+            ModelConfig::Gmm(_) | ModelConfig::Knn(_) => (AeScore::Mse, 1, 3),
         };
         match score {
             AeScore::Mse => ScoreMethod::Windows,
             AeScore::Mahalanobis => ScoreMethod::Mahalanobis,
             AeScore::LatentGmm => ScoreMethod::LatentGmm { components },
+            AeScore::LatentKnn => ScoreMethod::LatentKnn { neighbors },
         }
     }
 

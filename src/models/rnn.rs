@@ -6,7 +6,10 @@ use burn::nn::{BiLstm, BiLstmConfig, Gru, GruConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::ae_score::{AeScore, default_latent_components, is_default_components};
+use super::ae_score::{
+    AeScore, default_latent_components, default_latent_neighbors, is_default_components,
+    is_default_neighbors,
+};
 
 use super::cpu::gru_op::gru;
 use super::cpu::lstm_op::bilstm;
@@ -46,7 +49,8 @@ pub struct RnnConfig {
     #[serde(default)]
     pub bidirectional: bool,
     /// How windows are scored: "mse", "mahalanobis" (of the reconstruction
-    /// residual) or "latent_gmm" (a mixture on each clip's pooled codes).
+    /// residual), "latent_gmm" (a mixture on each clip's pooled codes) or
+    /// "latent_knn" (nearest training clips by those codes).
     #[serde(default, skip_serializing_if = "AeScore::is_mse")]
     pub score: AeScore,
     /// Mixture components of `score = "latent_gmm"`.
@@ -55,6 +59,12 @@ pub struct RnnConfig {
         skip_serializing_if = "is_default_components"
     )]
     pub latent_components: usize,
+    /// Neighbours of `score = "latent_knn"`.
+    #[serde(
+        default = "default_latent_neighbors",
+        skip_serializing_if = "is_default_neighbors"
+    )]
+    pub latent_neighbors: usize,
 }
 
 fn default_hidden() -> usize {
@@ -78,6 +88,7 @@ impl Default for RnnConfig {
             bidirectional: false,
             score: AeScore::Mse,
             latent_components: default_latent_components(),
+            latent_neighbors: default_latent_neighbors(),
         }
     }
 }

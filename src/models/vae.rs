@@ -10,7 +10,10 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
-use super::ae_score::{default_latent_components, is_default_components};
+use super::ae_score::{
+    default_latent_components, default_latent_neighbors, is_default_components,
+    is_default_neighbors,
+};
 
 use super::cae::{
     conv_decode, conv_encode, conv_stack, default_channels, default_kernel, default_stride,
@@ -71,6 +74,12 @@ pub struct VaeConfig {
         skip_serializing_if = "is_default_components"
     )]
     pub latent_components: usize,
+    /// Neighbours of `score = "latent_knn"`.
+    #[serde(
+        default = "default_latent_neighbors",
+        skip_serializing_if = "is_default_neighbors"
+    )]
+    pub latent_neighbors: usize,
 }
 
 /// What a VAE scores anomalies by.
@@ -87,6 +96,8 @@ pub enum VaeScore {
     Mahalanobis,
     /// A Gaussian mixture on the clip-pooled posterior means.
     LatentGmm,
+    /// Nearest training clips by the clip-pooled posterior means.
+    LatentKnn,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -116,6 +127,7 @@ impl Default for VaeConfig {
             kl_warmup_epochs: default_warmup(),
             score: VaeScore::Reconstruction,
             latent_components: default_latent_components(),
+            latent_neighbors: default_latent_neighbors(),
         }
     }
 }
