@@ -209,8 +209,16 @@ fn print_summary(summary: &RunSummary) {
     println!(
         "reconstruction of held-out normal data (normalised features) and detection on the test split"
     );
+    // The name column fits the longest trial name.
+    let w = summary
+        .trials
+        .iter()
+        .map(|t| t.trial.len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     println!(
-        "{:<12} {:<8} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
+        "{:<w$} {:<8} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
         "model", "kind", "status", "MSE", "RMSE", "MAE", "AUC", "pAUC", "best", "params"
     );
     let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"));
@@ -218,7 +226,7 @@ fn print_summary(summary: &RunSummary) {
     let num = |v: f64| opt(v.is_finite().then_some(v));
     for t in &summary.trials {
         println!(
-            "{:<12} {:<8} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
+            "{:<w$} {:<8} {:<7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>9}",
             t.trial,
             t.kind,
             t.status,
@@ -231,7 +239,7 @@ fn print_summary(summary: &RunSummary) {
             t.parameters
         );
         if let Some(reason) = &t.reason {
-            println!("{:<12} {reason}", "");
+            println!("{:<w$} {reason}", "");
         }
     }
     if let Some(t) = summary.trials.first() {
