@@ -69,6 +69,11 @@ def main():
         outputs = {os.path.abspath(f["path"]): f["output"]
                    for f in json.load(open(os.path.join(feats, "features.json")))["files"]}
         model, meta = from_safetensors(model_path)
+        method = meta["model"].get("score", "mse")
+        if method not in ("mse", "reconstruction", "elbo"):
+            print(f"{meta['trial']} scores by {method} (model/scorer.json); this script reproduces "
+                  "reconstruction and ELBO scores only")
+            return 2
         norm, win, ev = meta["normalizer"], meta["window"], meta["eval"]
         kl_weight = float(meta["score_kl_weight"])
         mean = np.asarray(norm["mean"], np.float32)
