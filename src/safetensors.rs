@@ -46,7 +46,7 @@ pub fn serialize(tensors: &[NamedTensor], metadata: &BTreeMap<String, String>) -
         offset = end;
     }
     let mut header = serde_json::to_vec(&Value::Object(header)).expect("json");
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + header.len() + offset);
@@ -118,7 +118,7 @@ mod tests {
             shape: vec![2],
             data: vec![1.0, -2.0],
         };
-        let bytes = serialize(&[t.clone()], &BTreeMap::new());
+        let bytes = serialize(std::slice::from_ref(&t), &BTreeMap::new());
         let header = br#"{"w":{"data_offsets":[0,8],"dtype":"F32","shape":[2]}}"#;
         let padded = header.len().div_ceil(8) * 8;
         assert_eq!(&bytes[..8], &(padded as u64).to_le_bytes());
@@ -130,7 +130,7 @@ mod tests {
         );
         assert_eq!(&bytes[8 + padded..], &[0, 0, 128, 63, 0, 0, 0, 192]);
         let meta = BTreeMap::from([("k".to_string(), "v".to_string())]);
-        let (back, back_meta) = deserialize(&serialize(&[t.clone()], &meta)).unwrap();
+        let (back, back_meta) = deserialize(&serialize(std::slice::from_ref(&t), &meta)).unwrap();
         assert_eq!((back, back_meta), (vec![t], meta));
         assert!(deserialize(&bytes[..12]).is_err());
     }

@@ -70,6 +70,7 @@ fn kernels_train_as_burn_does() {
             kernel: 5,
             stride: 3,
             latent: None,
+            ..Default::default()
         }),
         ModelConfig::Vae(VaeConfig {
             name: Some("conv vae".into()),

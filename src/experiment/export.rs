@@ -155,7 +155,7 @@ pub fn export_safetensors(run_dir: &Path, out: &Path) -> Result<ExportSummary, E
         ),
         (
             "eval".into(),
-            json(serde_json::to_value(&record.experiment.eval).expect("json")),
+            json(serde_json::to_value(record.experiment.eval).expect("json")),
         ),
         (
             "score_kl_weight".into(),
