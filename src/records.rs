@@ -184,6 +184,10 @@ pub struct TrialMetrics {
     /// `earshot eval`: files that could not be scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_files: Option<usize>,
+    /// DCASE 2021-2025 datasets: per-section and per-domain figures and the
+    /// year's official score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dcase: Option<crate::eval::dcase::DcaseMetrics>,
 }
 
 impl TrialMetrics {

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use bad::list_bad;
-pub use dcase::{list_dcase, machine_ids, parse_dcase_name};
+pub use dcase::{DcaseName, Domain, list_dcase, machine_ids, parse_dcase, parse_dcase_name};
 pub use folders::{DatasetFiles, Label, list_folders};
 pub use load::{FileFailure, LoadedClip, load_features};
 pub use manifest::list_manifest;
@@ -82,6 +82,20 @@ pub struct DataConfig {
     /// Seconds of audio decoded per file at most; a longer file is skipped with its reason.
     #[serde(default = "default_max_duration")]
     pub max_duration: f64,
+    /// The DCASE challenge year whose metrics apply to 2021-on names (2021-2025).
+    #[serde(
+        default = "default_dcase_year",
+        skip_serializing_if = "is_default_dcase_year"
+    )]
+    pub dcase_year: u16,
+}
+
+fn default_dcase_year() -> u16 {
+    2023
+}
+
+fn is_default_dcase_year(year: &u16) -> bool {
+    *year == default_dcase_year()
 }
 
 fn default_max_duration() -> f64 {
@@ -117,6 +131,12 @@ impl DataConfig {
         }
         if self.layout != Layout::Dcase && (self.per_machine_id || !self.machine_ids.is_empty()) {
             return Err("machine_ids and per_machine_id belong to layout = \"dcase\"".into());
+        }
+        if !(2021..=2025).contains(&self.dcase_year) {
+            return Err(format!(
+                "dcase_year is {}, must be 2021-2025 (the years with sections and domains)",
+                self.dcase_year
+            ));
         }
         if self.normal_hasbird > 1 {
             return Err(format!(

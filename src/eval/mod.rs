@@ -2,6 +2,7 @@
 //! metrics of a detector (AUC, pAUC, precision, recall, F1).
 
 mod config;
+pub mod dcase;
 mod decision;
 mod gamma;
 mod metrics;

@@ -172,6 +172,14 @@ pub fn evaluate_trial(
     };
     metrics.held_out = "test/normal".into();
     metrics.windows = normal_windows;
+    let pairs: Vec<(PathBuf, f64)> = scored.iter().map(|(p, s, _)| (p.clone(), *s)).collect();
+    metrics.dcase =
+        super::dcase_outputs::dcase_outputs(&data, trial, &pairs, threshold).map_err(|source| {
+            EvalError::Io {
+                path: trial.join("dcase"),
+                source,
+            }
+        })?;
     metrics.evaluated_on = Some(data.root.clone());
     metrics.evaluated_files = Some(labelled.len());
     metrics.failed_files = Some(failures.len());

@@ -2,6 +2,7 @@
 //! (unknown keys fail with their line) and written back, resolved, into each
 //! run directory. This module drives the stages; it computes nothing itself.
 
+mod dcase_outputs;
 mod detect;
 mod ensemble;
 mod evaluate;

@@ -220,6 +220,7 @@ pub fn run_experiment(
             eval: &exp.eval,
             kl_weight: model.score_kl_weight(),
             method: model.score_method(),
+            data: &exp.data,
             seed: exp.seed,
             title: format!("{}/{}", exp.name, claimed.name),
         };
@@ -260,6 +261,7 @@ pub fn run_experiment(
             eval: &exp.eval,
             kl_weight: 0.0,
             method: crate::models::ae_score::ScoreMethod::Windows,
+            data: &exp.data,
             seed: exp.seed,
             title: format!("{}/{}", exp.name, claimed.name),
         };

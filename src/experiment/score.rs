@@ -25,6 +25,8 @@ pub(super) struct Scoring<'a> {
     pub(super) kl_weight: f64,
     /// Window errors, or a scorer fitted on the training windows.
     pub(super) method: crate::models::ae_score::ScoreMethod,
+    /// The dataset (DCASE figures and submission files need its layout and year).
+    pub(super) data: &'a crate::data::DataConfig,
     pub(super) seed: u64,
     pub(super) title: String,
 }
@@ -259,6 +261,17 @@ pub(super) fn decide_and_report(
             score.map(|s| (path.as_path(), s, *label == Label::Anomaly))
         });
     let csv = report::scores_csv(rows, threshold);
+    let scored: Vec<(std::path::PathBuf, f64)> = prepared
+        .test_clips
+        .iter()
+        .zip(&test_scores)
+        .filter_map(|((path, _), score)| score.map(|s| (path.clone(), s)))
+        .collect();
+    metrics.dcase = super::dcase_outputs::dcase_outputs(scoring.data, dir, &scored, threshold)
+        .map_err(|source| RunError::Io {
+            path: dir.join("dcase"),
+            source,
+        })?;
     if !labelled.is_empty() {
         write(&dir.join("scores.csv"), csv.as_bytes())?;
     }

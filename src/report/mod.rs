@@ -176,6 +176,9 @@ fn markdown(input: &ReportInput, drawn: &[PathBuf], problems: &[String]) -> Stri
     let metrics = serde_json::to_value(input.metrics).expect("records serialise");
     if let Some(map) = metrics.as_object() {
         for (k, v) in map {
+            if k == "dcase" {
+                continue; // its own table below
+            }
             let text = match v {
                 serde_json::Value::Number(n) => n
                     .as_f64()
@@ -187,6 +190,9 @@ fn markdown(input: &ReportInput, drawn: &[PathBuf], problems: &[String]) -> Stri
             };
             md.push_str(&format!("| {k} | {text} |\n"));
         }
+    }
+    if let Some(d) = &input.metrics.dcase {
+        md.push_str(&dcase_table(d));
     }
     let (normal, anomaly) =
         input.scores.iter().fold(
@@ -375,4 +381,37 @@ fn draw_histogram(
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
     }
     finish(chart, &root)
+}
+
+/// The DCASE figures of a 2021-2025 dataset as a markdown table.
+fn dcase_table(d: &crate::eval::dcase::DcaseMetrics) -> String {
+    let f = |v: Option<f64>| v.map_or_else(|| "undefined".to_string(), |v| format!("{v:.4}"));
+    let mut md = format!(
+        "\n## DCASE {} ({})\n\n| section | files | AUC (source) | AUC (target) | pAUC |\n|---|---|---|---|---|\n",
+        d.year, d.machine
+    );
+    for s in &d.sections {
+        let pauc = match (s.pauc, s.pauc_source, s.pauc_target) {
+            (Some(p), _, _) => format!("{p:.4}"),
+            (None, a, b) => format!("{} (source), {} (target)", f(a), f(b)),
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {pauc} |\n",
+            s.section,
+            s.files,
+            f(s.auc_source),
+            f(s.auc_target)
+        ));
+    }
+    md.push_str(&format!(
+        "\nOfficial score (harmonic mean of every AUC and pAUC): {}; harmonic means: AUC (source) {}, AUC (target) {}, pAUC {}. Submission files in dcase/.\n",
+        f(d.official_score),
+        f(d.hmean_auc_source),
+        f(d.hmean_auc_target),
+        f(d.hmean_pauc)
+    ));
+    for u in &d.undefined {
+        md.push_str(&format!("Undefined: {u}.\n"));
+    }
+    md
 }
