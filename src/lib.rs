@@ -9,6 +9,7 @@ pub mod audio;
 pub mod csvx;
 pub mod dashboard;
 pub mod data;
+pub mod datasets;
 pub mod eval;
 pub mod experiment;
 pub mod features;

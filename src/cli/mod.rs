@@ -5,6 +5,7 @@ mod bench_detectors;
 mod bench_train;
 mod completions;
 mod dashboard;
+mod data;
 mod demo;
 mod detect;
 mod device;
@@ -57,6 +58,14 @@ enum Command {
     ///   fish: earshot completions fish > ~/.config/fish/completions/earshot.fish
     #[command(verbatim_doc_comment)]
     Completions(completions::CompletionsArgs),
+    /// Download and lay out the public datasets the experiments use (FSDD, DCASE 2020-2025).
+    ///
+    /// Examples:
+    ///   earshot data list
+    ///   earshot data prepare fsdd
+    ///   earshot data prepare dcase2023-task2 --machine fan
+    #[command(subcommand, verbatim_doc_comment)]
+    Data(data::DataCommand),
     /// Watch training live: loss curves, thresholds and a leaderboard of every trial in a runs folder.
     ///
     /// Example: earshot dashboard runs/      (in a second terminal while `earshot train` runs)
@@ -183,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Dashboard(args) => dashboard::run(args),
+        Command::Data(cmd) => data::run(cmd),
         Command::Detect(args) => detect::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Eval(args) => eval::run(args),

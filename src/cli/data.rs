@@ -1,0 +1,206 @@
+//! `earshot data list | fetch | prepare`: the public datasets, downloaded
+//! (resumable, verified) and laid out for the shipped experiments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use earshot::datasets::download::{Fetched, download};
+use earshot::datasets::prepare::{Outcome, prepare_dcase, prepare_fsdd};
+use earshot::datasets::{CATALOG, DatasetInfo, Kind, data_dir, find};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// The datasets earshot knows: name, licence, source.
+    List,
+    /// Download a dataset's archives into DIR/downloads (resumes; verified).
+    ///
+    /// Example: earshot data fetch dcase2023-task2 --machine fan
+    Fetch(FetchArgs),
+    /// Download (unless --from) and lay a dataset out for the experiments: DIR/<name>/.
+    ///
+    /// fsdd becomes the speaker-novelty split the README's tables use
+    /// (george, jackson, lucas, nicolas, theo: takes 0-39 train/normal, 40-49
+    /// test/normal; yweweler: test/anomaly). DCASE sets become
+    /// DIR/<name>/<machine>/{train,test} for layout = "dcase".
+    ///
+    /// Examples:
+    ///   earshot data prepare fsdd && earshot train experiments/rnn_vs_cae.toml
+    ///   earshot data prepare fsdd --from free-spoken-digit-dataset-1.0.10.zip   (offline)
+    ///   earshot data prepare dcase2023-task2 --machine fan
+    #[command(verbatim_doc_comment)]
+    Prepare(PrepareArgs),
+}
+
+/// Where and what.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// A name from `earshot data list`.
+    name: String,
+    /// One machine type of a DCASE set [default: all of them].
+    #[arg(long)]
+    machine: Option<String>,
+    /// The data folder [default: $EARSHOT_DATA, else ~/.cache/earshot/data].
+    #[arg(long)]
+    to: Option<PathBuf>,
+    /// Download from this address instead (a mirror), for one archive.
+    #[arg(long)]
+    url: Option<String>,
+    /// The archive's expected SHA-256 (checked before it is kept).
+    #[arg(long)]
+    sha256: Option<String>,
+}
+
+/// `prepare` arguments.
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    #[command(flatten)]
+    fetch: FetchArgs,
+    /// Use this archive (or, for fsdd, a folder of its recordings) instead of downloading.
+    #[arg(long, conflicts_with_all = ["url", "sha256"])]
+    from: Option<PathBuf>,
+}
+
+/// Runs `earshot data`.
+pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DataCommand::List => {
+            for d in CATALOG {
+                let how = match d.kind {
+                    Kind::Manual(_) => "not fetched (`earshot data fetch` says how)",
+                    _ => "fetch, prepare",
+                };
+                println!("{:<16} {}", d.name, d.title);
+                println!("{:<16} licence: {}; {how}", "", d.licence);
+                if !d.machines.is_empty() {
+                    println!("{:<16} machines: {}", "", d.machines.join(", "));
+                }
+            }
+            println!(
+                "data folder: {} (--to DIR or $EARSHOT_DATA to change)",
+                data_dir(None).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::Fetch(args) => {
+            let info = dataset(&args.name)?;
+            for machine in info
+                .machines_for(args.machine.as_deref())
+                .map_err(anyhow::Error::msg)?
+            {
+                fetch_one(info, machine, &args)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::Prepare(args) => prepare(args),
+    }
+}
+
+fn dataset(name: &str) -> anyhow::Result<&'static DatasetInfo> {
+    let info = find(name).map_err(anyhow::Error::msg)?;
+    if let Kind::Manual(how) = info.kind {
+        bail!("{} is not downloaded by earshot: {how}", info.name);
+    }
+    Ok(info)
+}
+
+/// Downloads one archive, with a progress bar of bytes and rate.
+fn fetch_one(info: &DatasetInfo, machine: &str, args: &FetchArgs) -> anyhow::Result<PathBuf> {
+    let (default_url, file_name) = info.archive_for(machine);
+    let url = args.url.clone().unwrap_or(default_url);
+    let dir = data_dir(args.to.clone()).join("downloads");
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(file_name.clone());
+    let expected = args.sha256.as_deref().or(info.sha256);
+    let mut on_bytes = |done: u64, total: Option<u64>| {
+        if let Some(t) = total {
+            bar.set_length(t);
+        }
+        bar.set_position(done);
+    };
+    let fetched = download(&url, &dir, &file_name, expected, &mut on_bytes)
+        .with_context(|| format!("fetching {} ({})", info.name, file_name))?;
+    bar.finish_and_clear();
+    Ok(match fetched {
+        Fetched::AlreadyVerified(path, sha) => {
+            eprintln!(
+                "{}: already downloaded and verified (SHA-256 {sha})",
+                path.display()
+            );
+            path
+        }
+        Fetched::Downloaded {
+            path,
+            sha256,
+            resumed,
+        } => {
+            eprintln!(
+                "{}: downloaded{}, SHA-256 {sha256}{}",
+                path.display(),
+                if resumed { " (resumed)" } else { "" },
+                if expected.is_some() {
+                    " (as pinned)"
+                } else {
+                    " (no pinned digest: recorded, and checked on every later use)"
+                }
+            );
+            path
+        }
+    })
+}
+
+fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
+    let info = dataset(&args.fetch.name)?;
+    let data = data_dir(args.fetch.to.clone());
+    let machines = info
+        .machines_for(args.fetch.machine.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    if args.from.is_some() && machines.len() > 1 {
+        bail!(
+            "--from gives one archive: add --machine (one of {})",
+            info.machines.join(", ")
+        );
+    }
+    for machine in machines {
+        let source = match &args.from {
+            Some(from) => from.clone(),
+            None => fetch_one(info, machine, &args.fetch)?,
+        };
+        let outcome = match info.kind {
+            Kind::Fsdd => prepare_fsdd(&source, &data),
+            _ => prepare_dcase(info.name, machine, &source, &data),
+        }
+        .with_context(|| format!("preparing {}", info.name))?;
+        match outcome {
+            Outcome::Built(dir, [train, test, anomaly]) => {
+                if info.kind == Kind::Fsdd {
+                    println!(
+                        "{}: {train} train/normal, {test} test/normal, {anomaly} test/anomaly",
+                        dir.display()
+                    );
+                } else {
+                    println!("{}: {train} train, {test} test files", dir.display());
+                }
+            }
+            Outcome::AlreadyThere(dir) => {
+                println!("{}: prepared before, left as it is", dir.display())
+            }
+        }
+    }
+    println!(
+        "experiments find it by name (e.g. root = \"{}\") under {}",
+        info.name,
+        data.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

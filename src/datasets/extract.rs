@@ -1,0 +1,105 @@
+//! Zip archives unpacked into a temporary folder beside the target and
+//! renamed into place only when complete; an entry whose path would leave
+//! the target (zip-slip: `../x`, an absolute path) refuses the archive and
+//! nothing of it is kept.
+
+use std::path::{Path, PathBuf};
+
+/// Why an archive could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// Not a readable zip archive.
+    #[error("{path}: not a zip archive this can read ({reason}); remove it and download again")]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// What the reader said.
+        reason: String,
+    },
+    /// An entry would be written outside the target.
+    #[error(
+        "{path}: entry {entry:?} points outside the folder it unpacks into; refused, nothing written"
+    )]
+    Escapes {
+        /// The archive.
+        path: PathBuf,
+        /// The entry's name.
+        entry: String,
+    },
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Unpacks `archive` so that its entries end up under `target` (which must
+/// not exist yet); returns the number of files written.
+pub fn extract_zip(archive: &Path, target: &Path) -> Result<usize, ExtractError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ExtractError::Io { path, source }
+    };
+    let bad = |reason: String| ExtractError::Archive {
+        path: archive.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::File::open(archive).map_err(io(archive))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    // Every name is checked before anything is written.
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
+        if entry.enclosed_name().is_none() {
+            return Err(ExtractError::Escapes {
+                path: archive.to_path_buf(),
+                entry: entry.name().to_string(),
+            });
+        }
+    }
+    let parent = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let staging = parent.join(format!(
+        ".{}.partial-{}",
+        target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| {
+        let mut files = 0;
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
+            let Some(relative) = entry.enclosed_name().map(Path::to_path_buf) else {
+                continue; // checked above
+            };
+            let out = staging.join(relative);
+            if entry.is_dir() {
+                std::fs::create_dir_all(&out).map_err(io(&out))?;
+                continue;
+            }
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let mut writer = std::fs::File::create(&out).map_err(io(&out))?;
+            std::io::copy(&mut entry, &mut writer)
+                .map_err(|e| bad(format!("{}: {e}", entry.name())))?;
+            files += 1;
+        }
+        Ok(files)
+    })();
+    match result {
+        Ok(files) => {
+            std::fs::rename(&staging, target).map_err(io(target))?;
+            Ok(files)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}

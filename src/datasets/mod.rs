@@ -1,0 +1,202 @@
+//! The public datasets earshot's experiments use: where they come from
+//! ([`CATALOG`]), downloading ([`download`]), unpacking ([`extract`]) and
+//! laying them out for an experiment ([`prepare`]).
+//!
+//! Everything lands under a data folder (`--to`, else `$EARSHOT_DATA`, else
+//! `~/.cache/earshot/data`): archives in `downloads/`, datasets in `<name>/`,
+//! which is what a relative `[data] root` finds there (`root = "fsdd"`).
+
+pub mod download;
+pub mod extract;
+pub mod prepare;
+
+use std::path::PathBuf;
+
+/// How a dataset becomes an experiment's folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The Free Spoken Digit Dataset, split for speaker novelty.
+    Fsdd,
+    /// A DCASE task-2 development set, one archive per machine type.
+    Dcase,
+    /// Not fetched by earshot: the text says how to get it.
+    Manual(&'static str),
+}
+
+/// One entry of the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct DatasetInfo {
+    /// What `earshot data fetch NAME` takes.
+    pub name: &'static str,
+    /// In words.
+    pub title: &'static str,
+    /// Its licence, as its publisher states it.
+    pub licence: &'static str,
+    /// Archive address; `{machine}` is replaced for per-machine sets.
+    pub url: &'static str,
+    /// Archive file name, `{machine}` likewise.
+    pub archive: &'static str,
+    /// Machine types (empty: one archive).
+    pub machines: &'static [&'static str],
+    /// The archive's SHA-256 where it is pinned here (else it is recorded at
+    /// the first download and checked from then on).
+    pub sha256: Option<&'static str>,
+    /// How it is prepared.
+    pub kind: Kind,
+}
+
+/// The machine types of the DCASE 2022-2025 development sets.
+const DCASE_DEV_MACHINES: &[&str] = &[
+    "bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve",
+];
+
+/// Every dataset `earshot data` knows.
+pub const CATALOG: &[DatasetInfo] = &[
+    DatasetInfo {
+        name: "fsdd",
+        title: "Free Spoken Digit Dataset v1.0.10 (3,000 clips, 6 speakers, 8 kHz), split for speaker novelty",
+        licence: "CC BY-SA 4.0 (Jakobovski et al.)",
+        url: "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip",
+        archive: "free-spoken-digit-dataset-1.0.10.zip",
+        machines: &[],
+        sha256: None,
+        kind: Kind::Fsdd,
+    },
+    DatasetInfo {
+        name: "dcase2020-task2",
+        title: "DCASE 2020 task 2 development set (MIMII + ToyADMOS), one archive per machine type",
+        licence: "see the Zenodo record 3678171",
+        url: "https://zenodo.org/record/3678171/files/dev_data_{machine}.zip",
+        archive: "dev_data_{machine}.zip",
+        machines: &["ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve"],
+        sha256: None,
+        kind: Kind::Dcase,
+    },
+    DatasetInfo {
+        name: "dcase2022-task2",
+        title: "DCASE 2022 task 2 development set (sections, source/target domains)",
+        licence: "see the Zenodo record 6355122",
+        url: "https://zenodo.org/record/6355122/files/dev_{machine}.zip",
+        archive: "dev2022_{machine}.zip",
+        machines: DCASE_DEV_MACHINES,
+        sha256: None,
+        kind: Kind::Dcase,
+    },
+    DatasetInfo {
+        name: "dcase2023-task2",
+        title: "DCASE 2023 task 2 development set (first-shot, attributes fixed 2023-05-01)",
+        licence: "see the Zenodo record 7882613",
+        url: "https://zenodo.org/record/7882613/files/dev_{machine}.zip",
+        archive: "dev2023_{machine}.zip",
+        machines: DCASE_DEV_MACHINES,
+        sha256: None,
+        kind: Kind::Dcase,
+    },
+    DatasetInfo {
+        name: "dcase2024-task2",
+        title: "DCASE 2024 task 2 development set",
+        licence: "see the Zenodo record 10902294",
+        url: "https://zenodo.org/record/10902294/files/dev_{machine}.zip",
+        archive: "dev2024_{machine}.zip",
+        machines: DCASE_DEV_MACHINES,
+        sha256: None,
+        kind: Kind::Dcase,
+    },
+    DatasetInfo {
+        name: "dcase2025-task2",
+        title: "DCASE 2025 task 2 development set",
+        licence: "see the Zenodo record 15097779",
+        url: "https://zenodo.org/records/15097779/files/dev_{machine}.zip",
+        archive: "dev2025_{machine}.zip",
+        machines: DCASE_DEV_MACHINES,
+        sha256: None,
+        kind: Kind::Dcase,
+    },
+    DatasetInfo {
+        name: "bad",
+        title: "Bird Audio Detection (warblrb10k, ff1010bird; Chernobyl for testing)",
+        licence: "see the challenge page",
+        url: "",
+        archive: "",
+        machines: &[],
+        sha256: None,
+        kind: Kind::Manual(
+            "download the wav archives and label CSVs from the Bird Audio Detection challenge \
+             (https://dcase.community/challenge2018/task-bird-audio-detection), put every clip in one \
+             folder as <itemid>.wav with one labels.csv (itemid,datasetid,hasbird), and use layout = \"bad\"",
+        ),
+    },
+    DatasetInfo {
+        name: "soundscape",
+        title: "Forest soundscape of bird_vae / soundscape_zoo (scikit-maad test recordings)",
+        licence: "BSD-3-Clause (scikit-maad)",
+        url: "",
+        archive: "",
+        machines: &[],
+        sha256: None,
+        kind: Kind::Manual(
+            "the 96 recordings S4A03895_20190522_*.wav ship with scikit-maad's test data \
+             (github.com/scikit-maad/scikit-maad, folder data/); copy them into <data>/soundscape/ \
+             and use datasets/soundscape_night_vs_dawn.csv as the manifest",
+        ),
+    },
+];
+
+/// The catalog entry called `name`, or an error listing the known ones.
+pub fn find(name: &str) -> Result<&'static DatasetInfo, String> {
+    CATALOG.iter().find(|d| d.name == name).ok_or_else(|| {
+        format!(
+            "no dataset called {name:?}; known: {} (`earshot data list` describes them)",
+            CATALOG
+                .iter()
+                .map(|d| d.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+impl DatasetInfo {
+    /// The machine types to fetch: `machine` (checked), or every one.
+    pub fn machines_for(&self, machine: Option<&str>) -> Result<Vec<&'static str>, String> {
+        match (machine, self.machines.is_empty()) {
+            (None, true) => Ok(vec![""]),
+            (Some(m), true) => Err(format!(
+                "{} has no machine types; leave out --machine {m}",
+                self.name
+            )),
+            (None, false) => Ok(self.machines.to_vec()),
+            (Some(m), false) => self
+                .machines
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(m))
+                .map(|k| vec![*k])
+                .ok_or_else(|| {
+                    format!(
+                        "{} has no machine type {m:?}; it has {}",
+                        self.name,
+                        self.machines.join(", ")
+                    )
+                }),
+        }
+    }
+
+    /// (address, archive file name) of one machine type's archive.
+    pub fn archive_for(&self, machine: &str) -> (String, String) {
+        (
+            self.url.replace("{machine}", machine),
+            self.archive.replace("{machine}", machine),
+        )
+    }
+}
+
+/// The data folder: `--to`, else `$EARSHOT_DATA`, else `~/.cache/earshot/data`.
+pub fn data_dir(to: Option<PathBuf>) -> PathBuf {
+    to.or_else(|| std::env::var_os("EARSHOT_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".cache/earshot/data")
+        })
+}

@@ -1,0 +1,348 @@
+//! `earshot data`: downloads against a loopback HTTP server started here
+//! (127.0.0.1 only) — a good archive, a corrupted one, one cut mid-transfer
+//! and resumed, a 404, a redirect — zip-slip refused, and FSDD prepared from
+//! an archive laid out as its release is.
+
+mod common;
+use common::earshot;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use earshot::datasets::download::{DownloadError, Fetched, download, sha256_of};
+use earshot::datasets::extract::{ExtractError, extract_zip};
+
+/// Serves `routes` on a loopback port until the test ends; `/cut/...` sends
+/// half its body on the first request and closes. Returns the base address
+/// and the requests seen (path and Range header).
+fn serve(routes: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let mut cut_once = false;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let mut range = None;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    range = v.trim().trim_end_matches('-').parse::<usize>().ok();
+                }
+            }
+            log.lock().unwrap().push(format!("{path} {range:?}"));
+            if path == "/moved.zip" {
+                let _ = stream.write_all(b"HTTP/1.1 302 Found\r\nLocation: /good.zip\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                continue;
+            }
+            let name = path.trim_start_matches("/cut");
+            let Some((_, body)) = routes.iter().find(|(p, _)| *p == name) else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let from = range.unwrap_or(0).min(body.len());
+            let head = if from > 0 {
+                format!(
+                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
+                    body.len() - from,
+                    body.len() - 1,
+                    body.len()
+                )
+            } else {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+            };
+            let _ = stream.write_all(head.as_bytes());
+            let mut rest = &body[from..];
+            if path.starts_with("/cut") && !cut_once {
+                cut_once = true;
+                rest = &rest[..rest.len() / 2];
+            }
+            let _ = stream.write_all(rest);
+        }
+    });
+    (base, seen)
+}
+
+/// A zip of `entries` (name, bytes), stored.
+fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options =
+            zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for (name, bytes) in entries {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), bytes).unwrap();
+    sha256_of(tmp.path()).unwrap()
+}
+
+#[test]
+fn downloads_verify_resume_and_fail_with_their_reason() {
+    let good = zip_of(&[("a/train/x.txt", vec![7u8; 50_000])]);
+    let sha = hex_sha256(&good);
+    let (base, seen) = serve(vec![("/good.zip", good.clone())]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut quiet = |_: u64, _: Option<u64>| {};
+
+    // Good, then never downloaded again once verified.
+    let got = download(
+        &format!("{base}/good.zip"),
+        dir,
+        "g.zip",
+        Some(&sha),
+        &mut quiet,
+    )
+    .unwrap();
+    assert!(matches!(got, Fetched::Downloaded { resumed: false, .. }));
+    assert_eq!(std::fs::read(dir.join("g.zip")).unwrap(), good);
+    let requests = seen.lock().unwrap().len();
+    let again = download(
+        &format!("{base}/good.zip"),
+        dir,
+        "g.zip",
+        Some(&sha),
+        &mut quiet,
+    )
+    .unwrap();
+    assert!(matches!(again, Fetched::AlreadyVerified(..)));
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        requests,
+        "a verified archive is not fetched again"
+    );
+
+    // A checksum mismatch: clear error, nothing kept.
+    let wrong = "0".repeat(64);
+    let err = download(
+        &format!("{base}/good.zip"),
+        dir,
+        "w.zip",
+        Some(&wrong),
+        &mut quiet,
+    )
+    .unwrap_err();
+    assert!(matches!(err, DownloadError::Checksum { .. }), "{err}");
+    assert!(err.to_string().contains("was removed"), "{err}");
+    assert!(!dir.join("w.zip").exists() && !dir.join("w.zip.part").exists());
+
+    // Cut mid-transfer: the partial file stays, the next run resumes with Range.
+    let err = download(
+        &format!("{base}/cut/good.zip"),
+        dir,
+        "c.zip",
+        Some(&sha),
+        &mut quiet,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("resume"), "{err}");
+    let half = std::fs::metadata(dir.join("c.zip.part")).unwrap().len();
+    assert!(half > 0 && (half as usize) < good.len());
+    let resumed = download(
+        &format!("{base}/cut/good.zip"),
+        dir,
+        "c.zip",
+        Some(&sha),
+        &mut quiet,
+    )
+    .unwrap();
+    assert!(
+        matches!(resumed, Fetched::Downloaded { resumed: true, .. }),
+        "{resumed:?}"
+    );
+    assert_eq!(std::fs::read(dir.join("c.zip")).unwrap(), good);
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|r| r == &format!("/cut/good.zip Some({half})"))
+    );
+
+    // 404 and a redirect.
+    let err = download(
+        &format!("{base}/missing.zip"),
+        dir,
+        "m.zip",
+        None,
+        &mut quiet,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+    let moved = download(
+        &format!("{base}/moved.zip"),
+        dir,
+        "r.zip",
+        Some(&sha),
+        &mut quiet,
+    )
+    .unwrap();
+    assert!(matches!(moved, Fetched::Downloaded { .. }));
+}
+
+#[test]
+fn an_archive_reaching_outside_its_folder_is_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("evil.zip");
+    std::fs::write(
+        &archive,
+        zip_of(&[
+            ("ok.txt", b"fine".to_vec()),
+            ("../escaped.txt", b"x".to_vec()),
+        ]),
+    )
+    .unwrap();
+    let target = tmp.path().join("out/data");
+    let err = extract_zip(&archive, &target).unwrap_err();
+    assert!(matches!(err, ExtractError::Escapes { .. }), "{err}");
+    assert!(err.to_string().contains("../escaped.txt"), "{err}");
+    assert!(!target.exists() && !tmp.path().join("out/escaped.txt").exists());
+    assert!(!tmp.path().join("escaped.txt").exists());
+    // Not a zip at all: a clear error naming the file.
+    std::fs::write(tmp.path().join("trunc.zip"), b"PK\x03\x04 cut short").unwrap();
+    let err = extract_zip(&tmp.path().join("trunc.zip"), &target).unwrap_err();
+    assert!(err.to_string().contains("trunc.zip"), "{err}");
+}
+
+/// A tiny WAV (hound), so the prepared clips are real audio files.
+fn wav() -> Vec<u8> {
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::new(&mut cursor, spec).unwrap();
+    for i in 0..800 {
+        w.write_sample(((i as f32 * 0.3).sin() * 1000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    cursor.into_inner()
+}
+
+#[test]
+fn fsdd_is_fetched_from_a_server_and_prepared_into_the_speaker_novelty_split() {
+    let mut entries = Vec::new();
+    for speaker in ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"] {
+        for take in [0, 39, 40, 49] {
+            entries.push((
+                format!("free-spoken-digit-dataset-1.0.10/recordings/3_{speaker}_{take}.wav"),
+                wav(),
+            ));
+        }
+    }
+    entries.push((
+        "free-spoken-digit-dataset-1.0.10/README.md".into(),
+        b"fsdd".to_vec(),
+    ));
+    let refs: Vec<(&str, Vec<u8>)> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.clone()))
+        .collect();
+    let archive = zip_of(&refs);
+    let sha = hex_sha256(&archive);
+    let (base, _) = serve(vec![("/fsdd.zip", archive)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    let out = common::ok(
+        &earshot(dir)
+            .args(["data", "prepare", "fsdd", "--to", data.to_str().unwrap()])
+            .args(["--url", &format!("{base}/fsdd.zip"), "--sha256", &sha])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        out.contains("10 train/normal, 10 test/normal, 4 test/anomaly"),
+        "{out}"
+    );
+    let fsdd = data.join("fsdd");
+    assert!(fsdd.join("train/normal/3_theo_39.wav").is_file());
+    assert!(fsdd.join("test/normal/3_theo_40.wav").is_file());
+    assert!(fsdd.join("test/anomaly/3_yweweler_0.wav").is_file());
+    assert!(
+        data.join("downloads/free-spoken-digit-dataset-1.0.10.zip.sha256")
+            .is_file()
+    );
+    // No staging folder is left behind; a second prepare leaves the folder alone.
+    let leftovers: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let again = common::ok(
+        &earshot(dir)
+            .args(["data", "prepare", "fsdd", "--to", data.to_str().unwrap()])
+            .args(["--url", &format!("{base}/fsdd.zip")])
+            .output()
+            .unwrap(),
+    );
+    assert!(again.contains("prepared before"), "{again}");
+
+    // The experiments find it by name under the data folder.
+    std::fs::write(
+        dir.join("exp.toml"),
+        "name = \"f\"\n[data]\nlayout = \"folders\"\nroot = \"fsdd\"\nframes = 4\nhop = 2\n\
+         [features]\nsample_rate = 8000\nn_fft = 256\nhop_length = 64\nn_mels = 20\n[[model]]\nkind = \"knn\"\nk = 1\n",
+    )
+    .unwrap();
+    common::ok(
+        &earshot(dir)
+            .env("EARSHOT_DATA", &data)
+            .args(["train", "exp.toml", "--device", "cpu"])
+            .output()
+            .unwrap(),
+    );
+    assert!(Path::new(&dir.join("runs/f/knn/metrics.json")).is_file());
+}
+
+#[test]
+fn unknown_names_and_manual_datasets_say_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = earshot(tmp.path())
+        .args(["data", "fetch", "fssd"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        common::text(&out).contains("known: fsdd, dcase2020-task2"),
+        "{}",
+        common::text(&out)
+    );
+    let out = earshot(tmp.path())
+        .args(["data", "fetch", "bad"])
+        .output()
+        .unwrap();
+    assert!(
+        common::text(&out).contains("Bird Audio Detection challenge"),
+        "{}",
+        common::text(&out)
+    );
+}
