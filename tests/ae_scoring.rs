@@ -5,7 +5,6 @@
 mod common;
 use common::earshot;
 
-use earshot::data::synth::{SynthCounts, write_dataset};
 use earshot::records::TrialMetrics;
 
 fn scores(path: &std::path::Path) -> Vec<(String, f64)> {
@@ -23,13 +22,7 @@ fn scores(path: &std::path::Path) -> Vec<(String, f64)> {
 fn fitted_scorers_score_the_same_in_training_eval_and_detect() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let counts = SynthCounts {
-        train: 10,
-        test_normal: 3,
-        test_anomaly: 3,
-        seconds: 1.0,
-    };
-    write_dataset(&dir.join("data"), counts, 4).unwrap();
+    common::synth_data(dir, 10, 3, 4);
     std::fs::write(
         dir.join("exp.toml"),
         "name = \"s\"\nseed = 2\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
@@ -112,13 +105,7 @@ fn fitted_scorers_score_the_same_in_training_eval_and_detect() {
 fn a_clip_summary_makes_one_frame_per_clip_and_needs_frames_1() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let counts = SynthCounts {
-        train: 10,
-        test_normal: 3,
-        test_anomaly: 3,
-        seconds: 1.0,
-    };
-    write_dataset(&dir.join("data"), counts, 8).unwrap();
+    common::synth_data(dir, 10, 3, 8);
     let exp = |frames: usize| {
         format!(
             "name = \"c\"\nseed = 2\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = {frames}\nhop = 1\n\

@@ -5,17 +5,10 @@
 mod common;
 use common::earshot;
 
-use earshot::data::synth::{SynthCounts, write_dataset};
 use earshot::safetensors::deserialize;
 
 fn trained(dir: &std::path::Path) {
-    let counts = SynthCounts {
-        train: 8,
-        test_normal: 2,
-        test_anomaly: 2,
-        seconds: 1.0,
-    };
-    write_dataset(&dir.join("data"), counts, 9).unwrap();
+    common::synth_data(dir, 8, 2, 9);
     std::fs::write(
         dir.join("exp.toml"),
         "name = \"x\"\nseed = 1\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\

@@ -5,7 +5,6 @@
 mod common;
 use common::earshot;
 
-use earshot::data::synth::{SynthCounts, write_dataset};
 use earshot::tensorboard::proto::{self, HParam, SummaryValue};
 use earshot::tensorboard::{event_files, record};
 
@@ -73,13 +72,7 @@ fn count(haystack: &[u8], needle: &[u8]) -> usize {
 fn training_writes_live_event_files_and_export_writes_the_same_records() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let counts = SynthCounts {
-        train: 10,
-        test_normal: 3,
-        test_anomaly: 3,
-        seconds: 1.0,
-    };
-    write_dataset(&dir.join("data"), counts, 5).unwrap();
+    common::synth_data(dir, 10, 3, 5);
     std::fs::write(
         dir.join("exp.toml"),
         "name = \"tb\"\nseed = 1\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\

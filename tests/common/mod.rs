@@ -19,6 +19,18 @@ pub fn real_data() -> PathBuf {
     repo().join("tests").join("fixtures").join("real")
 }
 
+/// A generated dataset of 1 s clips in `dir/data` (folders layout): `train`
+/// normal training clips, `test` normal and `test` anomalous test clips.
+pub fn synth_data(dir: &Path, train: usize, test: usize, seed: u64) {
+    let counts = earshot::data::synth::SynthCounts {
+        train,
+        test_normal: test,
+        test_anomaly: test,
+        seconds: 1.0,
+    };
+    earshot::data::synth::write_dataset(&dir.join("data"), counts, seed).unwrap();
+}
+
 /// max |a - b| / max |b|, the parity measure of the issues.
 pub fn relative_max_error(ours: &[f32], reference: &[f32]) -> f64 {
     assert_eq!(ours.len(), reference.len(), "lengths differ");
