@@ -30,6 +30,12 @@ pub struct TrainBenchArgs {
     /// Only these models (comma-separated: dense,rnn,cae).
     #[arg(long, default_value = "dense,rnn,cae")]
     only: String,
+    /// Also count GPU kernel dispatches per training step (wgpu): each model
+    /// runs twice more in a child process with cubecl's kernel log on, for
+    /// --samples and 2 x --samples, and the difference is divided by the
+    /// extra steps (warm-up and autotuning cancel out).
+    #[arg(long)]
+    dispatches: bool,
 }
 
 /// (name, model, frames, coeffs) as peer_train.py builds them.
@@ -49,6 +55,10 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
         args.samples >= args.batch && args.batch > 0,
         "--samples must be >= --batch > 0"
     );
+    anyhow::ensure!(
+        !args.dispatches || matches!(args.device, DeviceChoice::Wgpu(_)),
+        "--dispatches counts GPU kernels: use it with --device wgpu (or wgpu:N)"
+    );
     let (device, device_name) = args.device.resolve_training()?;
     let autodiff = device.clone().autodiff();
     let mut results = serde_json::Map::new();
@@ -62,7 +72,9 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
         autodiff.seed(0);
         let mut rng = StdRng::seed_from_u64(0);
         let normal = Normal::new(0.0f32, 1.0)?;
-        let data: Vec<f32> = (0..args.samples * frames * coeffs)
+        // Enough rows for the timed run and for the 4 warm-up batches.
+        let rows = args.samples.max(4 * args.batch);
+        let data: Vec<f32> = (0..rows * frames * coeffs)
             .map(|_| normal.sample(&mut rng))
             .collect();
         let mut model = config
@@ -95,9 +107,93 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
             );
         }
         results.insert(name.into(), rate.into());
+        if args.dispatches {
+            let per_step = dispatches_per_step(&args, name)?;
+            if !args.json {
+                println!("earshot {device_name} {name:6} {per_step:10.1} dispatches/step");
+            }
+            results.insert(format!("{name}_dispatches_per_step"), per_step.into());
+        }
     }
     if args.json {
         println!("{}", serde_json::Value::Object(results));
     }
+    if std::env::var_os(COUNTING).is_some() {
+        wait_for_kernel_log();
+    }
     Ok(())
+}
+
+/// Set in the counting child: it waits for cubecl's log before exiting.
+const COUNTING: &str = "EARSHOT_COUNTING_DISPATCHES";
+
+/// cubecl writes its kernel log from a background task: lines still queued
+/// when the process exits are lost. Waits until `kernels.log` stops growing.
+fn wait_for_kernel_log() {
+    let size = || std::fs::metadata("kernels.log").map(|m| m.len()).unwrap_or(0);
+    let mut last = size();
+    let mut stable = 0;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let now = size();
+        stable = if now == last { stable + 1 } else { 0 };
+        last = now;
+        if stable >= 6 {
+            break;
+        }
+    }
+}
+
+/// Kernel launches in one run of `model` over `samples`, from cubecl's
+/// profiling log (level "minimal": one `Executing <kernel>` line a launch)
+/// written by a child process in a scratch folder.
+fn dispatches(args: &TrainBenchArgs, model: &str, samples: usize) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    let scratch = tempfile_dir()?;
+    std::fs::write(
+        scratch.join("cubecl.toml"),
+        "[profiling]\nlogger = { level = \"minimal\", file = \"kernels.log\" }\n",
+    )?;
+    let exe = std::env::current_exe().context("finding the earshot binary")?;
+    let out = std::process::Command::new(exe)
+        .current_dir(&scratch)
+        .env(COUNTING, "1")
+        .args(["bench", "train", "--json", "--only", model])
+        .args(["--device", &args.device.to_string()])
+        .args(["--batch", &args.batch.to_string()])
+        .args(["--samples", &samples.to_string()])
+        .output()
+        .context("running the counting child")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the counting run of {model} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(scratch.join("kernels.log"))
+        .context("reading cubecl's kernel log")?;
+    let count = log.lines().filter(|l| l.starts_with("Executing")).count();
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(count)
+}
+
+/// Dispatches per training step of `model` (see [`dispatches`]).
+fn dispatches_per_step(args: &TrainBenchArgs, model: &str) -> anyhow::Result<f64> {
+    let once = dispatches(args, model, args.samples)?;
+    let twice = dispatches(args, model, 2 * args.samples)?;
+    let extra_steps = args.samples.div_ceil(args.batch);
+    Ok(twice.saturating_sub(once) as f64 / extra_steps as f64)
+}
+
+/// A fresh scratch folder under the system's temporary folder.
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "earshot-dispatches-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

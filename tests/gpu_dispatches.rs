@@ -1,0 +1,33 @@
+//! Kernel dispatches per training step on wgpu (lavapipe in CI), counted from
+//! cubecl's kernel log by `earshot bench train --dispatches`: ceilings at
+//! today's counts (2026-12-02: dense 337, rnn 3715, cae 77 at batch 64), so
+//! the launch count cannot silently grow back; #16 lowers them.
+
+use std::process::Command;
+
+#[test]
+fn dispatches_per_step_stay_under_their_ceilings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(["bench", "train", "--device", "wgpu", "--batch", "64"])
+        .args(["--samples", "128", "--dispatches", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("no wgpu adapter found") && std::env::var("CI").is_err() {
+        eprintln!("skipped: no wgpu adapter here (install mesa-vulkan-drivers to run it)");
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rfind(|l| l.starts_with('{')).expect("a JSON line");
+    let report: serde_json::Value = serde_json::from_str(line).unwrap();
+    for (model, ceiling) in [("dense", 340.0), ("rnn", 3720.0), ("cae", 80.0)] {
+        let count = report[format!("{model}_dispatches_per_step")]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no count for {model}: {report}"));
+        assert!(
+            count > 0.0 && count <= ceiling,
+            "{model}: {count} dispatches per step, ceiling {ceiling}"
+        );
+    }
+}
