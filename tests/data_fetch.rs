@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use earshot::datasets::download::{DownloadError, Fetched, download, sha256_of};
-use earshot::datasets::extract::{ExtractError, extract_zip};
+use earshot::datasets::extract::{ExtractError, extract_archive, extract_zip};
 
 /// Serves `routes` on a loopback port until the test ends; `/cut/...` sends
 /// half its body on the first request and closes. Returns the base address
@@ -226,6 +226,63 @@ fn an_archive_reaching_outside_its_folder_is_refused_and_nothing_is_written() {
     std::fs::write(tmp.path().join("trunc.zip"), b"PK\x03\x04 cut short").unwrap();
     let err = extract_zip(&tmp.path().join("trunc.zip"), &target).unwrap_err();
     assert!(err.to_string().contains("trunc.zip"), "{err}");
+}
+
+/// A tar.gz of `entries`: (raw name, bytes, is a symlink). Names are written
+/// into the header as they are, as a hostile archive would.
+fn tar_gz_of(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    for (name, bytes, link) in entries {
+        let mut header = tar::Header::new_gnu();
+        let raw = &mut header.as_gnu_mut().unwrap().name;
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_mode(0o644);
+        if *link {
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_link_name("/etc/passwd").unwrap();
+            header.set_size(0);
+            header.set_cksum();
+            builder.append(&header, std::io::empty()).unwrap();
+        } else {
+            header.set_size(bytes.len() as u64);
+            header.set_cksum();
+            builder.append(&header, *bytes).unwrap();
+        }
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn tar_gz_archives_unpack_and_hostile_ones_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.tar.gz");
+    std::fs::write(&good, tar_gz_of(&[("fan/train/a.wav", b"abc", false)])).unwrap();
+    assert_eq!(extract_archive(&good, &tmp.path().join("g")).unwrap(), 1);
+    assert_eq!(
+        std::fs::read(tmp.path().join("g/fan/train/a.wav")).unwrap(),
+        b"abc"
+    );
+    for (name, entries) in [
+        (
+            "dots.tar.gz",
+            vec![
+                ("ok.txt", &b"1"[..], false),
+                ("../escaped.txt", &b"x"[..], false),
+            ],
+        ),
+        (
+            "link.tgz",
+            vec![("ok.txt", &b"1"[..], false), ("passwd", &b""[..], true)],
+        ),
+    ] {
+        let archive = tmp.path().join(name);
+        std::fs::write(&archive, tar_gz_of(&entries)).unwrap();
+        let target = tmp.path().join("out").join(name);
+        let err = extract_archive(&archive, &target).unwrap_err();
+        assert!(matches!(err, ExtractError::Escapes { .. }), "{name}: {err}");
+        assert!(!target.exists() && !tmp.path().join("out/escaped.txt").exists());
+    }
 }
 
 /// A tiny WAV (hound), so the prepared clips are real audio files.

@@ -19,7 +19,10 @@ fn dispatches_per_step_stay_under_their_ceilings() {
     }
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rfind(|l| l.starts_with('{')).expect("a JSON line");
+    let line = stdout
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .expect("a JSON line");
     let report: serde_json::Value = serde_json::from_str(line).unwrap();
     for (model, ceiling) in [("dense", 340.0), ("rnn", 3720.0), ("cae", 80.0)] {
         let count = report[format!("{model}_dispatches_per_step")]

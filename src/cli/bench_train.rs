@@ -130,7 +130,11 @@ const COUNTING: &str = "EARSHOT_COUNTING_DISPATCHES";
 /// cubecl writes its kernel log from a background task: lines still queued
 /// when the process exits are lost. Waits until `kernels.log` stops growing.
 fn wait_for_kernel_log() {
-    let size = || std::fs::metadata("kernels.log").map(|m| m.len()).unwrap_or(0);
+    let size = || {
+        std::fs::metadata("kernels.log")
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
     let mut last = size();
     let mut stable = 0;
     for _ in 0..100 {

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::extract::{ExtractError, extract_zip};
+use super::extract::{ExtractError, extract_archive};
 use crate::fsx::{GENERATED_MARKER, mark_generated};
 
 /// FSDD speakers whose held-out takes are the normal test clips.
@@ -109,7 +109,7 @@ pub fn prepare_fsdd(source: &Path, data: &Path) -> Result<Outcome, PrepareError>
     let folder = if source.is_dir() {
         source.to_path_buf()
     } else {
-        extract_zip(source, &unpacked)?;
+        extract_archive(source, &unpacked)?;
         unpacked.clone()
     };
     let staging = data.join(format!(".fsdd.partial-{}", std::process::id()));
@@ -187,7 +187,7 @@ pub fn prepare_dcase(
     let unpacked = data
         .join(name)
         .join(format!(".{machine}-unpacked-{}", std::process::id()));
-    extract_zip(archive, &unpacked)?;
+    extract_archive(archive, &unpacked)?;
     // The archives hold `<machine>/train` and `<machine>/test`, at some depth.
     let root = walkdir::WalkDir::new(&unpacked)
         .max_depth(3)
