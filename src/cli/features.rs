@@ -71,20 +71,9 @@ impl FeaturesArgs {
 
 /// The `[features]` of the trial in `run_dir` (or its `model/`).
 fn trial_features(run_dir: &Path) -> anyhow::Result<FeatureConfig> {
-    let model_dir = if run_dir.join("model").is_dir() {
-        run_dir.join("model")
-    } else {
-        run_dir.to_path_buf()
-    };
-    let path = model_dir.join("config.toml");
-    let text = fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {}; --like takes a trained trial's folder (runs/<experiment>/<model>)",
-            path.display()
-        )
-    })?;
-    let record: earshot::experiment::TrialRecord = toml::from_str(&text)
-        .with_context(|| format!("{} is not a trial record of this earshot", path.display()))?;
+    let model_dir = earshot::experiment::TrialRecord::model_dir(run_dir);
+    let record = earshot::experiment::TrialRecord::read(&model_dir)
+        .map_err(|(path, reason)| anyhow::anyhow!("--like: {}: {reason}", path.display()))?;
     Ok(record.experiment.features)
 }
 

@@ -190,13 +190,10 @@ impl DatasetInfo {
     }
 }
 
-/// The data folder: `--to`, else `$EARSHOT_DATA`, else `~/.cache/earshot/data`.
+/// The data folder: `--to`, else where experiments look for datasets
+/// ([`crate::experiment::overrides::data_dir`]: `$EARSHOT_DATA`, else
+/// `~/.cache/earshot/data`).
 pub fn data_dir(to: Option<PathBuf>) -> PathBuf {
-    to.or_else(|| std::env::var_os("EARSHOT_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".cache/earshot/data")
-        })
+    crate::experiment::overrides::data_dir(to.as_deref())
+        .unwrap_or_else(|| PathBuf::from(".cache/earshot/data"))
 }

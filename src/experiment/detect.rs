@@ -106,18 +106,10 @@ fn read(path: &Path, hint: &str) -> Result<String, DetectError> {
 impl Detector {
     /// Loads `dir` (a trial folder `runs/<experiment>/<model>` or its `model/`).
     pub fn load(dir: &Path, device: Device) -> Result<Self, DetectError> {
-        let model_dir = if dir.join("model").is_dir() {
-            dir.join("model")
-        } else {
-            dir.to_path_buf()
-        };
-        let hint = "is this the folder of a trained trial (runs/<experiment>/<model>)?";
+        let model_dir = TrialRecord::model_dir(dir);
         let config_path = model_dir.join("config.toml");
-        let record: TrialRecord =
-            toml::from_str(&read(&config_path, hint)?).map_err(|e| DetectError::Model {
-                path: config_path.clone(),
-                reason: format!("unreadable ({e}); it may come from another earshot version"),
-            })?;
+        let record = TrialRecord::read(&model_dir)
+            .map_err(|(path, reason)| DetectError::Model { path, reason })?;
         if record.earshot_version != crate::VERSION {
             eprintln!(
                 "note: {} was trained with earshot {}; this is {}",
@@ -281,26 +273,33 @@ impl Detector {
                 kl_weight,
                 fitted,
             } => {
-                let window_errors = self.window_errors(model, &features);
-                let mse = train::mean(&window_errors.squared);
-                let mae = train::mean(&window_errors.absolute);
-                match fitted {
-                    None => (
-                        window_errors.scores(*kl_weight),
-                        mse,
-                        mae,
-                        Some((self.frames, self.hop)),
-                    ),
-                    Some(f) if f.per_clip() => {
-                        (self.clip_score(model, f, &features), mse, mae, None)
+                // A window scorer reads the residuals, which also give the
+                // errors: one pass over the windows either way.
+                let (scores, window_errors, span) = match fitted {
+                    Some(f) if !f.per_clip() => {
+                        let (scores, errors) = self.fitted_window_scores(model, f, &features);
+                        (scores, errors, Some((self.frames, self.hop)))
                     }
                     Some(f) => (
-                        self.fitted_window_scores(model, f, &features),
-                        mse,
-                        mae,
-                        Some((self.frames, self.hop)),
+                        self.clip_score(model, f, &features),
+                        self.window_errors(model, &features),
+                        None,
                     ),
-                }
+                    None => {
+                        let errors = self.window_errors(model, &features);
+                        (
+                            errors.scores(*kl_weight),
+                            errors,
+                            Some((self.frames, self.hop)),
+                        )
+                    }
+                };
+                (
+                    scores,
+                    train::mean(&window_errors.squared),
+                    train::mean(&window_errors.absolute),
+                    span,
+                )
             }
             Scorer::Reference(r) => (r.score(&features), f64::NAN, f64::NAN, r.unit_span()),
             Scorer::Ensemble { .. } => unreachable!("ensembles are scored above"),

@@ -88,27 +88,12 @@ pub fn named_tensors<M: Module>(model: &M) -> Vec<NamedTensor> {
     collector.tensors
 }
 
-fn read(path: &Path, hint: &str) -> Result<String, ExportError> {
-    std::fs::read_to_string(path).map_err(|e| ExportError::Trial {
-        path: path.to_path_buf(),
-        reason: format!("{e}; {hint}"),
-    })
-}
-
 /// Exports the trial in `run_dir` (or its `model/`) to `out`.
 pub fn export_safetensors(run_dir: &Path, out: &Path) -> Result<ExportSummary, ExportError> {
-    let model_dir = if run_dir.join("model").is_dir() {
-        run_dir.join("model")
-    } else {
-        run_dir.to_path_buf()
-    };
-    let hint = "is this the folder of a trained trial (runs/<experiment>/<model>)?";
+    let model_dir = TrialRecord::model_dir(run_dir);
     let config_path = model_dir.join("config.toml");
-    let config_text = read(&config_path, hint)?;
-    let record: TrialRecord = toml::from_str(&config_text).map_err(|e| ExportError::Trial {
-        path: config_path.clone(),
-        reason: format!("unreadable ({e}); it may come from another earshot version"),
-    })?;
+    let record = TrialRecord::read(&model_dir)
+        .map_err(|(path, reason)| ExportError::Trial { path, reason })?;
     let trial_err = |reason: String| ExportError::Trial {
         path: config_path.clone(),
         reason,

@@ -87,6 +87,35 @@ pub struct TrialRecord {
     pub experiment: Experiment,
 }
 
+impl TrialRecord {
+    /// The `model/` folder of a trial folder (`runs/<experiment>/<model>`),
+    /// or `dir` itself when it is already one.
+    pub fn model_dir(dir: &Path) -> PathBuf {
+        if dir.join("model").is_dir() {
+            dir.join("model")
+        } else {
+            dir.to_path_buf()
+        }
+    }
+
+    /// Reads `model_dir/config.toml`; the error is (file, reason with what to do).
+    pub fn read(model_dir: &Path) -> Result<Self, (PathBuf, String)> {
+        let path = model_dir.join("config.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            (
+                path.clone(),
+                format!("{e}; is this the folder of a trained trial (runs/<experiment>/<model>)?"),
+            )
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            (
+                path,
+                format!("unreadable ({e}); it may come from another earshot version"),
+            )
+        })
+    }
+}
+
 /// Why an experiment could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -184,13 +184,6 @@ impl ResidualMoments {
     }
 }
 
-/// Fits the residual Gaussian on `residuals` (`[windows, dims]`) at once.
-pub fn fit_mahalanobis(residuals: &[f32], dims: usize) -> Result<FittedScorer, String> {
-    let mut moments = ResidualMoments::new(dims);
-    moments.add(residuals);
-    moments.finish()
-}
-
 /// Pools the codes of each clip (`codes`: `[windows, width]`, `clip_of[w]`
 /// the clip of window `w`) into `[clips, 2 * width]`: mean, then population
 /// standard deviation. A clip without windows gets zeros.
@@ -347,6 +340,12 @@ impl FittedScorer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fit_mahalanobis(residuals: &[f32], dims: usize) -> Result<FittedScorer, String> {
+        let mut moments = ResidualMoments::new(dims);
+        moments.add(residuals);
+        moments.finish()
+    }
 
     #[test]
     fn an_identity_covariance_gives_back_the_mse_and_correlation_is_discounted() {

@@ -66,7 +66,7 @@ impl BoardWriter {
 
     /// Mirrors one line of `events.jsonl`.
     pub fn mirror(&mut self, event: &Value) -> std::io::Result<()> {
-        let bytes = encode(event, &self.hparams);
+        let (bytes, _) = encode(event, &self.hparams);
         if bytes.is_empty() {
             return Ok(());
         }
@@ -75,14 +75,15 @@ impl BoardWriter {
     }
 }
 
-/// The framed records of one event line.
-fn encode(event: &Value, hparams: &[(String, HParam)]) -> Vec<u8> {
+/// The framed records of one event line, and how many there are.
+fn encode(event: &Value, hparams: &[(String, HParam)]) -> (Vec<u8>, usize) {
     let t = event.get("t").and_then(Value::as_f64).unwrap_or_else(now);
+    let summaries = convert::summaries_of(event, hparams);
     let mut out = Vec::new();
-    for (step, values) in convert::summaries_of(event, hparams) {
-        out.extend(record::frame(&proto::summary_event(t, step, &values)));
+    for (step, values) in &summaries {
+        out.extend(record::frame(&proto::summary_event(t, *step, values)));
     }
-    out
+    (out, summaries.len())
 }
 
 fn hparams_in(trial_dir: &Path) -> Vec<(String, HParam)> {
@@ -155,8 +156,8 @@ pub fn export_trial(trial_dir: &Path) -> std::io::Result<Exported> {
     let mut bytes = record::frame(&proto::file_version_event(first_t));
     let mut records = 1;
     for event in &events {
-        let encoded = encode(event, &hparams);
-        records += record::unframe(&encoded).len();
+        let (encoded, count) = encode(event, &hparams);
+        records += count;
         bytes.extend(encoded);
     }
     // One export file per trial: an earlier export is replaced, not added to.

@@ -58,20 +58,32 @@ impl Detector {
         all
     }
 
-    /// Scores of every window by a fitted window scorer (Mahalanobis).
+    /// Scores of every window by a fitted window scorer (Mahalanobis), and
+    /// the windows' squared and absolute errors from the same residuals.
     pub(super) fn fitted_window_scores(
         &self,
         model: &Autoencoder,
         fitted: &FittedScorer,
         features: &crate::features::Features,
-    ) -> Vec<f32> {
+    ) -> (Vec<f32>, train::WindowErrors) {
         let mut scores = Vec::new();
+        let mut errors = train::WindowErrors::default();
+        let dims = self.frames * features.coeffs;
         self.for_each_block(features, |windows| {
             residual_batches(model, windows, &self.device, |b| {
-                scores.extend(fitted.score(b))
+                scores.extend(fitted.score(b));
+                for row in b.chunks_exact(dims) {
+                    let n = dims as f32;
+                    errors
+                        .squared
+                        .push(row.iter().map(|r| r * r).sum::<f32>() / n);
+                    errors
+                        .absolute
+                        .push(row.iter().map(|r| r.abs()).sum::<f32>() / n);
+                }
             });
         });
-        scores
+        (scores, errors)
     }
 
     /// The one score of a per-clip scorer (the latent mixture).

@@ -4,47 +4,26 @@
 /// `a [m, k] · b [k, n]` (row-major) into a new `[m, n]`.
 pub fn matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
     assert!(a.len() == m * k && b.len() == k * n, "matmul shapes");
-    let mut out = vec![0.0; m * n];
-    if m == 0 || n == 0 || k == 0 {
-        return out;
-    }
-    // SAFETY: row-major views of the three slices, lengths checked above; `out`
-    // is a fresh allocation.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            0.0f64,
-            1.0f64,
-            false,
-            false,
-            false,
-            parallelism(m * n * k),
-        );
-    }
-    out
+    product(a, (1, k as isize), b, [m, k, n])
 }
 
 /// `aᵀ · b` for row-major `a [k, m]` and `b [k, n]`, into a new `[m, n]`.
 pub fn matmul_at_b(a: &[f64], b: &[f64], k: usize, m: usize, n: usize) -> Vec<f64> {
     assert!(a.len() == k * m && b.len() == k * n, "aᵀb shapes");
+    // `a` read as its transpose [m, k]: column stride m, row stride 1.
+    product(a, (m as isize, 1), b, [m, k, n])
+}
+
+/// `A [m, k] · b [k, n]` with `A` read from `a` at (column, row) strides
+/// `a_strides`, and `b` row-major; lengths checked by the callers.
+fn product(a: &[f64], a_strides: (isize, isize), b: &[f64], [m, k, n]: [usize; 3]) -> Vec<f64> {
     let mut out = vec![0.0; m * n];
     if m == 0 || n == 0 || k == 0 {
         return out;
     }
-    // SAFETY: `a` read as its transpose [m, k] (column stride m, row stride 1),
-    // `b` as [k, n], `out` as [m, n]; every index lies within the checked lengths.
+    // SAFETY: `out` is a fresh [m, n] row-major allocation, `b` a checked
+    // [k, n] row-major slice, and every index of `a` at its strides lies
+    // within the length its caller checked.
     unsafe {
         gemm::gemm(
             m,
@@ -55,8 +34,8 @@ pub fn matmul_at_b(a: &[f64], b: &[f64], k: usize, m: usize, n: usize) -> Vec<f6
             n as isize,
             false,
             a.as_ptr(),
-            m as isize,
-            1,
+            a_strides.0,
+            a_strides.1,
             b.as_ptr(),
             1,
             n as isize,
