@@ -12,6 +12,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
 use super::cpu::{self, lstm_op};
+use super::gpu;
 
 /// A unidirectional LSTM layer over a sequence of `[batch, features]` steps.
 #[derive(Module, Debug)]
@@ -49,9 +50,9 @@ impl FusedLstm {
     }
 
     /// Whether [`Self::forward_sequence`] runs for tensors on `device` of `dtype`
-    /// (the CPU kernel: Flex backend, f32).
-    pub fn has_kernel(device: &Device, dtype: burn::tensor::DType) -> bool {
-        cpu::supported(device, dtype)
+    /// (the CPU kernel: Flex backend, f32; the GPU kernels: wgpu, f32).
+    pub fn has_kernel(&self, device: &Device, dtype: burn::tensor::DType) -> bool {
+        cpu::supported(device, dtype) || gpu::lstm_supported(device, dtype, self.hidden)
     }
 
     /// The fused gate weight `[input + hidden, 4 hidden]` and bias `[4 hidden]`.

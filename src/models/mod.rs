@@ -7,6 +7,7 @@ pub mod ae_score;
 pub mod cae;
 pub mod cpu;
 pub mod dense;
+pub mod gpu;
 pub mod lstm;
 pub mod reference;
 pub mod rnn;

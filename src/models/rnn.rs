@@ -115,8 +115,8 @@ enum Sequence {
 }
 
 impl Sequence {
-    /// Whether an LSTM layer over this sequence runs as the CPU kernel.
-    fn has_lstm_kernel(&self) -> bool {
+    /// Whether `layer` over this sequence runs as one kernel (CPU or GPU).
+    fn runs_kernel_of(&self, layer: &FusedLstm) -> bool {
         let (device, dtype) = match self {
             Sequence::Steps(steps) => match steps.first() {
                 Some(step) => (step.device(), step.dtype()),
@@ -124,7 +124,7 @@ impl Sequence {
             },
             Sequence::Whole(x) => (x.device(), x.dtype()),
         };
-        FusedLstm::has_kernel(&device, dtype)
+        layer.has_kernel(&device, dtype)
     }
 
     fn whole(self) -> Tensor<3> {
@@ -160,7 +160,7 @@ impl Sequence {
 impl RecurrentLayer {
     fn forward(&self, x: Sequence) -> Sequence {
         match self {
-            RecurrentLayer::Lstm(l) if x.has_lstm_kernel() => {
+            RecurrentLayer::Lstm(l) if x.runs_kernel_of(l) => {
                 Sequence::Whole(l.forward_sequence(x.whole()))
             }
             RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_steps(&x.steps())),
@@ -172,7 +172,7 @@ impl RecurrentLayer {
     /// The layer over `time` steps of the same input `x`.
     fn forward_repeated(&self, x: Tensor<2>, time: usize) -> Sequence {
         match self {
-            RecurrentLayer::Lstm(l) if FusedLstm::has_kernel(&x.device(), x.dtype()) => {
+            RecurrentLayer::Lstm(l) if l.has_kernel(&x.device(), x.dtype()) => {
                 Sequence::Whole(l.forward_sequence(x.unsqueeze_dim::<3>(1).repeat_dim(1, time)))
             }
             RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_constant(x, time)),

@@ -46,6 +46,22 @@ impl KernelSource for WgslKernel {
 }
 
 impl WgslKernel {
+    /// A kernel from `source` (a `shaders/` file) with its placeholder
+    /// `values`, launched with `threads` per workgroup.
+    pub(crate) fn new(
+        name: &'static str,
+        source: &'static str,
+        values: Vec<(&'static str, String)>,
+        threads: u32,
+    ) -> Self {
+        Self {
+            name,
+            source,
+            values,
+            threads,
+        }
+    }
+
     /// Threads per workgroup of the STFT kernel: one butterfly each, at most 256.
     pub(crate) fn stft_threads(n_fft: usize) -> u32 {
         (n_fft / 4).clamp(1, 256) as u32

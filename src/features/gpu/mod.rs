@@ -6,7 +6,7 @@
 //! within 1e-4 of each clip's largest value.
 
 mod adapters;
-mod kernels;
+pub(crate) mod kernels;
 mod plan;
 
 pub use adapters::{

@@ -1,7 +1,8 @@
 //! The CPU LSTM kernel as one burn operation with a hand-written backward
 //! pass (burn's backend-extension API): on the Flex backend an LSTM layer over
 //! a whole sequence is one node of the autodiff graph instead of ~15 per step.
-//! Other backends (wgpu) keep the composed layer in [`crate::models::lstm`].
+//! The same operation runs the GPU kernels on wgpu
+//! ([`crate::models::gpu::lstm_op`]); elsewhere the models compose burn's layers.
 
 use std::sync::Arc;
 
@@ -20,11 +21,12 @@ use super::bridge::{contiguous, register_grads, slice, tensor};
 use super::lstm::{self, LstmDims, LstmTrace};
 
 /// A whole-sequence LSTM layer as one backend operation.
-#[backend_extension(Flex, Autodiff)]
+#[backend_extension(Flex, Cube, Fusion, Autodiff)]
 pub trait LstmSequenceOps: burn::backend::Backend {
     /// Hidden states `[batch, time, hidden]` of an LSTM layer over `x`
     /// (`[batch, time, input]`), with `weight [input + hidden, 4 hidden]` and
     /// `bias [4 hidden]`, gates in the order input, forget, cell, output.
+    #[fusion(dtype = x, shape = crate::models::gpu::lstm_op::hidden_shape(x, weight))]
     fn lstm_sequence(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -33,7 +35,7 @@ pub trait LstmSequenceOps: burn::backend::Backend {
 }
 
 /// The hidden states of an LSTM layer over `x`; see [`LstmSequenceOps`].
-/// Call only where [`super::supported`] says so.
+/// Call only where [`super::supported`] or [`crate::models::gpu::lstm_supported`] says so.
 pub fn lstm_sequence(x: Tensor<3>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<3> {
     use burn::backend::Dispatch;
     Tensor::from_dispatch(Dispatch::lstm_sequence(
@@ -152,7 +154,10 @@ pub fn bilstm(layer: &BiLstm, x: Tensor<3>) -> Tensor<3> {
             && matches!(l.hidden_activation, Activation::Tanh(_))
     };
     let usable = layer.batch_first && standard(&layer.forward) && standard(&layer.reverse);
-    if !(usable && super::supported(&x.device(), x.dtype())) {
+    let (device, dtype) = (x.device(), x.dtype());
+    let kernel = super::supported(&device, dtype)
+        || crate::models::gpu::lstm_supported(&device, dtype, layer.forward.d_hidden);
+    if !(usable && kernel) {
         return layer.forward(x, None).0;
     }
     let (w, b) = fused(&layer.forward);

@@ -1,0 +1,166 @@
+//! The hand-written WGSL model kernels give what burn's own layers give,
+//! forward and backward, on burn's wgpu backend (lavapipe in CI): the same
+//! layer through the kernel and through burn's composed operations, the
+//! gradients of one loss, within 2e-5 of the largest value.
+
+use burn::nn::{BiLstmConfig, GateController};
+use burn::prelude::*;
+use burn::tensor::{DType, DeviceKind, Distribution, Gradients};
+use earshot::models::cpu::lstm_op::{bilstm, lstm_sequence};
+use earshot::models::gpu;
+use earshot::models::lstm::FusedLstm;
+
+fn device() -> Device {
+    let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    device.seed(7);
+    device
+}
+
+fn max_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    (a - b).abs().max().into_scalar::<f32>()
+}
+
+fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
+    let scale = want.clone().abs().max().into_scalar::<f32>().max(1.0);
+    let diff = max_difference(got, want);
+    assert!(
+        diff <= 2e-5 * scale,
+        "{what}: largest difference {diff} (scale {scale})"
+    );
+}
+
+fn assert_grads_close<const D: usize>(
+    what: &str,
+    tensor: &Tensor<D>,
+    ours: &Gradients,
+    theirs: &Gradients,
+) {
+    let grad = |g| tensor.grad(g).expect("a gradient");
+    assert_close(what, grad(ours), grad(theirs));
+}
+
+fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+}
+
+/// The kernel against the layer composed step by step from burn operations.
+fn check_lstm(batch: usize, time: usize, input: usize, hidden: usize) {
+    let device = device();
+    let layer = FusedLstm::new(input, hidden, &device);
+    assert!(layer.has_kernel(&device, DType::F32));
+    let x = normal([batch, time, input], &device).require_grad();
+    let ours = layer.forward_sequence(x.clone());
+    let steps: Vec<Tensor<2>> = (0..time)
+        .map(|t| x.clone().narrow(1, t, 1).reshape([batch, input]))
+        .collect();
+    let theirs = Tensor::stack(layer.forward_steps(&steps), 1);
+    let what = format!("lstm {batch}x{time}x{input}, hidden {hidden}");
+    assert_close(&format!("{what}: hidden states"), ours.clone(), theirs.clone());
+    let r = normal([batch, time, hidden], &device);
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_theirs = (theirs * r).sum().backward();
+    assert_grads_close(&format!("{what}: dx"), &x, &g_ours, &g_theirs);
+    let (w, b) = layer.gate_parameters();
+    assert_grads_close(&format!("{what}: dw"), &w, &g_ours, &g_theirs);
+    assert_grads_close(&format!("{what}: db"), &b, &g_ours, &g_theirs);
+}
+
+#[test]
+fn lstm_kernel_matches_the_composed_layer() {
+    // The bench's widths (hidden 64: 256 gate columns, one per thread); the
+    // composed reference costs dispatches per step, so few steps.
+    check_lstm(9, 8, 20, 64);
+    // Fewer gate columns than threads; one step; one sequence.
+    check_lstm(1, 1, 3, 5);
+    // More gate columns than threads (each thread takes several).
+    check_lstm(4, 3, 7, 70);
+}
+
+#[test]
+fn lstm_kernel_matches_the_cpu_kernel_over_a_long_sequence() {
+    // Thousands of frames: composed burn ops would take minutes on lavapipe,
+    // so the reference is the CPU kernel (itself held to a float64 reference).
+    let (batch, time, input, hidden) = (2, 2_000, 4, 8);
+    let gpu = device();
+    let cpu = Device::flex().autodiff();
+    let values = |shape: Vec<usize>, seed: u64| {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|i| (((i as u64 * 2_654_435_761 + seed) % 1_000) as f32 / 500.0 - 1.0) * 0.5)
+            .collect();
+        TensorData::new(v, shape)
+    };
+    let run = |device: &Device| {
+        let x = Tensor::<3>::from_data(values(vec![batch, time, input], 1), device).require_grad();
+        let w = Tensor::<2>::from_data(values(vec![input + hidden, 4 * hidden], 2), device)
+            .require_grad();
+        let b = Tensor::<1>::from_data(values(vec![4 * hidden], 3), device).require_grad();
+        let r = Tensor::<3>::from_data(values(vec![batch, time, hidden], 4), device);
+        let y = lstm_sequence(x.clone(), w.clone(), b.clone());
+        let g = (y.clone() * r).sum().backward();
+        let data = |t: Tensor<3>| t.into_data().convert::<f32>();
+        (
+            data(y),
+            x.grad(&g).unwrap().into_data(),
+            w.grad(&g).unwrap().into_data(),
+            b.grad(&g).unwrap().into_data(),
+        )
+    };
+    let (ours, theirs) = (run(&gpu), run(&cpu));
+    let pairs = [
+        ("hidden", ours.0, theirs.0),
+        ("dx", ours.1, theirs.1),
+        ("dw", ours.2, theirs.2),
+        ("db", ours.3, theirs.3),
+    ];
+    for (what, got, want) in pairs {
+        let got = got.try_to_vec::<f32>().unwrap();
+        let want = want.try_to_vec::<f32>().unwrap();
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let diff = got
+            .iter()
+            .zip(&want)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        // Gradients summed over 2,000 steps: f32 rounding in a different order.
+        assert!(diff <= 1e-4 * scale, "{what}: largest difference {diff} (scale {scale})");
+    }
+}
+
+#[test]
+fn bilstm_kernel_matches_burns_bilstm() {
+    let device = device();
+    let (batch, time, input, hidden) = (3, 5, 6, 16);
+    let layer = BiLstmConfig::new(input, hidden, true).init(&device);
+    let x = normal([batch, time, input], &device).require_grad();
+    let ours = bilstm(&layer, x.clone());
+    let theirs = layer.forward(x.clone(), None).0;
+    assert_close("bilstm hidden states", ours.clone(), theirs.clone());
+    let r = normal([batch, time, 2 * hidden], &device);
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_theirs = (theirs * r).sum().backward();
+    assert_grads_close("bilstm dx", &x, &g_ours, &g_theirs);
+    for lstm in [&layer.forward, &layer.reverse] {
+        let forget = lstm.forget_gate.as_ref().unwrap();
+        let gates: [&GateController; 4] =
+            [&lstm.input_gate, forget, &lstm.output_gate, &lstm.cell_gate];
+        for gate in gates {
+            for linear in [&gate.input_transform, &gate.hidden_transform] {
+                assert_grads_close("bilstm dw", &linear.weight.val(), &g_ours, &g_theirs);
+            }
+        }
+    }
+}
+
+#[test]
+fn kernels_run_on_wgpu_only_and_within_workgroup_memory() {
+    let wgpu = Device::wgpu(DeviceKind::DefaultDevice);
+    assert!(gpu::supported(&wgpu, DType::F32));
+    assert!(gpu::supported(&wgpu.clone().autodiff(), DType::F32));
+    assert!(!gpu::supported(&Device::flex(), DType::F32));
+    assert!(gpu::lstm_supported(&wgpu, DType::F32, gpu::MAX_LSTM_HIDDEN));
+    // Past the kernels' workgroup memory the layer is composed by burn.
+    assert!(!gpu::lstm_supported(&wgpu, DType::F32, gpu::MAX_LSTM_HIDDEN + 1));
+    let layer = FusedLstm::new(2, gpu::MAX_LSTM_HIDDEN + 1, &wgpu);
+    assert!(!layer.has_kernel(&wgpu, DType::F32));
+}
