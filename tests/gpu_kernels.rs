@@ -164,3 +164,45 @@ fn kernels_run_on_wgpu_only_and_within_workgroup_memory() {
     let layer = FusedLstm::new(2, gpu::MAX_LSTM_HIDDEN + 1, &wgpu);
     assert!(!layer.has_kernel(&wgpu, DType::F32));
 }
+
+#[test]
+fn batch_norm_relu_kernel_matches_burns_batch_norm_and_relu() {
+    use burn::module::Param;
+    use burn::nn::{BatchNorm, BatchNormConfig};
+    use earshot::models::gpu::norm_op::batch_norm_relu;
+    let device = device();
+    // A batch like the bench's; one wider than the threads; two rows.
+    for (rows, channels) in [(64, 128), (300, 5), (2, 3)] {
+        let gamma = normal([channels], &device);
+        let beta = normal([channels], &device);
+        let norm = |device: &Device| -> BatchNorm {
+            let mut n = BatchNormConfig::new(channels).init(device);
+            n.gamma = Param::from_tensor(gamma.clone());
+            n.beta = Param::from_tensor(beta.clone());
+            n
+        };
+        let (ours_norm, theirs_norm) = (norm(&device), norm(&device));
+        let x = (normal([rows, channels], &device) * 3.0 + 1.0).require_grad();
+        let ours = batch_norm_relu(&ours_norm, x.clone());
+        let theirs = burn::tensor::activation::relu(theirs_norm.forward(x.clone()));
+        let what = format!("batch norm + relu {rows}x{channels}");
+        assert_close(&format!("{what}: output"), ours.clone(), theirs.clone());
+        let r = normal([rows, channels], &device);
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        assert_grads_close(&format!("{what}: dx"), &x, &g_ours, &g_theirs);
+        for (name, a, b) in [
+            ("dgamma", &ours_norm.gamma, &theirs_norm.gamma),
+            ("dbeta", &ours_norm.beta, &theirs_norm.beta),
+        ] {
+            let (a, b) = (a.val().grad(&g_ours).unwrap(), b.val().grad(&g_theirs).unwrap());
+            assert_close(&format!("{what}: {name}"), a, b);
+        }
+        for (name, a, b) in [
+            ("running mean", &ours_norm.running_mean, &theirs_norm.running_mean),
+            ("running var", &ours_norm.running_var, &theirs_norm.running_var),
+        ] {
+            assert_close(&format!("{what}: {name}"), a.value(), b.value());
+        }
+    }
+}

@@ -3,9 +3,9 @@
 
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use super::gpu::norm_op::batch_norm_relu;
 use super::ae_score::{
     AeScore, default_latent_components, default_latent_neighbors, is_default_components,
     is_default_neighbors,
@@ -79,7 +79,7 @@ impl DenseBlock {
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        relu(self.norm.forward(self.linear.forward(x)))
+        batch_norm_relu(&self.norm, self.linear.forward(x))
     }
 }
 

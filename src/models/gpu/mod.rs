@@ -2,12 +2,15 @@
 //! burn's cost per operation is a kernel dispatch: an LSTM layer over a whole
 //! sequence is one persistent kernel forward and one backward
 //! (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`) plus a few
-//! matmuls, instead of several dispatches per time step. Wired into autodiff
+//! matmuls, instead of several dispatches per time step; a training batch norm
+//! + ReLU is one kernel each way ([`norm_op`]). Wired into autodiff
 //! through burn's backend-extension API ([`lstm_op`]); [`supported`] says
 //! where they run. Held to burn's own layers in `tests/gpu_kernels.rs`.
 
 mod lstm;
 pub mod lstm_op;
+mod norm;
+pub mod norm_op;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -1,0 +1,74 @@
+// Batch normalisation in training mode followed by ReLU, for a [rows,
+// channels] activation: one workgroup per channel computes the batch mean and
+// (biased) variance by tree reduction in workgroup memory, then writes
+// max((x - mean) / sqrt(var + eps) * gamma + beta, 0). burn runs this as a
+// score of separate kernels (its fusion leaves the training batch norm
+// unfused), which made most of the dense autoencoder's dispatches.
+
+const THREADS: u32 = {{ threads }}u;
+const EPSILON: f32 = {{ epsilon }};
+
+// binding 0: x, [rows, channels].
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+// binding 1, 2: gamma and beta, one per channel.
+@group(0) @binding(1) var<storage, read_write> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> beta: array<f32>;
+// binding 3: output, [rows, channels].
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+// binding 4, 5: output, the batch mean and biased variance per channel.
+@group(0) @binding(4) var<storage, read_write> batch_mean: array<f32>;
+@group(0) @binding(5) var<storage, read_write> batch_var: array<f32>;
+// binding 6: [0] rows, [1] channels, [2] workgroups per row of the grid.
+@group(0) @binding(6) var<storage, read_write> params: array<u32>;
+
+var<workgroup> partial: array<f32, THREADS>;
+
+fn workgroup_sum(value: f32, lid: u32) -> f32 {
+    partial[lid] = value;
+    workgroupBarrier();
+    for (var half = THREADS / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            partial[lid] += partial[lid + half];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
+
+@compute @workgroup_size({{ threads }})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let rows = params[0];
+    let channels = params[1];
+    let channel = wg.x + wg.y * params[2];
+    // Idle workgroups of the last grid row still reach every barrier.
+    let in_range = channel < channels;
+    let c = min(channel, channels - 1u);
+    let n = f32(rows);
+
+    var sum = 0.0;
+    for (var r = lid; r < rows; r += THREADS) {
+        sum += x[r * channels + c];
+    }
+    let mean = workgroup_sum(sum, lid) / n;
+    var squares = 0.0;
+    for (var r = lid; r < rows; r += THREADS) {
+        let d = x[r * channels + c] - mean;
+        squares += d * d;
+    }
+    let variance = workgroup_sum(squares, lid) / n;
+    let std_dev = sqrt(variance + EPSILON);
+    let g = gamma[c];
+    let b = beta[c];
+    if (in_range) {
+        for (var r = lid; r < rows; r += THREADS) {
+            let v = (x[r * channels + c] - mean) / std_dev * g + b;
+            y[r * channels + c] = max(v, 0.0);
+        }
+        if (lid == 0u) {
+            batch_mean[c] = mean;
+            batch_var[c] = variance;
+        }
+    }
+}
