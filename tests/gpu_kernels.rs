@@ -3,9 +3,11 @@
 //! layer through the kernel and through burn's composed operations, the
 //! gradients of one loss, within 2e-5 of the largest value.
 
+use burn::nn::gru::GruConfig;
 use burn::nn::{BiLstmConfig, GateController};
 use burn::prelude::*;
 use burn::tensor::{DType, DeviceKind, Distribution, Gradients};
+use earshot::models::cpu::gru_op::gru;
 use earshot::models::cpu::lstm_op::{bilstm, lstm_sequence};
 use earshot::models::gpu;
 use earshot::models::lstm::FusedLstm;
@@ -56,7 +58,11 @@ fn check_lstm(batch: usize, time: usize, input: usize, hidden: usize) {
         .collect();
     let theirs = Tensor::stack(layer.forward_steps(&steps), 1);
     let what = format!("lstm {batch}x{time}x{input}, hidden {hidden}");
-    assert_close(&format!("{what}: hidden states"), ours.clone(), theirs.clone());
+    assert_close(
+        &format!("{what}: hidden states"),
+        ours.clone(),
+        theirs.clone(),
+    );
     let r = normal([batch, time, hidden], &device);
     let g_ours = (ours * r.clone()).sum().backward();
     let g_theirs = (theirs * r).sum().backward();
@@ -123,7 +129,10 @@ fn lstm_kernel_matches_the_cpu_kernel_over_a_long_sequence() {
             .zip(&want)
             .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         // Gradients summed over 2,000 steps: f32 rounding in a different order.
-        assert!(diff <= 1e-4 * scale, "{what}: largest difference {diff} (scale {scale})");
+        assert!(
+            diff <= 1e-4 * scale,
+            "{what}: largest difference {diff} (scale {scale})"
+        );
     }
 }
 
@@ -153,15 +162,59 @@ fn bilstm_kernel_matches_burns_bilstm() {
 }
 
 #[test]
+fn gru_kernel_matches_burns_gru() {
+    let device = device();
+    // The bench's widths (hidden 64: 192 gate columns) with and without
+    // biases; more gate columns than threads; one step of one sequence.
+    for (batch, time, input, hidden, bias) in [
+        (4, 3, 20, 64, true),
+        (2, 2, 5, 90, false),
+        (1, 1, 3, 4, true),
+    ] {
+        let layer = GruConfig::new(input, hidden, bias).init(&device);
+        let x = normal([batch, time, input], &device).require_grad();
+        let ours = gru(&layer, x.clone());
+        let theirs = layer.forward(x.clone(), None);
+        let what = format!("gru {batch}x{time}x{input}, hidden {hidden}, bias {bias}");
+        assert_close(
+            &format!("{what}: hidden states"),
+            ours.clone(),
+            theirs.clone(),
+        );
+        let r = normal([batch, time, hidden], &device);
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        assert_grads_close(&format!("{what}: dx"), &x, &g_ours, &g_theirs);
+        for gate in [&layer.update_gate, &layer.reset_gate, &layer.new_gate] {
+            for linear in [&gate.input_transform, &gate.hidden_transform] {
+                let w = linear.weight.val();
+                assert_grads_close(&format!("{what}: dw"), &w, &g_ours, &g_theirs);
+                if let Some(b) = &linear.bias {
+                    assert_grads_close(&format!("{what}: db"), &b.val(), &g_ours, &g_theirs);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn kernels_run_on_wgpu_only_and_within_workgroup_memory() {
     let wgpu = Device::wgpu(DeviceKind::DefaultDevice);
     assert!(gpu::supported(&wgpu, DType::F32));
     assert!(gpu::supported(&wgpu.clone().autodiff(), DType::F32));
     assert!(!gpu::supported(&Device::flex(), DType::F32));
-    assert!(gpu::lstm_supported(&wgpu, DType::F32, gpu::MAX_LSTM_HIDDEN));
+    assert!(gpu::recurrent_supported(
+        &wgpu,
+        DType::F32,
+        gpu::MAX_RECURRENT_HIDDEN
+    ));
     // Past the kernels' workgroup memory the layer is composed by burn.
-    assert!(!gpu::lstm_supported(&wgpu, DType::F32, gpu::MAX_LSTM_HIDDEN + 1));
-    let layer = FusedLstm::new(2, gpu::MAX_LSTM_HIDDEN + 1, &wgpu);
+    assert!(!gpu::recurrent_supported(
+        &wgpu,
+        DType::F32,
+        gpu::MAX_RECURRENT_HIDDEN + 1
+    ));
+    let layer = FusedLstm::new(2, gpu::MAX_RECURRENT_HIDDEN + 1, &wgpu);
     assert!(!layer.has_kernel(&wgpu, DType::F32));
 }
 
@@ -195,12 +248,23 @@ fn batch_norm_relu_kernel_matches_burns_batch_norm_and_relu() {
             ("dgamma", &ours_norm.gamma, &theirs_norm.gamma),
             ("dbeta", &ours_norm.beta, &theirs_norm.beta),
         ] {
-            let (a, b) = (a.val().grad(&g_ours).unwrap(), b.val().grad(&g_theirs).unwrap());
+            let (a, b) = (
+                a.val().grad(&g_ours).unwrap(),
+                b.val().grad(&g_theirs).unwrap(),
+            );
             assert_close(&format!("{what}: {name}"), a, b);
         }
         for (name, a, b) in [
-            ("running mean", &ours_norm.running_mean, &theirs_norm.running_mean),
-            ("running var", &ours_norm.running_var, &theirs_norm.running_var),
+            (
+                "running mean",
+                &ours_norm.running_mean,
+                &theirs_norm.running_mean,
+            ),
+            (
+                "running var",
+                &ours_norm.running_var,
+                &theirs_norm.running_var,
+            ),
         ] {
             assert_close(&format!("{what}: {name}"), a.value(), b.value());
         }

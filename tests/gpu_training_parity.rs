@@ -86,8 +86,14 @@ fn check(config: ModelConfig, frames: usize, coeffs: usize) {
         .zip(&start)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    assert!(moved > 1e-3, "{config:?}: three steps changed nothing ({moved})");
-    assert!(worst <= 1e-4, "{config:?}: largest parameter difference {worst}");
+    assert!(
+        moved > 1e-3,
+        "{config:?}: three steps changed nothing ({moved})"
+    );
+    assert!(
+        worst <= 1e-4,
+        "{config:?}: largest parameter difference {worst}"
+    );
 }
 
 #[test]

@@ -5,11 +5,11 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::gpu::norm_op::batch_norm_relu;
 use super::ae_score::{
     AeScore, default_latent_components, default_latent_neighbors, is_default_components,
     is_default_neighbors,
 };
+use super::gpu::norm_op::batch_norm_relu;
 
 /// Dense autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

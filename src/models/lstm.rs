@@ -52,7 +52,7 @@ impl FusedLstm {
     /// Whether [`Self::forward_sequence`] runs for tensors on `device` of `dtype`
     /// (the CPU kernel: Flex backend, f32; the GPU kernels: wgpu, f32).
     pub fn has_kernel(&self, device: &Device, dtype: burn::tensor::DType) -> bool {
-        cpu::supported(device, dtype) || gpu::lstm_supported(device, dtype, self.hidden)
+        cpu::supported(device, dtype) || gpu::recurrent_supported(device, dtype, self.hidden)
     }
 
     /// The fused gate weight `[input + hidden, 4 hidden]` and bias `[4 hidden]`.

@@ -20,12 +20,14 @@ use burn::prelude::*;
 use super::bridge::{contiguous, register_grads, slice, supported, tensor};
 use super::gru::{self, GruDims, GruTrace};
 
-/// A whole-sequence GRU layer as one backend operation.
-#[backend_extension(Flex, Autodiff)]
+/// A whole-sequence GRU layer as one backend operation (the CPU kernel on
+/// Flex, the GPU kernels on wgpu: [`crate::models::gpu::gru_op`]).
+#[backend_extension(Flex, Cube, Fusion, Autodiff)]
 pub trait GruSequenceOps: burn::backend::Backend {
     /// Hidden states `[batch, time, hidden]` for `x [batch, time, input]`, with
     /// `w_input [input, 3 hidden]`, `w_hidden [hidden, 3 hidden]` and their
     /// biases `[3 hidden]`, gates in the order update, reset, new.
+    #[fusion(dtype = x, shape = crate::models::gpu::gru_op::hidden_shape(x, w_hidden))]
     fn gru_sequence(
         x: FloatTensor<Self>,
         w_input: FloatTensor<Self>,
@@ -35,7 +37,7 @@ pub trait GruSequenceOps: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// `layer.forward(x, None)` through the CPU kernel where it runs (Flex, f32,
+/// `layer.forward(x, None)` through the CPU or GPU kernels where they run (Flex or wgpu, f32,
 /// burn's default GRU: reset after the product, sigmoid and tanh, no clip),
 /// else through burn.
 pub fn gru(layer: &Gru, x: Tensor<3>) -> Tensor<3> {
@@ -43,7 +45,10 @@ pub fn gru(layer: &Gru, x: Tensor<3>) -> Tensor<3> {
         && layer.clip.is_none()
         && matches!(layer.gate_activation, Activation::Sigmoid(_))
         && matches!(layer.hidden_activation, Activation::Tanh(_));
-    if !(standard && supported(&x.device(), x.dtype())) {
+    let (device, dtype) = (x.device(), x.dtype());
+    let kernel = supported(&device, dtype)
+        || crate::models::gpu::recurrent_supported(&device, dtype, layer.d_hidden);
+    if !(standard && kernel) {
         return layer.forward(x, None);
     }
     // Parameters are read in the order burn's own forward pass reads them, gate

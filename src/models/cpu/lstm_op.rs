@@ -35,7 +35,7 @@ pub trait LstmSequenceOps: burn::backend::Backend {
 }
 
 /// The hidden states of an LSTM layer over `x`; see [`LstmSequenceOps`].
-/// Call only where [`super::supported`] or [`crate::models::gpu::lstm_supported`] says so.
+/// Call only where [`super::supported`] or [`crate::models::gpu::recurrent_supported`] says so.
 pub fn lstm_sequence(x: Tensor<3>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<3> {
     use burn::backend::Dispatch;
     Tensor::from_dispatch(Dispatch::lstm_sequence(
@@ -156,7 +156,7 @@ pub fn bilstm(layer: &BiLstm, x: Tensor<3>) -> Tensor<3> {
     let usable = layer.batch_first && standard(&layer.forward) && standard(&layer.reverse);
     let (device, dtype) = (x.device(), x.dtype());
     let kernel = super::supported(&device, dtype)
-        || crate::models::gpu::lstm_supported(&device, dtype, layer.forward.d_hidden);
+        || crate::models::gpu::recurrent_supported(&device, dtype, layer.forward.d_hidden);
     if !(usable && kernel) {
         return layer.forward(x, None).0;
     }

@@ -29,7 +29,11 @@ impl Dims {
             "x is [batch, time, input], weight 2-D"
         );
         let hidden = ws[1] / 4;
-        assert_eq!(ws[0], xs[2] + hidden, "weight is [input + hidden, 4 hidden]");
+        assert_eq!(
+            ws[0],
+            xs[2] + hidden,
+            "weight is [input + hidden, 4 hidden]"
+        );
         Self {
             batch: xs[0],
             time: xs[1],
@@ -64,9 +68,11 @@ impl Dims {
 }
 
 /// A new contiguous f32 tensor on `like`'s device (contents undefined).
-fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
+pub(super) fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
     let shape = shape.into();
-    let handle = like.client.empty(shape.num_elements().max(1) * DType::F32.size());
+    let handle = like
+        .client
+        .empty(shape.num_elements().max(1) * DType::F32.size());
     CubeTensor::new_contiguous(
         like.client.clone(),
         like.device.clone(),
@@ -90,10 +96,10 @@ fn input_weight(weight: CubeTensor, d: Dims) -> CubeTensor {
 }
 
 /// `[batch, workgroups per grid row]` for one workgroup per sequence.
-fn params(like: &CubeTensor, d: Dims) -> burn::cubecl::server::Handle {
-    let (width, _) = grid(d.batch as u32);
+pub(super) fn sequence_params(like: &CubeTensor, batch: usize) -> burn::cubecl::server::Handle {
+    let (width, _) = grid(batch as u32);
     like.client
-        .create_from_slice(bytemuck::cast_slice(&[d.batch as u32, width]))
+        .create_from_slice(bytemuck::cast_slice(&[batch as u32, width]))
 }
 
 /// Hidden states, gate activations and cell states of an LSTM layer over `x`
@@ -119,7 +125,7 @@ pub fn forward(
         x,
         input_weight(weight.clone(), d),
     ));
-    let params = params(&hidden, d);
+    let params = sequence_params(&hidden, d.batch);
     d.kernel("lstm_forward", FORWARD).launch(
         &hidden.client,
         d.batch as u32,
@@ -154,7 +160,7 @@ pub fn backward(
         let [hidden, gates, cells] = saved.map(into_contiguous);
         let x = into_contiguous(x);
         let grad_hidden = into_contiguous(grad_hidden);
-        let params = params(&grad_gates, d);
+        let params = sequence_params(&grad_gates, d.batch);
         d.kernel("lstm_backward", BACKWARD).launch(
             &grad_gates.client,
             d.batch as u32,

@@ -1,12 +1,14 @@
 //! Hand-written WGSL kernels for the models on burn's wgpu backend, where
 //! burn's cost per operation is a kernel dispatch: an LSTM layer over a whole
 //! sequence is one persistent kernel forward and one backward
-//! (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`) plus a few
-//! matmuls, instead of several dispatches per time step; a training batch norm
+//! (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`; the GRU's
+//! likewise) plus a few matmuls, instead of several dispatches per time step; a training batch norm
 //! + ReLU is one kernel each way ([`norm_op`]). Wired into autodiff
 //! through burn's backend-extension API ([`lstm_op`]); [`supported`] says
 //! where they run. Held to burn's own layers in `tests/gpu_kernels.rs`.
 
+mod gru;
+pub mod gru_op;
 mod lstm;
 pub mod lstm_op;
 mod norm;
@@ -55,11 +57,12 @@ pub fn supported(device: &Device, dtype: DType) -> bool {
     }
 }
 
-/// The largest hidden size the LSTM kernels take: their workgroup memory
-/// (6 x hidden floats) must fit WebGPU's guaranteed 16 KiB.
-pub const MAX_LSTM_HIDDEN: usize = 640;
+/// The largest hidden size the recurrent kernels take: their workgroup
+/// memory (up to 6 x hidden floats) must fit WebGPU's guaranteed 16 KiB.
+pub const MAX_RECURRENT_HIDDEN: usize = 640;
 
-/// Whether an LSTM layer of `hidden` units runs as the GPU kernels here.
-pub fn lstm_supported(device: &Device, dtype: DType, hidden: usize) -> bool {
-    hidden <= MAX_LSTM_HIDDEN && supported(device, dtype)
+/// Whether a recurrent layer (LSTM, GRU) of `hidden` units runs as the GPU
+/// kernels here.
+pub fn recurrent_supported(device: &Device, dtype: DType, hidden: usize) -> bool {
+    hidden <= MAX_RECURRENT_HIDDEN && supported(device, dtype)
 }

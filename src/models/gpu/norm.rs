@@ -2,32 +2,21 @@
 
 use burn::backend::wgpu::{CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
-use burn::tensor::{DType, Shape};
 
+use super::lstm::empty;
 use crate::features::gpu::kernels::{WgslKernel, grid};
 
 const FORWARD: &str = include_str!("../../../shaders/batch_norm_relu.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/batch_norm_relu_backward.wgsl");
 
-/// A new contiguous f32 tensor on `like`'s device (contents undefined).
-fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
-    let shape = shape.into();
-    let handle = like
-        .client
-        .empty(shape.num_elements().max(1) * DType::F32.size());
-    CubeTensor::new_contiguous(
-        like.client.clone(),
-        like.device.clone(),
-        shape,
-        handle,
-        DType::F32,
-    )
-}
-
 /// `[rows, channels]` of a 2-D activation.
 fn dims(x: &CubeTensor) -> (usize, usize) {
     let shape = x.meta.shape();
-    assert_eq!(shape.num_dims(), 2, "batch norm + ReLU takes [rows, channels]");
+    assert_eq!(
+        shape.num_dims(),
+        2,
+        "batch norm + ReLU takes [rows, channels]"
+    );
     (shape[0], shape[1])
 }
 
@@ -47,11 +36,8 @@ fn kernel(name: &'static str, source: &'static str, rows: usize, epsilon: f64) -
 
 fn params(like: &CubeTensor, rows: usize, channels: usize) -> burn::cubecl::server::Handle {
     let (width, _) = grid(channels as u32);
-    like.client.create_from_slice(bytemuck::cast_slice(&[
-        rows as u32,
-        channels as u32,
-        width,
-    ]))
+    like.client
+        .create_from_slice(bytemuck::cast_slice(&[rows as u32, channels as u32, width]))
 }
 
 /// `relu(batch_norm(x))` with batch statistics, and those statistics (mean,
@@ -67,7 +53,11 @@ pub fn forward(
     let mean = empty(&x, [channels]);
     let var = empty(&x, [channels]);
     if rows > 0 && channels > 0 {
-        let (x, gamma, beta) = (into_contiguous(x), into_contiguous(gamma), into_contiguous(beta));
+        let (x, gamma, beta) = (
+            into_contiguous(x),
+            into_contiguous(gamma),
+            into_contiguous(beta),
+        );
         let params = params(&y, rows, channels);
         kernel("batch_norm_relu", FORWARD, rows, epsilon).launch(
             &y.client,
@@ -100,7 +90,11 @@ pub fn backward(
     let grad_beta = empty(&x, [channels]);
     if rows > 0 && channels > 0 {
         let [mean, var, y] = saved.map(into_contiguous);
-        let (x, gamma, grad_y) = (into_contiguous(x), into_contiguous(gamma), into_contiguous(grad_y));
+        let (x, gamma, grad_y) = (
+            into_contiguous(x),
+            into_contiguous(gamma),
+            into_contiguous(grad_y),
+        );
         let params = params(&grad_x, rows, channels);
         kernel("batch_norm_relu_backward", BACKWARD, rows, epsilon).launch(
             &grad_x.client,

@@ -181,7 +181,10 @@ pub fn batch_norm_relu(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
         norm.beta.val().into_dispatch(),
         norm.epsilon,
     );
-    let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
+    let (mean, var) = (
+        Tensor::<1>::from_dispatch(mean),
+        Tensor::<1>::from_dispatch(var),
+    );
     let momentum = norm.momentum;
     let blend = |running: Tensor<1>, batch: Tensor<1>| {
         running
@@ -192,6 +195,7 @@ pub fn batch_norm_relu(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
     };
     norm.running_mean
         .update(blend(norm.running_mean.value_sync(), mean));
-    norm.running_var.update(blend(norm.running_var.value_sync(), var));
+    norm.running_var
+        .update(blend(norm.running_var.value_sync(), var));
     Tensor::from_dispatch(y)
 }
