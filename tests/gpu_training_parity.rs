@@ -108,3 +108,36 @@ fn dense_autoencoder_trains_to_the_same_numbers_on_cpu_and_wgpu() {
         toml::from_str("kind = \"dense\"\nhidden = [64, 32]\nbottleneck = 8").unwrap();
     check(config, 5, 16);
 }
+
+#[test]
+fn batches_gathered_on_the_device_equal_batches_copied_from_the_host() {
+    use earshot::data::WindowSet;
+    use earshot::train::batches::Batches;
+    let (count, frames, coeffs) = (50, 4, 3);
+    let set = WindowSet {
+        frames,
+        coeffs,
+        data: (0..count * frames * coeffs)
+            .map(|i| i as f32 * 0.5 - 7.0)
+            .collect(),
+        clip: (0..count).map(|i| i / 5).collect(),
+    };
+    let wgpu = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let resident = Batches::new(&set, &wgpu);
+    let host = Batches::from_host(&set, &wgpu);
+    assert!(resident.is_resident() && !host.is_resident());
+    // Per pass: 4 bytes of index per window against every window's values.
+    assert_eq!(resident.upload_bytes_per_pass(), count * 4);
+    assert_eq!(host.upload_bytes_per_pass(), count * frames * coeffs * 4);
+    let indices = [49, 0, 7, 7, 23];
+    let got = resident.get(&indices);
+    assert_eq!(got.dims(), [5, frames, coeffs]);
+    let got = got.into_data();
+    assert_eq!(got, host.get(&indices).into_data());
+    // Windows 49 and 0, checked by hand: window w starts at w * 12.
+    let values = got.try_to_vec::<f32>().unwrap();
+    assert_eq!(values[0], 49.0 * 12.0 * 0.5 - 7.0);
+    assert_eq!(values[12], -7.0);
+    // On the CPU nothing is kept resident.
+    assert!(!Batches::new(&set, &Device::flex()).is_resident());
+}

@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, Normal};
 
+use super::batches::Batches;
 use super::checkpoint::{self, Checkpoint, LoopState};
 use super::events::EventLog;
 use super::fused_adam::adam_for;
@@ -197,6 +198,11 @@ pub fn train_trial(
         last_train: f64::NAN,
         run_id: Some(trial.run_id.to_string()),
     };
+    // On a GPU both sets go up once; each batch is gathered there.
+    let train_batches = Batches::new(train, &autodiff);
+    let valid_batches = Batches::new(valid, &trial.device);
+    let upload_per_epoch =
+        train_batches.upload_bytes_per_pass() + valid_batches.upload_bytes_per_pass();
     if trial.resume
         && let Some(ckpt) =
             checkpoint::latest(&checkpoints, Some(trial.run_id)).map_err(io(&checkpoints))?
@@ -207,7 +213,7 @@ pub fn train_trial(
             .map_err(io(&events_path))?;
     } else {
         events
-            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len()}))
+            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "upload_bytes_per_epoch": upload_per_epoch}))
             .map_err(io(&events_path))?;
     }
 
@@ -224,13 +230,13 @@ pub fn train_trial(
             break;
         }
         let lr = cfg.learning_rate_at(epoch);
-        let (trained, train_loss) = train_epoch(model, &mut optim, train, trial, epoch, &autodiff);
+        let (trained, train_loss) = train_epoch(model, &mut optim, &train_batches, trial, epoch);
         model = trained;
         let epoch_number = epoch + 1;
         let valid_loss = if valid.is_empty() {
             train_loss
         } else {
-            mean(&evaluate(&model.valid(), valid, &trial.device).squared)
+            mean(&evaluate_batches(&model.valid(), &valid_batches).squared)
         };
         events
             .loss(epoch_number, "train", train_loss, lr)
@@ -359,16 +365,16 @@ fn restore(
 fn train_epoch(
     mut model: Autoencoder,
     optim: &mut ModuleOptimizer,
-    train: &WindowSet,
+    batches: &Batches,
     trial: &Trial,
     epoch: usize,
-    autodiff: &Device,
 ) -> (Autoencoder, f64) {
     let cfg = trial.train;
     let lr = cfg.learning_rate_at(epoch);
     let kl_weight = trial.model.kl_weight(epoch);
     let normal = Normal::new(0.0f32, 1.0).expect("unit normal");
     let mut rng = epoch_rng(trial.seed, epoch);
+    let train = batches.set();
     let mut order: Vec<usize> = (0..train.len()).collect();
     order.shuffle(&mut rng);
     // Losses stay on the device and are read once per epoch: no sync per step.
@@ -379,12 +385,15 @@ fn train_epoch(
         if indices.len() < 2 && train.len() >= 2 {
             continue;
         }
-        let x = batch_tensor(train, indices, autodiff);
+        let x = batches.get(indices);
         let noise = model.noise_dim().map(|d| {
             let values: Vec<f32> = (0..indices.len() * d)
                 .map(|_| normal.sample(&mut rng))
                 .collect();
-            Tensor::<2>::from_data(TensorData::new(values, [indices.len(), d]), autodiff)
+            Tensor::<2>::from_data(
+                TensorData::new(values, [indices.len(), d]),
+                batches.device(),
+            )
         });
         let loss = model.loss(x, noise, kl_weight);
         let detached = loss.clone().detach();
@@ -470,11 +479,16 @@ impl WindowErrors {
 
 /// Per-window reconstruction errors over `set` (the model at evaluation: no sampling).
 pub fn evaluate(model: &Autoencoder, set: &WindowSet, device: &Device) -> WindowErrors {
+    evaluate_batches(model, &Batches::from_host(set, device))
+}
+
+/// [`evaluate`] over `batches` (a set kept on the device for every epoch's validation).
+pub fn evaluate_batches(model: &Autoencoder, batches: &Batches) -> WindowErrors {
     let mut errors = WindowErrors::default();
-    let all: Vec<usize> = (0..set.len()).collect();
+    let all: Vec<usize> = (0..batches.set().len()).collect();
     let values = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
     for indices in all.chunks(EVAL_BATCH) {
-        let x = batch_tensor(set, indices, device);
+        let x = batches.get(indices);
         let out = model.forward(x.clone(), None);
         let (mse, mae) = window_errors(x, out.reconstruction);
         errors.squared.extend(values(mse));

@@ -1,0 +1,94 @@
+//! Where batches of windows come from. On a GPU the whole window set is
+//! uploaded once and each batch is gathered on the device (one small index
+//! upload and one dispatch), so an epoch moves almost nothing across PCIe;
+//! on the CPU, and for sets past [`RESIDENT_LIMIT_BYTES`], each batch is
+//! copied from the host as before. Both give the same values.
+
+use burn::prelude::*;
+use burn::tensor::DType;
+
+use crate::data::WindowSet;
+use crate::models::gpu;
+
+/// The largest window set kept on the device (also well under the storage
+/// buffer limit of desktop GPUs); larger sets go batch by batch.
+pub const RESIDENT_LIMIT_BYTES: usize = 512 << 20;
+
+/// Batches of one window set on one device.
+pub struct Batches<'a> {
+    set: &'a WindowSet,
+    device: Device,
+    resident: Option<Tensor<3>>,
+}
+
+impl<'a> Batches<'a> {
+    /// Batches of `set` on `device`, resident there when it is a GPU and the
+    /// set fits [`RESIDENT_LIMIT_BYTES`].
+    pub fn new(set: &'a WindowSet, device: &Device) -> Self {
+        let bytes = set.data.len() * std::mem::size_of::<f32>();
+        let on_gpu = gpu::supported(device, DType::F32);
+        let resident = (on_gpu && !set.is_empty() && bytes <= RESIDENT_LIMIT_BYTES).then(|| {
+            let shape = [set.len(), set.frames, set.coeffs];
+            Tensor::<3>::from_data(TensorData::new(set.data.clone(), shape), device)
+        });
+        Self {
+            set,
+            device: device.clone(),
+            resident,
+        }
+    }
+
+    /// Batches copied from the host for every call, whatever the device.
+    pub fn from_host(set: &'a WindowSet, device: &Device) -> Self {
+        Self {
+            set,
+            device: device.clone(),
+            resident: None,
+        }
+    }
+
+    /// The window set.
+    pub fn set(&self) -> &WindowSet {
+        self.set
+    }
+
+    /// The device the batches are made on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Whether the windows live on the device.
+    pub fn is_resident(&self) -> bool {
+        self.resident.is_some()
+    }
+
+    /// Windows `indices` as a `[batch, frames, coeffs]` tensor.
+    pub fn get(&self, indices: &[usize]) -> Tensor<3> {
+        match &self.resident {
+            Some(windows) => {
+                let ids: Vec<i32> = indices.iter().map(|&i| i as i32).collect();
+                let ids = Tensor::<1, Int>::from_data(
+                    TensorData::new(ids, [indices.len()]),
+                    &self.device,
+                );
+                windows.clone().select(0, ids)
+            }
+            None => {
+                let set = self.set;
+                let data =
+                    TensorData::new(set.gather(indices), [indices.len(), set.frames, set.coeffs]);
+                Tensor::from_data(data, &self.device)
+            }
+        }
+    }
+
+    /// Bytes copied host to device by one pass over every window (after the
+    /// one-time upload of a resident set): the indices, or the windows.
+    pub fn upload_bytes_per_pass(&self) -> usize {
+        let windows = self.set.len();
+        match self.resident {
+            Some(_) => windows * std::mem::size_of::<i32>(),
+            None => windows * self.set.frames * self.set.coeffs * std::mem::size_of::<f32>(),
+        }
+    }
+}
