@@ -36,6 +36,7 @@ pub trait GruTrainOps: burn::backend::Backend {
     /// Gradients by `x`, `w_input`, `b_input`, `w_hidden`, `b_hidden` from
     /// `grad_hidden` and what [`Self::gru_sequence_train`] returned.
     #[fusion(meta = backward_specs)]
+    #[allow(clippy::type_complexity)]
     fn gru_sequence_backward(
         x: FloatTensor<Self>,
         w_input: FloatTensor<Self>,

@@ -2,10 +2,11 @@
 //! burn's cost per operation is a kernel dispatch: an LSTM layer over a whole
 //! sequence is one persistent kernel forward and one backward
 //! (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`; the GRU's
-//! likewise) plus a few matmuls, instead of several dispatches per time step; a training batch norm
-//! + ReLU is one kernel each way ([`norm_op`]). Wired into autodiff
-//! through burn's backend-extension API ([`lstm_op`]); [`supported`] says
-//! where they run. Held to burn's own layers in `tests/gpu_kernels.rs`.
+//! likewise) plus a few matmuls, instead of several dispatches per time step;
+//! a training batch norm and its ReLU are one kernel each way ([`norm_op`]).
+//! Wired into autodiff through burn's backend-extension API ([`lstm_op`],
+//! [`gru_op`]); [`supported`] says where they run. Held to burn's own layers
+//! in `tests/gpu_kernels.rs`.
 
 mod gru;
 pub mod gru_op;
