@@ -205,6 +205,25 @@ fn downloads_verify_resume_and_fail_with_their_reason() {
 }
 
 #[test]
+fn a_full_disk_is_named_and_no_archive_is_left_as_if_complete() {
+    // Writes to /dev/full fail with ENOSPC: the partial file points there.
+    let good = zip_of(&[("a/train/x.txt", vec![1u8; 10_000])]);
+    let (base, _) = serve(vec![("/good.zip", good)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::os::unix::fs::symlink("/dev/full", dir.join("f.zip.part")).unwrap();
+    let mut quiet = |_: u64, _: Option<u64>| {};
+    let err = download(&format!("{base}/good.zip"), dir, "f.zip", None, &mut quiet).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("f.zip.part") && message.contains("the disk is full"),
+        "{message}"
+    );
+    assert!(message.contains("--to DIR"), "{message}");
+    assert!(!dir.join("f.zip").exists() && !dir.join("f.zip.sha256").exists());
+}
+
+#[test]
 fn an_archive_reaching_outside_its_folder_is_refused_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let archive = tmp.path().join("evil.zip");

@@ -43,6 +43,14 @@ pub enum DownloadError {
         /// The pinned digest.
         expected: String,
     },
+    /// The disk filled while writing.
+    #[error(
+        "{path}: the disk is full; what was downloaded so far is kept and resumes: free some space (or fetch into another disk with --to DIR) and run the command again"
+    )]
+    DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
     /// A file could not be written or read.
     #[error("{path}: {source}")]
     Io {
@@ -54,9 +62,13 @@ pub enum DownloadError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
-    move |source| DownloadError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| {
+        let path = path.to_path_buf();
+        if source.raw_os_error() == Some(libc::ENOSPC) {
+            DownloadError::DiskFull { path }
+        } else {
+            DownloadError::Io { path, source }
+        }
     }
 }
 
