@@ -413,11 +413,11 @@ fn unknown_names_and_manual_datasets_say_what_to_do() {
         common::text(&out)
     );
     let out = earshot(tmp.path())
-        .args(["data", "fetch", "bad"])
+        .args(["data", "fetch", "soundscape"])
         .output()
         .unwrap();
     assert!(
-        common::text(&out).contains("Bird Audio Detection challenge"),
+        common::text(&out).contains("scikit-maad"),
         "{}",
         common::text(&out)
     );

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use earshot::datasets::bad::prepare_bad;
 use earshot::datasets::download::{Fetched, download};
 use earshot::datasets::prepare::{Outcome, prepare_dcase, prepare_fsdd};
 use earshot::datasets::{CATALOG, DatasetInfo, Kind, data_dir, find};
@@ -25,12 +26,15 @@ pub enum DataCommand {
     /// fsdd becomes the speaker-novelty split the README's tables use
     /// (george, jackson, lucas, nicolas, theo: takes 0-39 train/normal, 40-49
     /// test/normal; yweweler: test/anomaly). DCASE sets become
-    /// DIR/<name>/<machine>/{train,test} for layout = "dcase".
+    /// DIR/<name>/<machine>/{train,test} for layout = "dcase". bad adds each
+    /// set (--machine warblrb10k or ff1010bird, default both) to DIR/bad:
+    /// <itemid>.wav and one labels.csv for layout = "bad".
     ///
     /// Examples:
     ///   earshot data prepare fsdd && earshot train experiments/rnn_vs_cae.toml
     ///   earshot data prepare fsdd --from free-spoken-digit-dataset-1.0.10.zip   (offline)
     ///   earshot data prepare dcase2023-task2 --machine fan
+    ///   earshot data prepare bad --machine ff1010bird --from ff1010bird_wav.zip --labels ff1010bird_metadata_2018.csv
     #[command(verbatim_doc_comment)]
     Prepare(PrepareArgs),
 }
@@ -40,7 +44,7 @@ pub enum DataCommand {
 pub struct FetchArgs {
     /// A name from `earshot data list`.
     name: String,
-    /// One machine type of a DCASE set [default: all of them].
+    /// One machine type of a DCASE set, or one set of bad [default: all of them].
     #[arg(long)]
     machine: Option<String>,
     /// The data folder [default: $EARSHOT_DATA, else ~/.cache/earshot/data].
@@ -62,6 +66,9 @@ pub struct PrepareArgs {
     /// Use this archive (or, for fsdd, a folder of its recordings) instead of downloading.
     #[arg(long, conflicts_with_all = ["url", "sha256"])]
     from: Option<PathBuf>,
+    /// For bad with --from: the set's labels CSV (itemid,datasetid,hasbird).
+    #[arg(long, requires = "from")]
+    labels: Option<PathBuf>,
 }
 
 /// Runs `earshot data`.
@@ -76,7 +83,12 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
                 println!("{:<16} {}", d.name, d.title);
                 println!("{:<16} licence: {}; {how}", "", d.licence);
                 if !d.machines.is_empty() {
-                    println!("{:<16} machines: {}", "", d.machines.join(", "));
+                    let what = if d.kind == Kind::Bad {
+                        "sets"
+                    } else {
+                        "machines"
+                    };
+                    println!("{:<16} {what} (--machine): {}", "", d.machines.join(", "));
                 }
             }
             println!(
@@ -92,6 +104,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?
             {
                 fetch_one(info, machine, &args)?;
+                fetch_labels(info, machine, &args)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -111,6 +124,30 @@ fn dataset(name: &str) -> anyhow::Result<&'static DatasetInfo> {
 fn fetch_one(info: &DatasetInfo, machine: &str, args: &FetchArgs) -> anyhow::Result<PathBuf> {
     let (default_url, file_name) = info.archive_for(machine);
     let url = args.url.clone().unwrap_or(default_url);
+    let expected = args.sha256.as_deref().or(info.sha256);
+    fetch_file(info, &url, &file_name, expected, args)
+}
+
+/// Downloads the labels CSV of one set where the dataset has one apart
+/// from its archives (`bad`).
+fn fetch_labels(
+    info: &DatasetInfo,
+    machine: &str,
+    args: &FetchArgs,
+) -> anyhow::Result<Option<PathBuf>> {
+    match info.labels_for(machine) {
+        Some((url, file_name)) => fetch_file(info, &url, &file_name, None, args).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn fetch_file(
+    info: &DatasetInfo,
+    url: &str,
+    file_name: &str,
+    expected: Option<&str>,
+    args: &FetchArgs,
+) -> anyhow::Result<PathBuf> {
     let dir = data_dir(args.to.clone()).join("downloads");
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -120,15 +157,14 @@ fn fetch_one(info: &DatasetInfo, machine: &str, args: &FetchArgs) -> anyhow::Res
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    bar.set_message(file_name.clone());
-    let expected = args.sha256.as_deref().or(info.sha256);
+    bar.set_message(file_name.to_string());
     let mut on_bytes = |done: u64, total: Option<u64>| {
         if let Some(t) = total {
             bar.set_length(t);
         }
         bar.set_position(done);
     };
-    let fetched = download(&url, &dir, &file_name, expected, &mut on_bytes)
+    let fetched = download(url, &dir, file_name, expected, &mut on_bytes)
         .with_context(|| format!("fetching {} ({})", info.name, file_name))?;
     bar.finish_and_clear();
     Ok(match fetched {
@@ -178,10 +214,32 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
         };
         let outcome = match info.kind {
             Kind::Fsdd => prepare_fsdd(&source, &data),
+            Kind::Bad => {
+                let labels = match &args.labels {
+                    Some(labels) => labels.clone(),
+                    None if args.from.is_some() => bail!(
+                        "bad with --from also needs the set's labels CSV: add --labels FILE ({})",
+                        info.labels_for(machine).map(|l| l.1).unwrap_or_default()
+                    ),
+                    None => {
+                        fetch_labels(info, machine, &args.fetch)?.context("the set's labels CSV")?
+                    }
+                };
+                prepare_bad(machine, &source, &labels, &data)
+            }
             _ => prepare_dcase(info.name, machine, &source, &data),
         }
         .with_context(|| format!("preparing {}", info.name))?;
         match outcome {
+            Outcome::Built(dir, [clips, birds, missing]) if info.kind == Kind::Bad => println!(
+                "{}: {clips} clips of {machine} added ({birds} with birds){}",
+                dir.display(),
+                if missing > 0 {
+                    format!(", {missing} labels rows without a clip in the archive left out")
+                } else {
+                    String::new()
+                }
+            ),
             Outcome::Built(dir, [train, test, anomaly]) => {
                 if info.kind == Kind::Fsdd {
                     println!(

@@ -6,6 +6,7 @@
 //! `~/.cache/earshot/data`): archives in `downloads/`, datasets in `<name>/`,
 //! which is what a relative `[data] root` finds there (`root = "fsdd"`).
 
+pub mod bad;
 pub mod download;
 pub mod extract;
 pub mod prepare;
@@ -19,6 +20,9 @@ pub enum Kind {
     Fsdd,
     /// A DCASE task-2 development set, one archive per machine type.
     Dcase,
+    /// The Bird Audio Detection training sets: per set a WAV archive and a
+    /// labels CSV ([`BAD_SETS`]), merged into one `bad` folder.
+    Bad,
     /// Not fetched by earshot: the text says how to get it.
     Manual(&'static str),
 }
@@ -48,6 +52,40 @@ pub struct DatasetInfo {
 /// The machine types of the DCASE 2022-2025 development sets.
 const DCASE_DEV_MACHINES: &[&str] = &[
     "bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve",
+];
+
+/// One Bird Audio Detection set: its WAV archive and labels CSV, at the
+/// addresses the challenge page (DCASE 2018 task 3) gives; the 2018 label files.
+#[derive(Debug, Clone, Copy)]
+pub struct BadSet {
+    /// The set's `datasetid`, what `--machine` takes.
+    pub name: &'static str,
+    /// The WAV archive's address.
+    pub wav_url: &'static str,
+    /// Its file name.
+    pub wav_archive: &'static str,
+    /// The labels CSV's address.
+    pub labels_url: &'static str,
+    /// Its file name.
+    pub labels_file: &'static str,
+}
+
+/// The Bird Audio Detection training sets `earshot data` fetches.
+pub const BAD_SETS: &[BadSet] = &[
+    BadSet {
+        name: "warblrb10k",
+        wav_url: "https://archive.org/download/warblrb10k_public/warblrb10k_public_wav.zip",
+        wav_archive: "warblrb10k_public_wav.zip",
+        labels_url: "https://ndownloader.figshare.com/files/10853306",
+        labels_file: "warblrb10k_public_metadata_2018.csv",
+    },
+    BadSet {
+        name: "ff1010bird",
+        wav_url: "https://archive.org/download/ff1010bird/ff1010bird_wav.zip",
+        wav_archive: "ff1010bird_wav.zip",
+        labels_url: "https://ndownloader.figshare.com/files/10853303",
+        labels_file: "ff1010bird_metadata_2018.csv",
+    },
 ];
 
 /// Every dataset `earshot data` knows.
@@ -114,17 +152,13 @@ pub const CATALOG: &[DatasetInfo] = &[
     },
     DatasetInfo {
         name: "bad",
-        title: "Bird Audio Detection (warblrb10k, ff1010bird; Chernobyl for testing)",
-        licence: "see the challenge page",
+        title: "Bird Audio Detection training sets warblrb10k (8,000 clips, 4.3 GB) and ff1010bird (7,690, 5.8 GB), 10 s 44.1 kHz, with hasbird labels",
+        licence: "see each archive's page (ff1010bird: CC BY-NC 4.0)",
         url: "",
         archive: "",
-        machines: &[],
+        machines: &["warblrb10k", "ff1010bird"],
         sha256: None,
-        kind: Kind::Manual(
-            "download the wav archives and label CSVs from the Bird Audio Detection challenge \
-             (https://dcase.community/challenge2018/task-bird-audio-detection), put every clip in one \
-             folder as <itemid>.wav with one labels.csv (itemid,datasetid,hasbird), and use layout = \"bad\"",
-        ),
+        kind: Kind::Bad,
     },
     DatasetInfo {
         name: "soundscape",
@@ -183,11 +217,27 @@ impl DatasetInfo {
 
     /// (address, archive file name) of one machine type's archive.
     pub fn archive_for(&self, machine: &str) -> (String, String) {
+        if let Some(set) = bad_set(self, machine) {
+            return (set.wav_url.to_string(), set.wav_archive.to_string());
+        }
         (
             self.url.replace("{machine}", machine),
             self.archive.replace("{machine}", machine),
         )
     }
+
+    /// (address, file name) of the labels CSV of one set, where the dataset
+    /// has labels apart from its archives (`bad`).
+    pub fn labels_for(&self, machine: &str) -> Option<(String, String)> {
+        bad_set(self, machine).map(|set| (set.labels_url.to_string(), set.labels_file.to_string()))
+    }
+}
+
+fn bad_set(info: &DatasetInfo, machine: &str) -> Option<&'static BadSet> {
+    if info.kind != Kind::Bad {
+        return None;
+    }
+    BAD_SETS.iter().find(|set| set.name == machine)
 }
 
 /// The data folder: `--to`, else where experiments look for datasets
