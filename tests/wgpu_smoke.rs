@@ -129,3 +129,45 @@ fn a_sweep_spreads_its_parallel_trials_over_the_listed_adapters() {
         assert!(record.contains("device = \"wgpu:0: "), "{record}");
     }
 }
+
+#[test]
+fn a_batch_past_one_gpu_buffer_fails_its_trial_with_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_dataset(
+        &dir.join("data"),
+        SynthCounts {
+            train: 4,
+            test_normal: 2,
+            test_anomaly: 2,
+            seconds: 1.0,
+        },
+        6,
+    )
+    .unwrap();
+    // 100,000 windows of 8 x 20 MFCC: 61 MiB in one batch.
+    std::fs::write(
+        dir.join("big.toml"),
+        "name = \"big\"\nseed = 3\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
+         [features]\nn_mels = 40\nhop_length = 256\n[[model]]\nkind = \"dense\"\n[train]\nepochs = 1\nbatch_size = 100000\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .current_dir(dir)
+        .env("EARSHOT_CACHE_DIR", dir.join("cache"))
+        .args(["train", "big.toml", "--device", "wgpu:0"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("past the 32 MiB one GPU buffer is sure to hold; lower [train] batch_size to 52428 or less"),
+        "{text}"
+    );
+    let metrics = std::fs::read_to_string(dir.join("runs/big/dense/metrics.json")).unwrap();
+    assert!(metrics.contains("\"failed\""), "{metrics}");
+}

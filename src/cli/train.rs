@@ -243,12 +243,16 @@ fn print_summary(summary: &RunSummary) {
         }
     }
     if let Some(t) = summary.trials.first() {
-        println!(
-            "({} windows of {}; run folders under {})",
-            t.windows,
-            t.held_out,
-            summary.dir.display()
-        );
+        // Trials that failed before evaluating have no held-out windows to name.
+        match summary.trials.iter().find(|t| t.windows > 0) {
+            Some(w) => println!(
+                "({} windows of {}; run folders under {})",
+                w.windows,
+                w.held_out,
+                summary.dir.display()
+            ),
+            None => println!("(run folders under {})", summary.dir.display()),
+        }
         println!(
             "per trial: scores.csv (file,score,label,flag), metrics.json, report.md and plots/ in {}/<model>/",
             summary.dir.display()

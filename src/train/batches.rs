@@ -10,9 +10,10 @@ use burn::tensor::DType;
 use crate::data::WindowSet;
 use crate::models::gpu;
 
-/// The largest window set kept on the device (also well under the storage
-/// buffer limit of desktop GPUs); larger sets go batch by batch.
-pub const RESIDENT_LIMIT_BYTES: usize = 512 << 20;
+/// The largest window set kept on the device: WebGPU's default storage-buffer
+/// binding limit, which every adapter meets (a larger buffer could not be
+/// bound by the gather); larger sets go batch by batch.
+pub const RESIDENT_LIMIT_BYTES: usize = 128 << 20;
 
 /// Batches of one window set on one device.
 pub struct Batches<'a> {

@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use super::trainer::{EVAL_BATCH, batch_tensor};
+use super::trainer::{batch_tensor, eval_batch};
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
 
@@ -18,7 +18,7 @@ pub fn residual_batches(
     mut each: impl FnMut(&[f32]),
 ) {
     let all: Vec<usize> = (0..set.len()).collect();
-    for indices in all.chunks(EVAL_BATCH) {
+    for indices in all.chunks(eval_batch(set)) {
         let x = batch_tensor(set, indices, device);
         let reconstruction = model.forward(x.clone(), None).reconstruction;
         let values = (x - reconstruction).into_data().try_to_vec::<f32>();
@@ -31,7 +31,7 @@ pub fn codes(model: &Autoencoder, set: &WindowSet, device: &Device) -> (Vec<f32>
     let mut out = Vec::new();
     let mut width = 0;
     let all: Vec<usize> = (0..set.len()).collect();
-    for indices in all.chunks(EVAL_BATCH) {
+    for indices in all.chunks(eval_batch(set)) {
         let code = model.encode(batch_tensor(set, indices, device));
         width = code.dims()[1];
         out.extend(code.into_data().try_to_vec::<f32>().unwrap_or_default());

@@ -21,8 +21,18 @@ use super::{OptimizerKind, TrainConfig, TrainError};
 use crate::data::WindowSet;
 use crate::models::{Autoencoder, ModelConfig, window_errors};
 
-/// Windows per evaluation batch.
+/// Windows per evaluation batch (fewer when windows are long: [`EVAL_BATCH_BYTES`]).
 pub(super) const EVAL_BATCH: usize = 1024;
+/// The most input bytes in one evaluation batch.
+const EVAL_BATCH_BYTES: usize = 16 << 20;
+
+/// Windows per evaluation batch of `set`: long windows (a whole clip per
+/// window) go in smaller batches, so no device buffer grows past what every
+/// adapter can bind.
+pub(super) fn eval_batch(set: &WindowSet) -> usize {
+    let window = (set.frames * set.coeffs * std::mem::size_of::<f32>()).max(1);
+    (EVAL_BATCH_BYTES / window).clamp(1, EVAL_BATCH)
+}
 
 /// Everything one trial needs.
 pub struct Trial<'a> {
@@ -318,13 +328,34 @@ pub fn train_trial(
     })
 }
 
-/// Refuses a model whose training state would not fit in this machine's memory.
+/// Refuses a model whose training state would not fit in this machine's
+/// memory, and on a GPU a batch past what one device buffer may hold.
 fn fits_in_memory(trial: &Trial, train: &WindowSet) -> Result<(), String> {
+    if crate::models::gpu::supported(&trial.device, burn::tensor::DType::F32) {
+        let window = train.frames * train.coeffs * std::mem::size_of::<f32>();
+        let batch = trial.train.batch_size.saturating_mul(window);
+        if batch > MAX_GPU_BATCH_BYTES {
+            return Err(format!(
+                "a batch of {} windows of {} x {} is {} MiB, past the {} MiB one GPU buffer is sure to hold; lower [train] batch_size to {} or less",
+                trial.train.batch_size,
+                train.frames,
+                train.coeffs,
+                batch >> 20,
+                MAX_GPU_BATCH_BYTES >> 20,
+                (MAX_GPU_BATCH_BYTES / window.max(1)).max(1)
+            ));
+        }
+    }
     match crate::models::size::physical_memory() {
         Some(memory) => trial.model.check_fits(train.frames, train.coeffs, memory),
         None => Ok(()),
     }
 }
+
+/// The largest training batch on a GPU: a quarter of WebGPU's default
+/// storage-buffer binding limit (128 MiB, which every adapter meets), leaving
+/// room for activations several times the input.
+const MAX_GPU_BATCH_BYTES: usize = 32 << 20;
 
 /// The best model so far, for inference, as `model/model.bin`.
 fn save_best(model: &Autoencoder, model_dir: &Path) -> Result<(), TrainError> {
@@ -487,7 +518,7 @@ pub fn evaluate_batches(model: &Autoencoder, batches: &Batches) -> WindowErrors 
     let mut errors = WindowErrors::default();
     let all: Vec<usize> = (0..batches.set().len()).collect();
     let values = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
-    for indices in all.chunks(EVAL_BATCH) {
+    for indices in all.chunks(eval_batch(batches.set())) {
         let x = batches.get(indices);
         let out = model.forward(x.clone(), None);
         let (mse, mae) = window_errors(x, out.reconstruction);
