@@ -1,25 +1,33 @@
-// Batch normalisation in training mode followed by ReLU, for a [rows,
-// channels] activation: one workgroup per channel computes the batch mean and
-// (biased) variance by tree reduction in workgroup memory, then writes
-// max((x - mean) / sqrt(var + eps) * gamma + beta, 0). burn runs this as a
-// score of separate kernels (its fusion leaves the training batch norm
-// unfused), which made most of the dense autoencoder's dispatches.
+// A dense block's Linear bias, batch normalisation in training mode and ReLU,
+// for a [rows, channels] activation x (the Linear's matmul output): one
+// workgroup per channel adds the bias, computes the batch mean and (biased)
+// variance by tree reduction in workgroup memory, writes
+// max((v - mean) / sqrt(var + eps) * gamma + beta, 0) with v = x + bias, and
+// blends the batch statistics into the running ones as burn's BatchNorm does.
+// burn runs this as a score of separate kernels (its fusion leaves the
+// training batch norm unfused), which made most of the dense autoencoder's
+// dispatches.
 
 const THREADS: u32 = {{ threads }}u;
 const EPSILON: f32 = {{ epsilon }};
+const MOMENTUM: f32 = {{ momentum }};
 
 // binding 0: x, [rows, channels].
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
-// binding 1, 2: gamma and beta, one per channel.
-@group(0) @binding(1) var<storage, read_write> gamma: array<f32>;
-@group(0) @binding(2) var<storage, read_write> beta: array<f32>;
-// binding 3: output, [rows, channels].
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-// binding 4, 5: output, the batch mean and biased variance per channel.
-@group(0) @binding(4) var<storage, read_write> batch_mean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> batch_var: array<f32>;
-// binding 6: [0] rows, [1] channels, [2] workgroups per row of the grid.
-@group(0) @binding(6) var<storage, read_write> params: array<u32>;
+// binding 1, 2, 3: the Linear bias, gamma and beta, one per channel.
+@group(0) @binding(1) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read_write> beta: array<f32>;
+// binding 4, 5: the running mean and variance before this batch.
+@group(0) @binding(4) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(5) var<storage, read_write> running_var: array<f32>;
+// binding 6: output, [rows, channels].
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+// binding 7, 8: output, the running mean and variance after it.
+@group(0) @binding(7) var<storage, read_write> new_running_mean: array<f32>;
+@group(0) @binding(8) var<storage, read_write> new_running_var: array<f32>;
+// binding 9: [0] rows, [1] channels, [2] workgroups per row of the grid.
+@group(0) @binding(9) var<storage, read_write> params: array<u32>;
 
 var<workgroup> partial: array<f32, THREADS>;
 
@@ -46,15 +54,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let in_range = channel < channels;
     let c = min(channel, channels - 1u);
     let n = f32(rows);
+    let shift = bias[c];
 
     var sum = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
-        sum += x[r * channels + c];
+        sum += x[r * channels + c] + shift;
     }
     let mean = workgroup_sum(sum, lid) / n;
     var squares = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
-        let d = x[r * channels + c] - mean;
+        let d = x[r * channels + c] + shift - mean;
         squares += d * d;
     }
     let variance = workgroup_sum(squares, lid) / n;
@@ -63,12 +72,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let b = beta[c];
     if (in_range) {
         for (var r = lid; r < rows; r += THREADS) {
-            let v = (x[r * channels + c] - mean) / std_dev * g + b;
+            let v = (x[r * channels + c] + shift - mean) / std_dev * g + b;
             y[r * channels + c] = max(v, 0.0);
         }
         if (lid == 0u) {
-            batch_mean[c] = mean;
-            batch_var[c] = variance;
+            new_running_mean[c] = running_mean[c] * (1.0 - MOMENTUM) + mean * MOMENTUM;
+            new_running_var[c] = running_var[c] * (1.0 - MOMENTUM) + variance * MOMENTUM;
         }
     }
 }

@@ -219,52 +219,58 @@ fn kernels_run_on_wgpu_only_and_within_workgroup_memory() {
 }
 
 #[test]
-fn batch_norm_relu_kernel_matches_burns_batch_norm_and_relu() {
+fn linear_batch_norm_relu_kernel_matches_burns_layers() {
     use burn::module::Param;
-    use burn::nn::{BatchNorm, BatchNormConfig};
-    use earshot::models::gpu::norm_op::batch_norm_relu;
+    use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+    use earshot::models::gpu::norm_op::linear_batch_norm_relu;
     let device = device();
     // A batch like the bench's; one wider than the threads; two rows.
-    for (rows, channels) in [(64, 128), (300, 5), (2, 3)] {
+    for (rows, input, channels) in [(64, 40, 128), (300, 3, 5), (2, 4, 3)] {
         let gamma = normal([channels], &device);
         let beta = normal([channels], &device);
-        let norm = |device: &Device| -> BatchNorm {
+        let weight = normal([input, channels], &device);
+        let bias = normal([channels], &device) * 2.0;
+        let layers = |device: &Device| -> (Linear, BatchNorm) {
             let mut n = BatchNormConfig::new(channels).init(device);
             n.gamma = Param::from_tensor(gamma.clone());
             n.beta = Param::from_tensor(beta.clone());
-            n
+            let mut l = LinearConfig::new(input, channels).init(device);
+            l.weight = Param::from_tensor(weight.clone());
+            l.bias = Some(Param::from_tensor(bias.clone()));
+            (l, n)
         };
-        let (ours_norm, theirs_norm) = (norm(&device), norm(&device));
-        let x = (normal([rows, channels], &device) * 3.0 + 1.0).require_grad();
-        let ours = batch_norm_relu(&ours_norm, x.clone());
-        let theirs = burn::tensor::activation::relu(theirs_norm.forward(x.clone()));
-        let what = format!("batch norm + relu {rows}x{channels}");
+        let ((ours_l, ours_n), (theirs_l, theirs_n)) = (layers(&device), layers(&device));
+        let x = (normal([rows, input], &device) * 3.0 + 1.0).require_grad();
+        let ours = linear_batch_norm_relu(&ours_l, &ours_n, x.clone());
+        let theirs = burn::tensor::activation::relu(theirs_n.forward(theirs_l.forward(x.clone())));
+        let what = format!("linear + batch norm + relu {rows}x{input}x{channels}");
         assert_close(&format!("{what}: output"), ours.clone(), theirs.clone());
         let r = normal([rows, channels], &device);
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * r).sum().backward();
         assert_grads_close(&format!("{what}: dx"), &x, &g_ours, &g_theirs);
-        for (name, a, b) in [
-            ("dgamma", &ours_norm.gamma, &theirs_norm.gamma),
-            ("dbeta", &ours_norm.beta, &theirs_norm.beta),
-        ] {
-            let (a, b) = (
-                a.val().grad(&g_ours).unwrap(),
-                b.val().grad(&g_theirs).unwrap(),
-            );
+        let pairs = [
+            ("dgamma", ours_n.gamma.val(), theirs_n.gamma.val()),
+            ("dbeta", ours_n.beta.val(), theirs_n.beta.val()),
+            (
+                "dbias",
+                ours_l.bias.as_ref().unwrap().val(),
+                theirs_l.bias.as_ref().unwrap().val(),
+            ),
+        ];
+        for (name, a, b) in pairs {
+            let (a, b) = (a.grad(&g_ours).unwrap(), b.grad(&g_theirs).unwrap());
             assert_close(&format!("{what}: {name}"), a, b);
         }
+        let (a, b) = (ours_l.weight.val(), theirs_l.weight.val());
+        assert_close(
+            &format!("{what}: dw"),
+            a.grad(&g_ours).unwrap(),
+            b.grad(&g_theirs).unwrap(),
+        );
         for (name, a, b) in [
-            (
-                "running mean",
-                &ours_norm.running_mean,
-                &theirs_norm.running_mean,
-            ),
-            (
-                "running var",
-                &ours_norm.running_var,
-                &theirs_norm.running_var,
-            ),
+            ("running mean", &ours_n.running_mean, &theirs_n.running_mean),
+            ("running var", &ours_n.running_var, &theirs_n.running_var),
         ] {
             assert_close(&format!("{what}: {name}"), a.value(), b.value());
         }

@@ -9,7 +9,7 @@ use super::ae_score::{
     AeScore, default_latent_components, default_latent_neighbors, is_default_components,
     is_default_neighbors,
 };
-use super::gpu::norm_op::batch_norm_relu;
+use super::gpu::norm_op::linear_batch_norm_relu;
 
 /// Dense autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,7 +79,7 @@ impl DenseBlock {
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        batch_norm_relu(&self.norm, self.linear.forward(x))
+        linear_batch_norm_relu(&self.linear, &self.norm, x)
     }
 }
 

@@ -1,9 +1,10 @@
-//! Batch normalisation (training mode) + ReLU on the GPU as one burn
-//! operation: one kernel forward, one backward ([`super::norm`]), in place of
-//! burn's training batch norm, which its fusion leaves as a score of separate
-//! kernels. Used by the dense autoencoder's blocks
-//! ([`batch_norm_relu`]); the `BatchNorm` module, its records and its
-//! running statistics are burn's own.
+//! A dense block's Linear bias, batch normalisation (training mode) and ReLU
+//! on the GPU as one burn operation: one kernel forward (which also updates
+//! the running statistics), one backward ([`super::norm`]), in place of
+//! burn's bias add and training batch norm, which its fusion leaves as a
+//! score of separate kernels. Used by the dense autoencoder's blocks
+//! ([`linear_batch_norm_relu`]); the modules, their records and running
+//! statistics are burn's own.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -13,87 +14,112 @@ use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, Dispatch, backend_extension};
-use burn::nn::BatchNorm;
+use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
+use burn::tensor::activation::relu;
 
-use super::norm;
+use super::norm::{self, NormSettings};
 
-/// Batch norm with batch statistics followed by ReLU.
+/// Bias, batch norm with batch statistics, ReLU.
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait BatchNormReluOps: burn::backend::Backend {
-    /// `relu((x - mean) / sqrt(var + epsilon) * gamma + beta)` for `x`
-    /// `[rows, channels]` with the batch's mean and biased variance per
-    /// channel, and those two (not differentiated).
+    /// `relu((v - mean) / sqrt(var + epsilon) * gamma + beta)` for `v = x +
+    /// bias`, `x` `[rows, channels]`, with the batch's mean and biased
+    /// variance per channel; and the running mean and variance blended with
+    /// those by `momentum` (not differentiated).
     #[fusion(meta = forward_specs)]
+    #[allow(clippy::too_many_arguments)]
     fn batch_norm_relu_train(
         x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
         epsilon: f64,
+        momentum: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// The backward pass of [`BatchNormReluOps::batch_norm_relu_train`].
 #[backend_extension(Cube, Fusion)]
 pub trait BatchNormReluBackwardOps: burn::backend::Backend {
-    /// Gradients by `x`, `gamma` and `beta` from `grad_y`, given the forward
-    /// pass's batch `mean`, `var` and output `y`.
+    /// Gradients by `x`, `bias`, `gamma` and `beta` from `grad_y`, given the
+    /// forward pass's output `y`.
     #[fusion(meta = backward_specs)]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::type_complexity)]
     fn batch_norm_relu_backward(
         x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        var: FloatTensor<Self>,
         y: FloatTensor<Self>,
         grad_y: FloatTensor<Self>,
         epsilon: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
 }
 
+#[allow(clippy::too_many_arguments)]
 fn forward_specs(
     x: &TensorSpec,
+    _bias: &TensorSpec,
     gamma: &TensorSpec,
     _beta: &TensorSpec,
+    _running_mean: &TensorSpec,
+    _running_var: &TensorSpec,
     _epsilon: &f64,
+    _momentum: &f64,
 ) -> (TensorSpec, TensorSpec, TensorSpec) {
     (x.clone(), gamma.clone(), gamma.clone())
 }
 
 fn backward_specs(
     x: &TensorSpec,
-    gamma: &TensorSpec,
-    _mean: &TensorSpec,
-    _var: &TensorSpec,
+    bias: &TensorSpec,
+    _gamma: &TensorSpec,
     _y: &TensorSpec,
     _grad_y: &TensorSpec,
     _epsilon: &f64,
-) -> (TensorSpec, TensorSpec, TensorSpec) {
-    (x.clone(), gamma.clone(), gamma.clone())
+) -> (TensorSpec, TensorSpec, TensorSpec, TensorSpec) {
+    (x.clone(), bias.clone(), bias.clone(), bias.clone())
 }
 
 impl BatchNormReluOps for CubeBackend {
     fn batch_norm_relu_train(
         x: CubeTensor,
+        bias: CubeTensor,
         gamma: CubeTensor,
         beta: CubeTensor,
+        running_mean: CubeTensor,
+        running_var: CubeTensor,
         epsilon: f64,
+        momentum: f64,
     ) -> (CubeTensor, CubeTensor, CubeTensor) {
-        norm::forward(x, gamma, beta, epsilon)
+        let settings = NormSettings { epsilon, momentum };
+        norm::forward(
+            x,
+            [bias, gamma, beta],
+            [running_mean, running_var],
+            settings,
+        )
     }
 }
 
 impl BatchNormReluBackwardOps for CubeBackend {
     fn batch_norm_relu_backward(
         x: CubeTensor,
+        bias: CubeTensor,
         gamma: CubeTensor,
-        mean: CubeTensor,
-        var: CubeTensor,
         y: CubeTensor,
         grad_y: CubeTensor,
         epsilon: f64,
-    ) -> (CubeTensor, CubeTensor, CubeTensor) {
-        norm::backward(x, gamma, [mean, var, y], grad_y, epsilon)
+    ) -> (CubeTensor, CubeTensor, CubeTensor, CubeTensor) {
+        let [gx, gbias, ggamma, gbeta] = norm::backward(x, [bias, gamma], y, grad_y, epsilon);
+        (gx, gbias, ggamma, gbeta)
     }
 }
 
@@ -101,9 +127,8 @@ impl BatchNormReluBackwardOps for CubeBackend {
 #[derive(Debug, Clone)]
 struct Saved {
     x: FloatTensor<Cube>,
+    bias: FloatTensor<Cube>,
     gamma: FloatTensor<Cube>,
-    mean: FloatTensor<Cube>,
-    var: FloatTensor<Cube>,
     y: FloatTensor<Cube>,
     epsilon: f64,
 }
@@ -111,15 +136,15 @@ struct Saved {
 #[derive(Debug)]
 struct BatchNormReluBackward;
 
-impl Backward<Cube, 3> for BatchNormReluBackward {
+impl Backward<Cube, 4> for BatchNormReluBackward {
     type State = Saved;
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad_y = grads.consume::<Cube>(&ops.node);
         let s = ops.state;
-        let (gx, gg, gb) =
-            Cube::batch_norm_relu_backward(s.x, s.gamma, s.mean, s.var, s.y, grad_y, s.epsilon);
-        for (parent, grad) in ops.parents.into_iter().zip([gx, gg, gb]) {
+        let (gx, gbias, ggamma, gbeta) =
+            Cube::batch_norm_relu_backward(s.x, s.bias, s.gamma, s.y, grad_y, s.epsilon);
+        for (parent, grad) in ops.parents.into_iter().zip([gx, gbias, ggamma, gbeta]) {
             if let Some(node) = parent {
                 grads.register::<Cube>(node.id, grad);
             }
@@ -130,30 +155,45 @@ impl Backward<Cube, 3> for BatchNormReluBackward {
 impl<C: CheckpointStrategy> BatchNormReluOps for Autodiff<Cube, C> {
     fn batch_norm_relu_train(
         x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
         epsilon: f64,
+        momentum: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let (x, x_node) = x.into_parts();
+        let (bias, bias_node) = bias.into_parts();
         let (gamma, gamma_node) = gamma.into_parts();
         let (beta, beta_node) = beta.into_parts();
-        let (y, mean, var) = Cube::batch_norm_relu_train(x.clone(), gamma.clone(), beta, epsilon);
-        // Leaves outside the graph: the statistics only feed the running ones.
-        let statistics = (
-            FloatTensor::<Self>::new(mean.clone()),
-            FloatTensor::<Self>::new(var.clone()),
+        let (running_mean, _) = running_mean.into_parts();
+        let (running_var, _) = running_var.into_parts();
+        let (y, new_mean, new_var) = Cube::batch_norm_relu_train(
+            x.clone(),
+            bias.clone(),
+            gamma.clone(),
+            beta,
+            running_mean,
+            running_var,
+            epsilon,
+            momentum,
+        );
+        // Leaves outside the graph: running statistics are not trained.
+        let running = (
+            FloatTensor::<Self>::new(new_mean),
+            FloatTensor::<Self>::new(new_var),
         );
         let y = match BatchNormReluBackward
-            .prepare::<C>([x_node, gamma_node, beta_node])
+            .prepare::<C>([x_node, bias_node, gamma_node, beta_node])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
                 let saved = Saved {
                     x,
+                    bias,
                     gamma,
-                    mean,
-                    var,
                     y: y.clone(),
                     epsilon,
                 };
@@ -161,41 +201,46 @@ impl<C: CheckpointStrategy> BatchNormReluOps for Autodiff<Cube, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(y),
         };
-        (y, statistics.0, statistics.1)
+        (y, running.0, running.1)
     }
 }
 
-/// `relu(norm.forward(x))` for a layer in training on an autodiff device, as
-/// one GPU operation where the kernels run ([`super::supported`]) and the
-/// batch has more than one row, else through burn. Running statistics are
-/// updated exactly as burn's `BatchNorm` does.
-pub fn batch_norm_relu(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
+/// `relu(norm.forward(linear.forward(x)))`: for a batch norm in training on
+/// an autodiff device where the GPU kernels run ([`super::supported`]) and
+/// the batch has more than one row, the matmul and then one operation for
+/// the rest (running statistics updated in it, as burn's `BatchNorm` would);
+/// elsewhere burn's layers.
+pub fn linear_batch_norm_relu(linear: &Linear, norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
     let device = x.device();
     let training = device.is_autodiff() && norm.training.is_enabled();
     if !(training && super::supported(&device, x.dtype()) && x.dims()[0] > 1) {
-        return burn::tensor::activation::relu(norm.forward(x));
+        return relu(norm.forward(linear.forward(x)));
     }
+    let z = x.matmul(linear.weight.val());
+    let [_, channels] = z.dims();
+    let bias = match &linear.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([channels], &device),
+    };
     let (y, mean, var) = Dispatch::batch_norm_relu_train(
-        x.into_dispatch(),
+        z.into_dispatch(),
+        bias.into_dispatch(),
         norm.gamma.val().into_dispatch(),
         norm.beta.val().into_dispatch(),
-        norm.epsilon,
-    );
-    let (mean, var) = (
-        Tensor::<1>::from_dispatch(mean),
-        Tensor::<1>::from_dispatch(var),
-    );
-    let momentum = norm.momentum;
-    let blend = |running: Tensor<1>, batch: Tensor<1>| {
-        running
+        norm.running_mean
+            .value_sync()
             .to_device(&device)
-            .mul_scalar(1.0 - momentum)
-            .add(batch.detach().mul_scalar(momentum))
-            .detach()
-    };
+            .into_dispatch(),
+        norm.running_var
+            .value_sync()
+            .to_device(&device)
+            .into_dispatch(),
+        norm.epsilon,
+        norm.momentum,
+    );
     norm.running_mean
-        .update(blend(norm.running_mean.value_sync(), mean));
+        .update(Tensor::<1>::from_dispatch(mean).detach());
     norm.running_var
-        .update(blend(norm.running_var.value_sync(), var));
+        .update(Tensor::<1>::from_dispatch(var).detach());
     Tensor::from_dispatch(y)
 }
