@@ -1,7 +1,7 @@
 //! Training on wgpu (lavapipe in CI) gives the numbers training on the CPU
 //! gives: the same weights, the same batch, three Adam steps, every
 //! parameter within 1e-4. On wgpu the models run the WGSL kernels (LSTM,
-//! batch norm + ReLU) and burn's Adam; on the CPU the CPU kernels and the
+//! batch norm + ReLU, im2col / col2im convolutions) and burn's Adam; on the CPU the CPU kernels and the
 //! fused Adam: two independent implementations of the same arithmetic.
 
 use burn::module::Module;
@@ -100,6 +100,12 @@ fn check(config: ModelConfig, frames: usize, coeffs: usize) {
 fn lstm_autoencoder_trains_to_the_same_numbers_on_cpu_and_wgpu() {
     let config: ModelConfig = toml::from_str("kind = \"rnn\"\nhidden = 24\nlatent = 8").unwrap();
     check(config, 12, 10);
+}
+
+#[test]
+fn conv_autoencoder_trains_to_the_same_numbers_on_cpu_and_wgpu() {
+    let config: ModelConfig = toml::from_str("kind = \"cae\"").unwrap();
+    check(config, 16, 20);
 }
 
 #[test]

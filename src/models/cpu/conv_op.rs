@@ -29,12 +29,14 @@ pub struct ConvSpec {
     pub padding_out: [usize; 2],
 }
 
-/// A 2-D convolution or transposed convolution as one backend operation.
-#[backend_extension(Flex, Autodiff)]
+/// A 2-D convolution or transposed convolution as one backend operation (the
+/// CPU kernels on Flex, the GPU kernels on wgpu: [`crate::models::gpu::conv_op`]).
+#[backend_extension(Flex, Cube, Fusion, Autodiff)]
 pub trait ConvOps: burn::backend::Backend {
     /// `x [batch, in, h, w]`; `weight` in burn's layout (`[out, in, kh, kw]`,
     /// transposed: `[in, out, kh, kw]`); `bias [out]`.
-    fn cpu_conv2d(
+    #[fusion(dtype = x, shape = crate::models::gpu::conv_op::output_shape(x, weight, spec))]
+    fn conv2d_layer(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
@@ -42,8 +44,8 @@ pub trait ConvOps: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// `layer.forward(x)` through the CPU kernel where it runs (Flex, f32, no
-/// dilation or groups), else through burn.
+/// `layer.forward(x)` through the CPU or GPU kernels where they run (Flex or
+/// wgpu, f32, no dilation or groups), else through burn.
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let padding = match &layer.padding {
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
@@ -71,7 +73,7 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
-/// `layer.forward(x)` through the CPU kernel where it runs, else through burn.
+/// `layer.forward(x)` through the CPU or GPU kernels where they run, else through burn.
 pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     let fits = (0..2).all(|a| layer.padding_out[a] < layer.stride[a]);
     if !(fits && plain(&x, layer.dilation, layer.groups)) {
@@ -92,7 +94,9 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 fn plain(x: &Tensor<4>, dilation: [usize; 2], groups: usize) -> bool {
-    supported(&x.device(), x.dtype()) && dilation == [1, 1] && groups == 1
+    let (device, dtype) = (x.device(), x.dtype());
+    let kernel = supported(&device, dtype) || crate::models::gpu::supported(&device, dtype);
+    kernel && dilation == [1, 1] && groups == 1
 }
 
 fn run_dispatch(
@@ -104,7 +108,7 @@ fn run_dispatch(
     use burn::backend::Dispatch;
     let out_channels = weight.dims()[if spec.transposed { 1 } else { 0 }];
     let bias = bias.unwrap_or_else(|| Tensor::zeros([out_channels], &x.device()));
-    Tensor::from_dispatch(Dispatch::cpu_conv2d(
+    Tensor::from_dispatch(Dispatch::conv2d_layer(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
@@ -114,7 +118,12 @@ fn run_dispatch(
 
 /// The geometry of a call, from the shapes of `x` and `weight`.
 fn geometry(x: &FlexTensor, weight: &FlexTensor, spec: ConvSpec) -> (ConvGeometry, Direction) {
-    let (xs, ws) = (x.shape(), weight.shape());
+    geometry_of(&x.shape(), &weight.shape(), spec)
+}
+
+/// The geometry of a call on `x` of shape `xs` with a weight of shape `ws`
+/// (the same for the CPU and GPU kernels).
+pub fn geometry_of(xs: &Shape, ws: &Shape, spec: ConvSpec) -> (ConvGeometry, Direction) {
     assert!(
         xs.num_dims() == 4 && ws.num_dims() == 4,
         "x and weight are 4-D"
@@ -190,7 +199,7 @@ fn run(
 }
 
 impl ConvOps for Flex {
-    fn cpu_conv2d(
+    fn conv2d_layer(
         x: FlexTensor,
         weight: FlexTensor,
         bias: FlexTensor,
@@ -243,7 +252,7 @@ impl Backward<Flex, 3> for ConvBackward {
 }
 
 impl<C: CheckpointStrategy> ConvOps for Autodiff<Flex, C> {
-    fn cpu_conv2d(
+    fn conv2d_layer(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
@@ -261,7 +270,7 @@ impl<C: CheckpointStrategy> ConvOps for Autodiff<Flex, C> {
                 let (saved, out) = run((x, weight, bias), spec, true);
                 prep.finish(Arc::new(saved), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::cpu_conv2d(x, weight, bias, spec)),
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_layer(x, weight, bias, spec)),
         }
     }
 }

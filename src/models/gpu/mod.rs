@@ -8,6 +8,8 @@
 //! [`gru_op`]); [`supported`] says where they run. Held to burn's own layers
 //! in `tests/gpu_kernels.rs`.
 
+pub(crate) mod conv;
+pub mod conv_op;
 mod gru;
 pub mod gru_op;
 mod lstm;
