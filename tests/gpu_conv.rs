@@ -43,9 +43,27 @@ fn conv2d_kernels_match_burn_forward_and_backward() {
     let device = device();
     // The CAE's first two layers, one with uneven kernel, stride and padding, one unpadded.
     let cases = [
-        ([1, 16], [3, 3], [2, 2], PaddingConfig2d::Explicit(1, 1, 1, 1), [20, 32]),
-        ([16, 32], [3, 3], [2, 2], PaddingConfig2d::Explicit(1, 1, 1, 1), [10, 16]),
-        ([3, 5], [3, 2], [1, 2], PaddingConfig2d::Explicit(0, 1, 0, 1), [7, 9]),
+        (
+            [1, 16],
+            [3, 3],
+            [2, 2],
+            PaddingConfig2d::Explicit(1, 1, 1, 1),
+            [20, 32],
+        ),
+        (
+            [16, 32],
+            [3, 3],
+            [2, 2],
+            PaddingConfig2d::Explicit(1, 1, 1, 1),
+            [10, 16],
+        ),
+        (
+            [3, 5],
+            [3, 2],
+            [1, 2],
+            PaddingConfig2d::Explicit(0, 1, 0, 1),
+            [7, 9],
+        ),
         ([2, 4], [3, 3], [1, 1], PaddingConfig2d::Valid, [5, 6]),
     ];
     for (channels, kernel, stride, padding, [h, w]) in cases {
@@ -62,7 +80,12 @@ fn conv2d_kernels_match_burn_forward_and_backward() {
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * r).sum().backward();
         assert_grads_close(&format!("{what}: dx"), &x, &g_ours, &g_theirs);
-        assert_grads_close(&format!("{what}: dw"), &layer.weight.val(), &g_ours, &g_theirs);
+        assert_grads_close(
+            &format!("{what}: dw"),
+            &layer.weight.val(),
+            &g_ours,
+            &g_theirs,
+        );
         let b = layer.bias.as_ref().expect("bias").val();
         assert_grads_close(&format!("{what}: db"), &b, &g_ours, &g_theirs);
     }
@@ -92,7 +115,12 @@ fn conv_transpose2d_kernels_match_burn_forward_and_backward() {
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * r).sum().backward();
         assert_grads_close(&format!("{what}: dx"), &x, &g_ours, &g_theirs);
-        assert_grads_close(&format!("{what}: dw"), &layer.weight.val(), &g_ours, &g_theirs);
+        assert_grads_close(
+            &format!("{what}: dw"),
+            &layer.weight.val(),
+            &g_ours,
+            &g_theirs,
+        );
         let b = layer.bias.as_ref().expect("bias").val();
         assert_grads_close(&format!("{what}: db"), &b, &g_ours, &g_theirs);
     }

@@ -5,16 +5,15 @@
 pub mod batches;
 pub mod checkpoint;
 mod config;
+mod evaluate;
 pub mod events;
 pub mod fused_adam;
 pub mod outputs;
 mod trainer;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig};
-pub use trainer::{
-    EpochReport, Outcome, Pruner, Trial, TrialResult, WindowErrors, evaluate, load_model, mean,
-    train_trial,
-};
+pub use evaluate::{WindowErrors, evaluate, mean};
+pub use trainer::{EpochReport, Outcome, Pruner, Trial, TrialResult, load_model, train_trial};
 
 use std::path::PathBuf;
 

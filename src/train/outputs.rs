@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use super::trainer::{batch_tensor, eval_batch};
+use super::evaluate::{batch_tensor, eval_batch};
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
 

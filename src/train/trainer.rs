@@ -15,24 +15,12 @@ use rand_distr::{Distribution, Normal};
 
 use super::batches::Batches;
 use super::checkpoint::{self, Checkpoint, LoopState};
+use super::evaluate::{evaluate_batches, mean};
 use super::events::EventLog;
 use super::fused_adam::adam_for;
 use super::{OptimizerKind, TrainConfig, TrainError};
 use crate::data::WindowSet;
-use crate::models::{Autoencoder, ModelConfig, window_errors};
-
-/// Windows per evaluation batch (fewer when windows are long: [`EVAL_BATCH_BYTES`]).
-pub(super) const EVAL_BATCH: usize = 1024;
-/// The most input bytes in one evaluation batch.
-const EVAL_BATCH_BYTES: usize = 16 << 20;
-
-/// Windows per evaluation batch of `set`: long windows (a whole clip per
-/// window) go in smaller batches, so no device buffer grows past what every
-/// adapter can bind.
-pub(super) fn eval_batch(set: &WindowSet) -> usize {
-    let window = (set.frames * set.coeffs * std::mem::size_of::<f32>()).max(1);
-    (EVAL_BATCH_BYTES / window).clamp(1, EVAL_BATCH)
-}
+use crate::models::{Autoencoder, ModelConfig};
 
 /// Everything one trial needs.
 pub struct Trial<'a> {
@@ -154,12 +142,6 @@ fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
     StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-/// Host data of windows `indices` as a `[batch, frames, coeffs]` tensor.
-pub(super) fn batch_tensor(set: &WindowSet, indices: &[usize], device: &Device) -> Tensor<3> {
-    let data = TensorData::new(set.gather(indices), [indices.len(), set.frames, set.coeffs]);
-    Tensor::from_data(data, device)
-}
-
 /// Trains one trial to the end (or to divergence), writing its run directory.
 pub fn train_trial(
     trial: &Trial,
@@ -240,9 +222,33 @@ pub fn train_trial(
             break;
         }
         let lr = cfg.learning_rate_at(epoch);
-        let (trained, train_loss) = train_epoch(model, &mut optim, &train_batches, trial, epoch);
-        model = trained;
         let epoch_number = epoch + 1;
+        let (trained, train_loss) = match train_epoch(
+            model,
+            &mut optim,
+            &train_batches,
+            trial,
+            epoch,
+        ) {
+            Ok(done) => done,
+            Err(device) => {
+                // A lost or failed device: this trial stops here, its last
+                // checkpoint (written whole after the previous epoch) stays.
+                let reason = format!(
+                    "the device failed in epoch {epoch_number} ({device}); the checkpoint of epoch {} is kept",
+                    state.epochs_done
+                );
+                events
+                    .status(false, Some(&reason))
+                    .map_err(io(&events_path))?;
+                outcome = Outcome::Failed {
+                    epoch: epoch_number,
+                    reason,
+                };
+                break;
+            }
+        };
+        model = trained;
         let valid_loss = if valid.is_empty() {
             train_loss
         } else {
@@ -392,14 +398,15 @@ fn restore(
 }
 
 /// One pass over the training windows in the epoch's seeded order: the
-/// updated model and the mean training loss.
+/// updated model and the mean training loss, or why the device could not
+/// give it (the loss is read once per epoch, where queued work surfaces).
 fn train_epoch(
     mut model: Autoencoder,
     optim: &mut ModuleOptimizer,
     batches: &Batches,
     trial: &Trial,
     epoch: usize,
-) -> (Autoencoder, f64) {
+) -> Result<(Autoencoder, f64), String> {
     let cfg = trial.train;
     let lr = cfg.learning_rate_at(epoch);
     let kl_weight = trial.model.kl_weight(epoch);
@@ -436,10 +443,14 @@ fn train_epoch(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
     }
-    let train_loss = loss_sum.map_or(f64::NAN, |s| {
-        s.into_scalar::<f32>() as f64 / steps.max(1) as f64
-    });
-    (model, train_loss)
+    let train_loss = match loss_sum {
+        Some(sum) => {
+            let sum = sum.try_into_scalar::<f32>().map_err(|e| e.to_string())?;
+            sum as f64 / steps.max(1) as f64
+        }
+        None => f64::NAN,
+    };
+    Ok((model, train_loss))
 }
 
 /// The model, optimiser state and counters after an epoch, as bytes.
@@ -481,59 +492,6 @@ pub fn load_model(
         .ok_or_else(|| TrainError::NotTrainable(config.name()))?
         .load_record(record)
         .valid())
-}
-
-/// Per-window errors over a window set.
-#[derive(Debug, Clone, Default)]
-pub struct WindowErrors {
-    /// Mean squared reconstruction error per window.
-    pub squared: Vec<f32>,
-    /// Mean absolute reconstruction error per window.
-    pub absolute: Vec<f32>,
-    /// KL term per window (VAE only; empty otherwise).
-    pub kl: Vec<f32>,
-}
-
-impl WindowErrors {
-    /// Anomaly scores: squared error plus `kl_weight` times the KL term.
-    pub fn scores(&self, kl_weight: f64) -> Vec<f32> {
-        if kl_weight == 0.0 || self.kl.is_empty() {
-            return self.squared.clone();
-        }
-        self.squared
-            .iter()
-            .zip(&self.kl)
-            .map(|(s, k)| s + kl_weight as f32 * k)
-            .collect()
-    }
-}
-
-/// Per-window reconstruction errors over `set` (the model at evaluation: no sampling).
-pub fn evaluate(model: &Autoencoder, set: &WindowSet, device: &Device) -> WindowErrors {
-    evaluate_batches(model, &Batches::from_host(set, device))
-}
-
-/// [`evaluate`] over `batches` (a set kept on the device for every epoch's validation).
-pub fn evaluate_batches(model: &Autoencoder, batches: &Batches) -> WindowErrors {
-    let mut errors = WindowErrors::default();
-    let all: Vec<usize> = (0..batches.set().len()).collect();
-    let values = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
-    for indices in all.chunks(eval_batch(batches.set())) {
-        let x = batches.get(indices);
-        let out = model.forward(x.clone(), None);
-        let (mse, mae) = window_errors(x, out.reconstruction);
-        errors.squared.extend(values(mse));
-        errors.absolute.extend(values(mae));
-        if let Some(kl) = out.kl {
-            errors.kl.extend(values(kl));
-        }
-    }
-    errors
-}
-
-/// Mean of `values` in f64 (NaN when empty).
-pub fn mean(values: &[f32]) -> f64 {
-    values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {

@@ -62,7 +62,9 @@ fn launch(
         g.padding[1] as u32,
         width * THREADS,
     ];
-    let params = output.client.create_from_slice(bytemuck::cast_slice(&params));
+    let params = output
+        .client
+        .create_from_slice(bytemuck::cast_slice(&params));
     WgslKernel::new(name, source, Vec::new(), THREADS).launch(
         &output.client,
         groups,
@@ -116,7 +118,10 @@ pub fn forward(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, spec: ConvSp
             (B::float_reshape(small, out), g.small[0])
         }
         Direction::Transposed => {
-            let x = B::float_reshape(into_contiguous(x), shape([g.batch, g.small[0], positions(&g)]));
+            let x = B::float_reshape(
+                into_contiguous(x),
+                shape([g.batch, g.small[0], positions(&g)]),
+            );
             (col2im(B::float_matmul(transpose(w), x), &g), g.big[0])
         }
     };
@@ -140,16 +145,25 @@ pub fn backward(
     // Per image, the small side as [channels, positions] and the big side's columns.
     let (small, columns, out_channels) = match direction {
         Direction::Conv => {
-            let grad = B::float_reshape(grad_out.clone(), shape([g.batch, g.small[0], positions(&g)]));
+            let grad = B::float_reshape(
+                grad_out.clone(),
+                shape([g.batch, g.small[0], positions(&g)]),
+            );
             (grad, im2col(x.clone(), &g), g.small[0])
         }
         Direction::Transposed => {
-            let x = B::float_reshape(into_contiguous(x.clone()), shape([g.batch, g.small[0], positions(&g)]));
+            let x = B::float_reshape(
+                into_contiguous(x.clone()),
+                shape([g.batch, g.small[0], positions(&g)]),
+            );
             (x, im2col(grad_out.clone(), &g), g.big[0])
         }
     };
     // Both directions: dW = sum over images of small · columns^T.
-    let grad_weight = B::float_sum_dim(B::float_matmul(small.clone(), transpose(columns.clone())), 0);
+    let grad_weight = B::float_sum_dim(
+        B::float_matmul(small.clone(), transpose(columns.clone())),
+        0,
+    );
     let grad_weight = B::float_reshape(grad_weight, weight_shape);
     let grad_x = match direction {
         Direction::Conv => col2im(B::float_matmul(transpose(w), small), &g),
