@@ -276,3 +276,35 @@ fn linear_batch_norm_relu_kernel_matches_burns_layers() {
         }
     }
 }
+
+#[test]
+fn inference_without_autodiff_runs_the_same_kernels() {
+    // Scoring and detection run the models on the plain wgpu device: the
+    // kernels' forward pass without a graph gives the training pass's values.
+    let plain = Device::wgpu(DeviceKind::DefaultDevice);
+    let tracked = plain.clone().autodiff();
+    let (batch, time, input, hidden) = (3, 6, 5, 12);
+    let x: Vec<f32> = (0..batch * time * input)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.8)
+        .collect();
+    let lstm = FusedLstm::new(input, hidden, &plain);
+    let gru_layer = GruConfig::new(input, hidden, true).init(&plain);
+    let run = |device: &Device| {
+        let x = Tensor::<3>::from_data(TensorData::new(x.clone(), [batch, time, input]), device);
+        let lstm = lstm.clone().to_device(device);
+        let gru_layer = gru_layer.clone().to_device(device);
+        (
+            lstm.forward_sequence(x.clone()).into_data(),
+            gru(&gru_layer, x).into_data(),
+        )
+    };
+    let (ours, graph) = (run(&plain), run(&tracked));
+    for (what, a, b) in [("lstm", ours.0, graph.0), ("gru", ours.1, graph.1)] {
+        let (a, b) = (
+            a.try_to_vec::<f32>().unwrap(),
+            b.try_to_vec::<f32>().unwrap(),
+        );
+        assert_eq!(a.len(), batch * time * hidden, "{what}");
+        assert_eq!(a, b, "{what}: the same kernels give the same bits");
+    }
+}
