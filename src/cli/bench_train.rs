@@ -1,12 +1,14 @@
 //! `earshot bench train`: the three autoencoders of shared/bench/peer_train.py,
-//! same shapes, same optimiser (Adam 1e-3, MSE, batch 64), timed per sample.
+//! same shapes, same optimiser (Adam 1e-3, MSE, batch 64), timed per sample;
+//! and, on request (`--only vae`), the dense VAE at the dense AE's shapes
+//! (no peer: for its own throughput and dispatch count).
 
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use clap::Args;
-use earshot::models::{CaeConfig, DenseConfig, ModelConfig, RnnConfig};
+use earshot::models::{CaeConfig, DenseConfig, ModelConfig, RnnConfig, VaeConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
@@ -27,7 +29,7 @@ pub struct TrainBenchArgs {
     /// Where to train.
     #[arg(long, default_value_t = DeviceChoice::Cpu, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
-    /// Only these models (comma-separated: dense,rnn,cae).
+    /// Only these models (comma-separated: dense,rnn,cae; vae on request).
     #[arg(long, default_value = "dense,rnn,cae")]
     only: String,
     /// Also count GPU kernel dispatches per training step (wgpu): each model
@@ -47,6 +49,8 @@ fn peers() -> Vec<(&'static str, ModelConfig, usize, usize)> {
         ("rnn", ModelConfig::Rnn(RnnConfig::default()), 32, 20),
         // 1 x 20 x 32 patches, conv 16/32 stride 2.
         ("cae", ModelConfig::Cae(CaeConfig::default()), 32, 20),
+        // Not in peer_train.py: the default (dense) VAE on the dense AE's 640 inputs.
+        ("vae", ModelConfig::Vae(VaeConfig::default()), 5, 128),
     ]
 }
 
@@ -88,7 +92,11 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
                 let slice = data[start * frames * coeffs..(start + b) * frames * coeffs].to_vec();
                 let x =
                     Tensor::<3>::from_data(TensorData::new(slice, [b, frames, coeffs]), &autodiff);
-                let loss = model.loss(x, None, 0.0);
+                // The VAE samples its code as in training (fixed noise: same work).
+                let noise = model
+                    .noise_dim()
+                    .map(|d| Tensor::<2>::ones([b, d], &autodiff) * 0.5);
+                let loss = model.loss(x, noise, 1.0);
                 last = loss.clone().detach();
                 let grads = GradientsParams::from_grads(loss.backward(), &*model);
                 *model = optim.step(1e-3, model.clone(), grads);
