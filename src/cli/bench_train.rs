@@ -1,7 +1,8 @@
 //! `earshot bench train`: the three autoencoders of shared/bench/peer_train.py,
 //! same shapes, same optimiser (Adam 1e-3, MSE, batch 64), timed per sample;
-//! and, on request (`--only vae`), the dense VAE at the dense AE's shapes
-//! (no peer: for its own throughput and dispatch count).
+//! and, on request (`--only vae,gru`), the dense VAE at the dense AE's shapes
+//! and the GRU autoencoder at the LSTM's (no peers: for their own throughput
+//! and dispatch counts).
 
 use std::time::Instant;
 
@@ -29,7 +30,7 @@ pub struct TrainBenchArgs {
     /// Where to train.
     #[arg(long, default_value_t = DeviceChoice::Cpu, value_name = "DEVICE", long_help = super::device::DEVICE_HELP)]
     device: DeviceChoice,
-    /// Only these models (comma-separated: dense,rnn,cae; vae on request).
+    /// Only these models (comma-separated: dense,rnn,cae; vae and gru on request).
     #[arg(long, default_value = "dense,rnn,cae")]
     only: String,
     /// Also count GPU kernel dispatches per training step (wgpu): each model
@@ -49,8 +50,18 @@ fn peers() -> Vec<(&'static str, ModelConfig, usize, usize)> {
         ("rnn", ModelConfig::Rnn(RnnConfig::default()), 32, 20),
         // 1 x 20 x 32 patches, conv 16/32 stride 2.
         ("cae", ModelConfig::Cae(CaeConfig::default()), 32, 20),
-        // Not in peer_train.py: the default (dense) VAE on the dense AE's 640 inputs.
+        // Not in peer_train.py: the default (dense) VAE on the dense AE's 640
+        // inputs, and the GRU autoencoder at the LSTM's shapes.
         ("vae", ModelConfig::Vae(VaeConfig::default()), 5, 128),
+        (
+            "gru",
+            ModelConfig::Rnn(RnnConfig {
+                cell: earshot::models::Cell::Gru,
+                ..RnnConfig::default()
+            }),
+            32,
+            20,
+        ),
     ]
 }
 
