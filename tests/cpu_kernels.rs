@@ -14,35 +14,13 @@ use earshot::models::cpu::gru_op::gru;
 use earshot::models::cpu::lstm_op::bilstm;
 use earshot::models::lstm::FusedLstm;
 
+mod common;
+use common::kernels::{assert_close, assert_grads_close};
+
 fn device() -> Device {
     let device = Device::flex().autodiff();
     device.seed(11);
     device
-}
-
-fn max_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-    (a - b).abs().max().into_scalar::<f32>()
-}
-
-fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
-    let scale = want.clone().abs().max().into_scalar::<f32>().max(1.0);
-    let diff = max_difference(got, want);
-    assert!(
-        diff <= 2e-5 * scale,
-        "{what}: largest difference {diff} (scale {scale})"
-    );
-}
-
-/// `tensor`'s gradient is the same in both runs.
-fn assert_grads_close<const D: usize>(
-    what: &str,
-    tensor: &Tensor<D>,
-    ours: &Gradients,
-    theirs: &Gradients,
-) {
-    let grad = |g| tensor.grad(g).expect("a gradient");
-    assert_close(what, grad(ours), grad(theirs));
 }
 
 /// Every weight and bias of `gates` has the same gradient in both runs.

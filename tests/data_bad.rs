@@ -14,20 +14,7 @@ use earshot::datasets::bad::{BAD_MARKER, prepare_bad};
 use earshot::datasets::prepare::{Outcome, PrepareError};
 
 fn wav(seed: u32) -> Vec<u8> {
-    let mut cursor = std::io::Cursor::new(Vec::new());
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::new(&mut cursor, spec).unwrap();
-    for i in 0..800 {
-        let x = (i as f32 * 0.01 * (seed + 1) as f32).sin() * 1000.0;
-        w.write_sample(x as i16).unwrap();
-    }
-    w.finalize().unwrap();
-    cursor.into_inner()
+    common::sine_wav(0.01 * (seed + 1) as f32)
 }
 
 /// A zip of `wav/<id>.wav` for each id.

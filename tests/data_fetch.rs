@@ -306,20 +306,7 @@ fn tar_gz_archives_unpack_and_hostile_ones_are_refused() {
 
 /// A tiny WAV (hound), so the prepared clips are real audio files.
 fn wav() -> Vec<u8> {
-    let mut cursor = std::io::Cursor::new(Vec::new());
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::new(&mut cursor, spec).unwrap();
-    for i in 0..800 {
-        w.write_sample(((i as f32 * 0.3).sin() * 1000.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
-    cursor.into_inner()
+    common::sine_wav(0.3)
 }
 
 #[test]

@@ -5,37 +5,16 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::prelude::*;
-use burn::tensor::{DeviceKind, Distribution, Gradients};
+use burn::tensor::DeviceKind;
 use earshot::models::cpu::conv_op::{conv_transpose2d, conv2d};
+
+mod common;
+use common::kernels::{assert_close, assert_grads_close, normal};
 
 fn device() -> Device {
     let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
     device.seed(13);
     device
-}
-
-fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
-    let scale = want.clone().abs().max().into_scalar::<f32>().max(1.0);
-    let diff = (got - want).abs().max().into_scalar::<f32>();
-    assert!(
-        diff <= 2e-5 * scale,
-        "{what}: largest difference {diff} (scale {scale})"
-    );
-}
-
-fn assert_grads_close<const D: usize>(
-    what: &str,
-    tensor: &Tensor<D>,
-    ours: &Gradients,
-    theirs: &Gradients,
-) {
-    let grad = |g| tensor.grad(g).expect("a gradient");
-    assert_close(what, grad(ours), grad(theirs));
-}
-
-fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
-    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
 }
 
 #[test]

@@ -6,44 +6,19 @@
 use burn::nn::gru::GruConfig;
 use burn::nn::{BiLstmConfig, GateController};
 use burn::prelude::*;
-use burn::tensor::{DType, DeviceKind, Distribution, Gradients};
+use burn::tensor::{DType, DeviceKind};
 use earshot::models::cpu::gru_op::gru;
 use earshot::models::cpu::lstm_op::{bilstm, lstm_sequence};
 use earshot::models::gpu;
 use earshot::models::lstm::FusedLstm;
 
+mod common;
+use common::kernels::{assert_close, assert_grads_close, normal};
+
 fn device() -> Device {
     let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
     device.seed(7);
     device
-}
-
-fn max_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-    (a - b).abs().max().into_scalar::<f32>()
-}
-
-fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
-    let scale = want.clone().abs().max().into_scalar::<f32>().max(1.0);
-    let diff = max_difference(got, want);
-    assert!(
-        diff <= 2e-5 * scale,
-        "{what}: largest difference {diff} (scale {scale})"
-    );
-}
-
-fn assert_grads_close<const D: usize>(
-    what: &str,
-    tensor: &Tensor<D>,
-    ours: &Gradients,
-    theirs: &Gradients,
-) {
-    let grad = |g| tensor.grad(g).expect("a gradient");
-    assert_close(what, grad(ours), grad(theirs));
-}
-
-fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
-    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
 }
 
 /// The kernel against the layer composed step by step from burn operations.

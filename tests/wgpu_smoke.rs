@@ -6,33 +6,51 @@ use std::process::Command;
 
 use earshot::data::synth::{SynthCounts, write_dataset};
 
+/// `earshot train` on wgpu:0 in `dir`, of a generated dataset (`train`
+/// normal clips, `test` of each test class, from `seed`) and an experiment
+/// `name` whose 8 x 20 MFCC windows go to `model_and_train` (its `[[model]]`
+/// and `[train]` tables).
+fn train_on_wgpu(
+    dir: &std::path::Path,
+    (train, test, seed): (usize, usize, u64),
+    name: &str,
+    model_and_train: &str,
+) -> std::process::Output {
+    write_dataset(
+        &dir.join("data"),
+        SynthCounts {
+            train,
+            test_normal: test,
+            test_anomaly: test,
+            seconds: 1.0,
+        },
+        seed,
+    )
+    .unwrap();
+    let experiment = format!(
+        "name = \"{name}\"\nseed = 3\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
+         [features]\nn_mels = 40\nhop_length = 256\n{model_and_train}"
+    );
+    let file = format!("{name}.toml");
+    std::fs::write(dir.join(&file), experiment).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .current_dir(dir)
+        .env("EARSHOT_CACHE_DIR", dir.join("cache"))
+        .args(["train", &file, "--device", "wgpu:0"])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_small_training_run_passes_on_wgpu() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write_dataset(
-        &dir.join("data"),
-        SynthCounts {
-            train: 8,
-            test_normal: 3,
-            test_anomaly: 3,
-            seconds: 1.0,
-        },
-        5,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("gpu.toml"),
-        "name = \"gpu\"\nseed = 3\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
-         [features]\nn_mels = 40\nhop_length = 256\n[[model]]\nkind = \"cae\"\n[train]\nepochs = 2\nbatch_size = 16\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"))
-        .args(["train", "gpu.toml", "--device", "wgpu:0"])
-        .output()
-        .unwrap();
+    let out = train_on_wgpu(
+        dir,
+        (8, 3, 5),
+        "gpu",
+        "[[model]]\nkind = \"cae\"\n[train]\nepochs = 2\nbatch_size = 16\n",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("no wgpu adapter found") && std::env::var("CI").is_err() {
         eprintln!("skipped: no wgpu adapter here (install mesa-vulkan-drivers to run it)");
@@ -134,30 +152,13 @@ fn a_sweep_spreads_its_parallel_trials_over_the_listed_adapters() {
 fn a_batch_past_one_gpu_buffer_fails_its_trial_with_the_fix() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write_dataset(
-        &dir.join("data"),
-        SynthCounts {
-            train: 4,
-            test_normal: 2,
-            test_anomaly: 2,
-            seconds: 1.0,
-        },
-        6,
-    )
-    .unwrap();
     // 100,000 windows of 8 x 20 MFCC: 61 MiB in one batch.
-    std::fs::write(
-        dir.join("big.toml"),
-        "name = \"big\"\nseed = 3\n[data]\nlayout = \"folders\"\nroot = \"data\"\nframes = 8\nhop = 4\n\
-         [features]\nn_mels = 40\nhop_length = 256\n[[model]]\nkind = \"dense\"\n[train]\nepochs = 1\nbatch_size = 100000\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .current_dir(dir)
-        .env("EARSHOT_CACHE_DIR", dir.join("cache"))
-        .args(["train", "big.toml", "--device", "wgpu:0"])
-        .output()
-        .unwrap();
+    let out = train_on_wgpu(
+        dir,
+        (4, 2, 6),
+        "big",
+        "[[model]]\nkind = \"dense\"\n[train]\nepochs = 1\nbatch_size = 100000\n",
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -12,6 +12,7 @@ pub mod lstm;
 pub mod reference;
 pub mod rnn;
 pub mod size;
+pub(crate) mod switch;
 pub mod vae;
 
 use burn::prelude::*;

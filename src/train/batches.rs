@@ -5,8 +5,8 @@
 //! copied from the host as before. Both give the same values.
 
 use burn::prelude::*;
-use burn::tensor::DType;
 
+use super::evaluate::batch_tensor;
 use crate::data::WindowSet;
 use crate::models::gpu;
 
@@ -27,7 +27,7 @@ impl<'a> Batches<'a> {
     /// set fits [`RESIDENT_LIMIT_BYTES`].
     pub fn new(set: &'a WindowSet, device: &Device) -> Self {
         let bytes = set.data.len() * std::mem::size_of::<f32>();
-        let on_gpu = gpu::supported(device, DType::F32);
+        let on_gpu = gpu::on_gpu(device);
         let resident = (on_gpu && !set.is_empty() && bytes <= RESIDENT_LIMIT_BYTES).then(|| {
             let shape = [set.len(), set.frames, set.coeffs];
             Tensor::<3>::from_data(TensorData::new(set.data.clone(), shape), device)
@@ -74,12 +74,7 @@ impl<'a> Batches<'a> {
                 );
                 windows.clone().select(0, ids)
             }
-            None => {
-                let set = self.set;
-                let data =
-                    TensorData::new(set.gather(indices), [indices.len(), set.frames, set.coeffs]);
-                Tensor::from_data(data, &self.device)
-            }
+            None => batch_tensor(self.set, indices, &self.device),
         }
     }
 

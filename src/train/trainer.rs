@@ -165,11 +165,8 @@ pub fn train_trial(
 
     // An impossible size fails the trial here, before the allocator aborts the process.
     if let Err(reason) = fits_in_memory(trial, train) {
-        events
-            .status(false, Some(&reason))
-            .map_err(io(&events_path))?;
         return Ok(TrialResult {
-            outcome: Outcome::Failed { epoch: 0, reason },
+            outcome: failed(&mut events, &events_path, 0, reason)?,
             model: None,
             best_valid: f64::NAN,
             best_epoch: 0,
@@ -238,13 +235,7 @@ pub fn train_trial(
                     "the device failed in epoch {epoch_number} ({device}); the checkpoint of epoch {} is kept",
                     state.epochs_done
                 );
-                events
-                    .status(false, Some(&reason))
-                    .map_err(io(&events_path))?;
-                outcome = Outcome::Failed {
-                    epoch: epoch_number,
-                    reason,
-                };
+                outcome = failed(&mut events, &events_path, epoch_number, reason)?;
                 break;
             }
         };
@@ -271,13 +262,7 @@ pub fn train_trial(
                     "infinite"
                 }
             );
-            events
-                .status(false, Some(&reason))
-                .map_err(io(&events_path))?;
-            outcome = Outcome::Failed {
-                epoch: epoch_number,
-                reason,
-            };
+            outcome = failed(&mut events, &events_path, epoch_number, reason)?;
             break;
         }
         let improved = valid_loss < state.best_valid;
@@ -334,10 +319,23 @@ pub fn train_trial(
     })
 }
 
+/// Ends a trial as failed in `epoch`: the status line in its events, and the outcome.
+fn failed(
+    events: &mut EventLog,
+    events_path: &Path,
+    epoch: usize,
+    reason: String,
+) -> Result<Outcome, TrainError> {
+    events
+        .status(false, Some(&reason))
+        .map_err(io(events_path))?;
+    Ok(Outcome::Failed { epoch, reason })
+}
+
 /// Refuses a model whose training state would not fit in this machine's
 /// memory, and on a GPU a batch past what one device buffer may hold.
 fn fits_in_memory(trial: &Trial, train: &WindowSet) -> Result<(), String> {
-    if crate::models::gpu::supported(&trial.device, burn::tensor::DType::F32) {
+    if crate::models::gpu::on_gpu(&trial.device) {
         let window = train.frames * train.coeffs * std::mem::size_of::<f32>();
         let batch = trial.train.batch_size.saturating_mul(window);
         if batch > MAX_GPU_BATCH_BYTES {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod kernels;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root.
@@ -70,4 +72,22 @@ pub fn earshot(dir: &Path) -> std::process::Command {
     cmd.current_dir(dir)
         .env("EARSHOT_CACHE_DIR", dir.join("cache"));
     cmd
+}
+
+/// A 16-bit mono 8 kHz WAV of 800 samples of `sin(step * i)` (amplitude 1,000), in memory.
+pub fn sine_wav(step: f32) -> Vec<u8> {
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::new(&mut cursor, spec).unwrap();
+    for i in 0..800 {
+        w.write_sample(((i as f32 * step).sin() * 1000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    cursor.into_inner()
 }

@@ -1,7 +1,5 @@
 //! Between burn's Flex tensors and the kernels' `f32` slices.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
@@ -9,38 +7,27 @@ use burn::backend::{DispatchDevice, Flex};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-/// 0: not decided yet, 1: on, 2: off.
-static ENABLED: AtomicU8 = AtomicU8::new(0);
+use crate::models::switch::KernelSwitch;
+
+static SWITCH: KernelSwitch = KernelSwitch::new("EARSHOT_CPU_KERNELS");
 
 /// Turns the CPU kernels on or off for this process (default: on, unless the
 /// environment sets `EARSHOT_CPU_KERNELS=off`, `0` or `false`); off, every model runs on
 /// burn's own operations, to compare against.
 pub fn set_enabled(on: bool) {
-    ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    SWITCH.set(on);
 }
 
 /// What `EARSHOT_CPU_KERNELS` asks for: on unless it is `off`, `0` or `false`.
 pub fn enabled_by_environment() -> bool {
-    let off = |v: String| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false");
-    !std::env::var("EARSHOT_CPU_KERNELS").is_ok_and(off)
-}
-
-fn enabled() -> bool {
-    match ENABLED.load(Ordering::Relaxed) {
-        0 => {
-            let on = enabled_by_environment();
-            set_enabled(on);
-            on
-        }
-        state => state == 1,
-    }
+    SWITCH.by_environment()
 }
 
 /// Whether the CPU kernels run for tensors on `device` of type `dtype`: on the
 /// Flex backend (with or without autodiff) and in `f32`, unless turned off
 /// ([`set_enabled`]). Elsewhere (wgpu) the models compose burn's own operations.
 pub fn supported(device: &Device, dtype: DType) -> bool {
-    if !enabled() {
+    if !SWITCH.is_on() {
         return false;
     }
     let on_flex = match device.as_dispatch() {

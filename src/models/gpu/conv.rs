@@ -13,7 +13,7 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
 use burn::tensor::Shape;
 
-use super::lstm::empty;
+use super::empty;
 use crate::features::gpu::kernels::{WgslKernel, grid};
 use crate::models::cpu::conv::{ConvGeometry, Direction};
 use crate::models::cpu::conv_op::{ConvSpec, geometry_of};
@@ -142,21 +142,23 @@ pub fn backward(
     let (g, direction) = geometry_of(&x_shape, &weight_shape, spec);
     let w = weight_matrix(weight, &g);
     let grad_out = into_contiguous(grad_out);
-    // Per image, the small side as [channels, positions] and the big side's columns.
-    let (small, columns, out_channels) = match direction {
+    // Per image, the small side as [channels, positions] and the big side's
+    // columns; and the output's channels and values per channel.
+    let (small, columns, [channels, per_channel]) = match direction {
         Direction::Conv => {
             let grad = B::float_reshape(
                 grad_out.clone(),
                 shape([g.batch, g.small[0], positions(&g)]),
             );
-            (grad, im2col(x.clone(), &g), g.small[0])
+            (grad, im2col(x.clone(), &g), [g.small[0], positions(&g)])
         }
         Direction::Transposed => {
             let x = B::float_reshape(
                 into_contiguous(x.clone()),
                 shape([g.batch, g.small[0], positions(&g)]),
             );
-            (x, im2col(grad_out.clone(), &g), g.big[0])
+            let output = [g.big[0], g.big[1] * g.big[2]];
+            (x, im2col(grad_out.clone(), &g), output)
         }
     };
     // Both directions: dW = sum over images of small · columns^T.
@@ -169,17 +171,8 @@ pub fn backward(
         Direction::Conv => col2im(B::float_matmul(transpose(w), small), &g),
         Direction::Transposed => B::float_reshape(B::float_matmul(w, columns), x_shape),
     };
-    let [batch, channels] = [g.batch, out_channels];
-    let per_image = B::float_reshape(grad_out, shape([batch, channels, grad_len(&g, direction)]));
+    let per_image = B::float_reshape(grad_out, shape([g.batch, channels, per_channel]));
     let grad_bias = B::float_sum_dim(B::float_sum_dim(per_image, 2), 0);
     let grad_bias = B::float_reshape(grad_bias, shape([channels]));
     (grad_x, grad_weight, grad_bias)
-}
-
-/// Values per channel of the output of a call in `direction`.
-fn grad_len(g: &ConvGeometry, direction: Direction) -> usize {
-    match direction {
-        Direction::Conv => positions(g),
-        Direction::Transposed => g.big[1] * g.big[2],
-    }
 }

@@ -13,7 +13,7 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, backend_extension};
 use burn::tensor::Shape;
 
-use super::conv;
+use super::{conv, register_grads};
 use crate::models::cpu::conv::Direction;
 use crate::models::cpu::conv_op::{ConvOps, ConvSpec, geometry_of};
 
@@ -95,11 +95,11 @@ impl Backward<Cube, 3> for ConvKernelBackward {
         let grad_out = grads.consume::<Cube>(&ops.node);
         let s = ops.state;
         let (gx, gw, gb) = Cube::conv2d_layer_backward(s.x, s.weight, grad_out, s.spec);
-        for (parent, grad) in ops.parents.into_iter().zip([gx, gw, gb]) {
-            if let Some(node) = parent {
-                grads.register::<Cube>(node.id, grad);
-            }
-        }
+        register_grads(
+            grads,
+            ops.parents.map(|p| p.map(|node| node.id)),
+            [gx, gw, gb],
+        );
     }
 }
 

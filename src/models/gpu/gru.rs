@@ -5,54 +5,26 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
 
-use super::lstm::{empty, sequence_params};
-use crate::features::gpu::kernels::WgslKernel;
+use super::{empty, recurrent_kernel, sequence_params};
+use crate::models::cpu::SequenceDims;
 
 const FORWARD: &str = include_str!("../../../shaders/gru_forward.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/gru_backward.wgsl");
 
-/// Sizes of one layer call.
-#[derive(Debug, Clone, Copy)]
-struct Dims {
-    batch: usize,
-    time: usize,
-    input: usize,
-    hidden: usize,
-}
-
-impl Dims {
-    fn of(x: &CubeTensor, w_hidden: &CubeTensor) -> Self {
-        let xs = x.meta.shape();
-        let ws = w_hidden.meta.shape();
-        assert!(
-            xs.num_dims() == 3 && ws.num_dims() == 2,
-            "x is [batch, time, input]"
-        );
-        assert_eq!(ws[1], 3 * ws[0], "w_hidden is [hidden, 3 hidden]");
-        Self {
-            batch: xs[0],
-            time: xs[1],
-            input: xs[2],
-            hidden: ws[0],
-        }
-    }
-
-    fn rows(&self) -> usize {
-        self.batch * self.time
-    }
-
-    fn kernel(&self, name: &'static str, source: &'static str) -> WgslKernel {
-        let threads = (3 * self.hidden).next_power_of_two().clamp(64, 256) as u32;
-        WgslKernel::new(
-            name,
-            source,
-            vec![
-                ("hidden", self.hidden.to_string()),
-                ("time", self.time.to_string()),
-                ("threads", threads.to_string()),
-            ],
-            threads,
-        )
+/// Sizes from `x [batch, time, input]` and `w_hidden [hidden, 3 hidden]`.
+fn dims(x: &CubeTensor, w_hidden: &CubeTensor) -> SequenceDims {
+    let xs = x.meta.shape();
+    let ws = w_hidden.meta.shape();
+    assert!(
+        xs.num_dims() == 3 && ws.num_dims() == 2,
+        "x is [batch, time, input]"
+    );
+    assert_eq!(ws[1], 3 * ws[0], "w_hidden is [hidden, 3 hidden]");
+    SequenceDims {
+        batch: xs[0],
+        time: xs[1],
+        input: xs[2],
+        hidden: ws[0],
     }
 }
 
@@ -65,17 +37,17 @@ pub fn forward(
     w_hidden: CubeTensor,
     b_hidden: CubeTensor,
 ) -> (CubeTensor, CubeTensor) {
-    let d = Dims::of(&x, &w_hidden);
+    let d = dims(&x, &w_hidden);
     let hidden = empty(&x, [d.batch, d.time, d.hidden]);
     let trace = empty(&x, [d.batch, d.time, 4 * d.hidden]);
-    if d.rows() == 0 {
+    if d.batch * d.time == 0 {
         return (hidden, trace);
     }
-    let x = CubeBackend::float_reshape(into_contiguous(x), [d.rows(), d.input].into());
+    let x = CubeBackend::float_reshape(into_contiguous(x), [d.batch * d.time, d.input].into());
     let projected = into_contiguous(CubeBackend::float_matmul(x, w_input));
     let [b_input, w_hidden, b_hidden] = [b_input, w_hidden, b_hidden].map(into_contiguous);
     let params = sequence_params(&hidden, d.batch);
-    d.kernel("gru_forward", FORWARD).launch(
+    recurrent_kernel("gru_forward", FORWARD, d, 3).launch(
         &hidden.client,
         d.batch as u32,
         KernelArguments::new().with_buffers(vec![
@@ -100,16 +72,16 @@ pub fn backward(
     [hidden, trace]: [CubeTensor; 2],
     grad_hidden: CubeTensor,
 ) -> [CubeTensor; 5] {
-    let d = Dims::of(&x, &w_hidden);
+    let d = dims(&x, &w_hidden);
     let g = 3 * d.hidden;
-    let grad_a = empty(&x, [d.rows(), g]);
-    let grad_q = empty(&x, [d.rows(), g]);
-    let previous = empty(&x, [d.rows(), d.hidden]);
+    let grad_a = empty(&x, [d.batch * d.time, g]);
+    let grad_q = empty(&x, [d.batch * d.time, g]);
+    let previous = empty(&x, [d.batch * d.time, d.hidden]);
     let w_hidden = into_contiguous(w_hidden);
-    if d.rows() > 0 {
+    if d.batch * d.time > 0 {
         let [hidden, trace, grad_hidden] = [hidden, trace, grad_hidden].map(into_contiguous);
         let params = sequence_params(&grad_a, d.batch);
-        d.kernel("gru_backward", BACKWARD).launch(
+        recurrent_kernel("gru_backward", BACKWARD, d, 3).launch(
             &grad_a.client,
             d.batch as u32,
             KernelArguments::new().with_buffers(vec![
@@ -124,7 +96,7 @@ pub fn backward(
             ]),
         );
     }
-    let x = CubeBackend::float_reshape(into_contiguous(x), [d.rows(), d.input].into());
+    let x = CubeBackend::float_reshape(into_contiguous(x), [d.batch * d.time, d.input].into());
     let t = |m: CubeTensor| CubeBackend::float_swap_dims(m, 0, 1);
     let sum =
         |m: CubeTensor| CubeBackend::float_reshape(CubeBackend::float_sum_dim(m, 0), [g].into());

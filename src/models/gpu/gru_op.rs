@@ -13,7 +13,7 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, backend_extension};
 use burn::tensor::Shape;
 
-use super::gru;
+use super::{gru, register_grads};
 use crate::models::cpu::gru_op::GruSequenceOps;
 
 type Five<T> = (T, T, T, T, T);
@@ -148,11 +148,11 @@ impl Backward<Cube, 5> for GruKernelBackward {
         let s = ops.state;
         let (a, b, c, d, e) =
             Cube::gru_sequence_backward(s.x, s.w_input, s.w_hidden, s.hidden, s.trace, grad_hidden);
-        for (parent, grad) in ops.parents.into_iter().zip([a, b, c, d, e]) {
-            if let Some(node) = parent {
-                grads.register::<Cube>(node.id, grad);
-            }
-        }
+        register_grads(
+            grads,
+            ops.parents.map(|p| p.map(|node| node.id)),
+            [a, b, c, d, e],
+        );
     }
 }
 

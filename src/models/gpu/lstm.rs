@@ -4,82 +4,34 @@
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
-use burn::tensor::{DType, Shape, Slice};
+use burn::tensor::Slice;
 
-use crate::features::gpu::kernels::{WgslKernel, grid};
+use super::{empty, recurrent_kernel, sequence_params};
+use crate::models::cpu::SequenceDims;
 
 const FORWARD: &str = include_str!("../../../shaders/lstm_forward.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/lstm_backward.wgsl");
 
-/// Sizes of one layer call.
-#[derive(Debug, Clone, Copy)]
-struct Dims {
-    batch: usize,
-    time: usize,
-    input: usize,
-    hidden: usize,
-}
-
-impl Dims {
-    fn of(x: &CubeTensor, weight: &CubeTensor) -> Self {
-        let xs = x.meta.shape();
-        let ws = weight.meta.shape();
-        assert!(
-            xs.num_dims() == 3 && ws.num_dims() == 2,
-            "x is [batch, time, input], weight 2-D"
-        );
-        let hidden = ws[1] / 4;
-        assert_eq!(
-            ws[0],
-            xs[2] + hidden,
-            "weight is [input + hidden, 4 hidden]"
-        );
-        Self {
-            batch: xs[0],
-            time: xs[1],
-            input: xs[2],
-            hidden,
-        }
+/// Sizes from `x [batch, time, input]` and `weight [input + hidden, 4 hidden]`.
+fn dims(x: &CubeTensor, weight: &CubeTensor) -> SequenceDims {
+    let xs = x.meta.shape();
+    let ws = weight.meta.shape();
+    assert!(
+        xs.num_dims() == 3 && ws.num_dims() == 2,
+        "x is [batch, time, input], weight 2-D"
+    );
+    let hidden = ws[1] / 4;
+    assert_eq!(
+        ws[0],
+        xs[2] + hidden,
+        "weight is [input + hidden, 4 hidden]"
+    );
+    SequenceDims {
+        batch: xs[0],
+        time: xs[1],
+        input: xs[2],
+        hidden,
     }
-
-    fn rows(&self) -> usize {
-        self.batch * self.time
-    }
-
-    /// One thread per gate column, a power of two between 64 and 256.
-    fn threads(&self) -> u32 {
-        (4 * self.hidden).next_power_of_two().clamp(64, 256) as u32
-    }
-
-    fn kernel(&self, name: &'static str, source: &'static str) -> WgslKernel {
-        let threads = self.threads();
-        WgslKernel::new(
-            name,
-            source,
-            vec![
-                ("input", self.input.to_string()),
-                ("hidden", self.hidden.to_string()),
-                ("time", self.time.to_string()),
-                ("threads", threads.to_string()),
-            ],
-            threads,
-        )
-    }
-}
-
-/// A new contiguous f32 tensor on `like`'s device (contents undefined).
-pub(super) fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
-    let shape = shape.into();
-    let handle = like
-        .client
-        .empty(shape.num_elements().max(1) * DType::F32.size());
-    CubeTensor::new_contiguous(
-        like.client.clone(),
-        like.device.clone(),
-        shape,
-        handle,
-        DType::F32,
-    )
 }
 
 fn range(start: usize, end: usize) -> Slice {
@@ -91,15 +43,8 @@ fn range(start: usize, end: usize) -> Slice {
 }
 
 /// The rows `[0, input)` of the gate weight: W_x.
-fn input_weight(weight: CubeTensor, d: Dims) -> CubeTensor {
+fn input_weight(weight: CubeTensor, d: SequenceDims) -> CubeTensor {
     CubeBackend::float_slice(weight, &[range(0, d.input), range(0, 4 * d.hidden)])
-}
-
-/// `[batch, workgroups per grid row]` for one workgroup per sequence.
-pub(super) fn sequence_params(like: &CubeTensor, batch: usize) -> burn::cubecl::server::Handle {
-    let (width, _) = grid(batch as u32);
-    like.client
-        .create_from_slice(bytemuck::cast_slice(&[batch as u32, width]))
 }
 
 /// Hidden states, gate activations and cell states of an LSTM layer over `x`
@@ -110,23 +55,23 @@ pub fn forward(
     weight: CubeTensor,
     bias: CubeTensor,
 ) -> (CubeTensor, CubeTensor, CubeTensor) {
-    let d = Dims::of(&x, &weight);
+    let d = dims(&x, &weight);
     let g = 4 * d.hidden;
     let hidden = empty(&x, [d.batch, d.time, d.hidden]);
     let gates = empty(&x, [d.batch, d.time, g]);
     let cells = empty(&x, [d.batch, d.time, d.hidden]);
-    if d.rows() == 0 {
+    if d.batch * d.time == 0 {
         return (hidden, gates, cells);
     }
     let weight = into_contiguous(weight);
     let bias = into_contiguous(bias);
-    let x = CubeBackend::float_reshape(into_contiguous(x), [d.rows(), d.input].into());
+    let x = CubeBackend::float_reshape(into_contiguous(x), [d.batch * d.time, d.input].into());
     let projected = into_contiguous(CubeBackend::float_matmul(
         x,
         input_weight(weight.clone(), d),
     ));
     let params = sequence_params(&hidden, d.batch);
-    d.kernel("lstm_forward", FORWARD).launch(
+    recurrent_kernel("lstm_forward", FORWARD, d, 4).launch(
         &hidden.client,
         d.batch as u32,
         KernelArguments::new().with_buffers(vec![
@@ -150,18 +95,18 @@ pub fn backward(
     saved: [CubeTensor; 3],
     grad_hidden: CubeTensor,
 ) -> (CubeTensor, CubeTensor, CubeTensor) {
-    let d = Dims::of(&x, &weight);
+    let d = dims(&x, &weight);
     let g = 4 * d.hidden;
     let width = d.input + d.hidden;
-    let grad_gates = empty(&x, [d.rows(), g]);
-    let inputs = empty(&x, [d.rows(), width]);
+    let grad_gates = empty(&x, [d.batch * d.time, g]);
+    let inputs = empty(&x, [d.batch * d.time, width]);
     let weight = into_contiguous(weight);
-    if d.rows() > 0 {
+    if d.batch * d.time > 0 {
         let [hidden, gates, cells] = saved.map(into_contiguous);
         let x = into_contiguous(x);
         let grad_hidden = into_contiguous(grad_hidden);
         let params = sequence_params(&grad_gates, d.batch);
-        d.kernel("lstm_backward", BACKWARD).launch(
+        recurrent_kernel("lstm_backward", BACKWARD, d, 4).launch(
             &grad_gates.client,
             d.batch as u32,
             KernelArguments::new().with_buffers(vec![

@@ -13,7 +13,7 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, backend_extension};
 use burn::tensor::Shape;
 
-use super::lstm;
+use super::{lstm, register_grads};
 use crate::models::cpu::lstm_op::LstmSequenceOps;
 
 /// The LSTM layer's training pass on the GPU: forward keeping what the
@@ -123,11 +123,11 @@ impl Backward<Cube, 3> for LstmKernelBackward {
         let s = ops.state;
         let (gx, gw, gb) =
             Cube::lstm_sequence_backward(s.x, s.weight, s.hidden, s.gates, s.cells, grad_hidden);
-        for (parent, grad) in ops.parents.into_iter().zip([gx, gw, gb]) {
-            if let Some(node) = parent {
-                grads.register::<Cube>(node.id, grad);
-            }
-        }
+        register_grads(
+            grads,
+            ops.parents.map(|p| p.map(|node| node.id)),
+            [gx, gw, gb],
+        );
     }
 }
 

@@ -17,47 +17,43 @@ pub mod lstm_op;
 mod norm;
 pub mod norm_op;
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
-use burn::backend::DispatchDevice;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::CubeTensor;
+use burn::backend::{Cube, DispatchDevice};
+use burn::cubecl::server::Handle;
 use burn::prelude::*;
 use burn::tensor::DType;
 
-/// 0: not decided yet, 1: on, 2: off.
-static ENABLED: AtomicU8 = AtomicU8::new(0);
+use super::cpu::SequenceDims;
+use super::switch::KernelSwitch;
+use crate::features::gpu::kernels::{WgslKernel, grid};
+
+static SWITCH: KernelSwitch = KernelSwitch::new("EARSHOT_GPU_KERNELS");
 
 /// Turns the GPU kernels on or off for this process (default: on, unless the
 /// environment sets `EARSHOT_GPU_KERNELS=off`, `0` or `false`); off, every
 /// model on wgpu runs on burn's own operations, to compare against.
 pub fn set_enabled(on: bool) {
-    ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    SWITCH.set(on);
 }
 
-fn enabled() -> bool {
-    match ENABLED.load(Ordering::Relaxed) {
-        0 => {
-            let off = |v: String| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false");
-            let on = !std::env::var("EARSHOT_GPU_KERNELS").is_ok_and(off);
-            set_enabled(on);
-            on
-        }
-        state => state == 1,
-    }
-}
-
-/// Whether the GPU kernels run for tensors on `device` of type `dtype`: on
-/// burn's cubecl (wgpu) backend, with or without autodiff, in `f32`, unless
-/// turned off ([`set_enabled`]).
-pub fn supported(device: &Device, dtype: DType) -> bool {
-    if !enabled() || dtype != DType::F32 {
-        return false;
-    }
+/// Whether `device` is burn's cubecl (wgpu) backend, with or without autodiff,
+/// whatever the kernels' switch says (device buffer limits apply either way).
+pub fn on_gpu(device: &Device) -> bool {
     match device.as_dispatch() {
         DispatchDevice::Cube(_) => true,
         DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Cube(_)),
         #[allow(unreachable_patterns)]
         _ => false,
     }
+}
+
+/// Whether the GPU kernels run for tensors on `device` of type `dtype`: on
+/// burn's cubecl (wgpu) backend, in `f32`, unless turned off ([`set_enabled`]).
+pub fn supported(device: &Device, dtype: DType) -> bool {
+    SWITCH.is_on() && dtype == DType::F32 && on_gpu(device)
 }
 
 /// The largest hidden size the recurrent kernels take: their workgroup
@@ -68,4 +64,63 @@ pub const MAX_RECURRENT_HIDDEN: usize = 640;
 /// kernels here.
 pub fn recurrent_supported(device: &Device, dtype: DType, hidden: usize) -> bool {
     hidden <= MAX_RECURRENT_HIDDEN && supported(device, dtype)
+}
+
+/// A new contiguous f32 tensor on `like`'s device (contents undefined).
+fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
+    let shape = shape.into();
+    let handle = like
+        .client
+        .empty(shape.num_elements().max(1) * DType::F32.size());
+    CubeTensor::new_contiguous(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        handle,
+        DType::F32,
+    )
+}
+
+/// `[batch, workgroups per grid row]` for one workgroup per sequence.
+fn sequence_params(like: &CubeTensor, batch: usize) -> Handle {
+    let (width, _) = grid(batch as u32);
+    like.client
+        .create_from_slice(bytemuck::cast_slice(&[batch as u32, width]))
+}
+
+/// A persistent recurrent kernel for a layer of `d` whose units have `gates`
+/// gate columns each: one thread per gate column, a power of two from 64 to
+/// 256; sizes are template values, so each shape compiles once.
+fn recurrent_kernel(
+    name: &'static str,
+    source: &'static str,
+    d: SequenceDims,
+    gates: usize,
+) -> WgslKernel {
+    let threads = (gates * d.hidden).next_power_of_two().clamp(64, 256) as u32;
+    WgslKernel::new(
+        name,
+        source,
+        vec![
+            ("input", d.input.to_string()),
+            ("hidden", d.hidden.to_string()),
+            ("time", d.time.to_string()),
+            ("threads", threads.to_string()),
+        ],
+        threads,
+    )
+}
+
+/// Registers each gradient for the node of its input (`parents` in the
+/// order the operation's inputs were given; untracked inputs get none).
+fn register_grads<const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; N],
+    results: [FloatTensor<Cube>; N],
+) {
+    for (parent, grad) in parents.into_iter().zip(results) {
+        if let Some(id) = parent {
+            grads.register::<Cube>(id, grad);
+        }
+    }
 }

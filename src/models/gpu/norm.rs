@@ -3,7 +3,7 @@
 use burn::backend::wgpu::{CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
 
-use super::lstm::empty;
+use super::empty;
 use crate::features::gpu::kernels::{WgslKernel, grid};
 
 const FORWARD: &str = include_str!("../../../shaders/batch_norm_relu.wgsl");

@@ -19,6 +19,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::norm::{self, NormSettings};
+use super::register_grads;
 
 /// Bias, batch norm with batch statistics, ReLU.
 #[backend_extension(Cube, Fusion, Autodiff)]
@@ -144,11 +145,11 @@ impl Backward<Cube, 4> for BatchNormReluBackward {
         let s = ops.state;
         let (gx, gbias, ggamma, gbeta) =
             Cube::batch_norm_relu_backward(s.x, s.bias, s.gamma, s.y, grad_y, s.epsilon);
-        for (parent, grad) in ops.parents.into_iter().zip([gx, gbias, ggamma, gbeta]) {
-            if let Some(node) = parent {
-                grads.register::<Cube>(node.id, grad);
-            }
-        }
+        register_grads(
+            grads,
+            ops.parents.map(|p| p.map(|node| node.id)),
+            [gx, gbias, ggamma, gbeta],
+        );
     }
 }
 
