@@ -3,6 +3,9 @@
 //! parameter within 1e-4. On wgpu the models run the WGSL kernels (LSTM,
 //! batch norm + ReLU, im2col / col2im convolutions) and burn's Adam; on the CPU the CPU kernels and the
 //! fused Adam: two independent implementations of the same arithmetic.
+//! Left out: a Linear bias feeding a batch norm. Its gradient is zero but for
+//! rounding, and Adam's normalised step turns that noise into steps of up to
+//! the learning rate whose sign neither implementation determines.
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -11,22 +14,47 @@ use burn::tensor::DeviceKind;
 use earshot::models::{Autoencoder, ModelConfig};
 use earshot::train::fused_adam::adam_for;
 
-/// Every parameter of `model`, flattened in module order.
-fn parameters(model: &Autoencoder) -> Vec<f32> {
-    let mut values = Vec::new();
-    struct Collect<'a>(&'a mut Vec<f32>);
-    impl burn::module::ModuleVisitor for Collect<'_> {
+/// Every parameter of `model` in module order, with its module path.
+fn named_parameters(model: &Autoencoder) -> Vec<(String, Vec<f32>)> {
+    #[derive(Default)]
+    struct Collect {
+        path: Vec<String>,
+        found: Vec<(String, Vec<f32>)>,
+    }
+    impl burn::module::ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
         fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
             let data = param.val().into_data().convert::<f32>();
-            self.0.extend(data.iter::<f32>());
+            let values = data.iter::<f32>().collect();
+            self.found.push((self.path.join("."), values));
         }
     }
-    model.visit(&mut Collect(&mut values));
-    values
+    let mut collect = Collect::default();
+    model.visit(&mut collect);
+    collect.found
+}
+
+/// Every parameter of `model`, flattened in module order.
+fn parameters(model: &Autoencoder) -> Vec<f32> {
+    named_parameters(model)
+        .into_iter()
+        .flat_map(|(_, values)| values)
+        .collect()
+}
+
+/// Whether the parameter at `path` is a dense block's Linear bias, which
+/// feeds a batch norm (see the module docs).
+fn feeds_batch_norm(path: &str) -> bool {
+    path.ends_with("linear.bias")
 }
 
 /// `model` after three Adam steps on `batch`, on `device`.
-fn train(model: Autoencoder, batch: &TensorData, device: &Device) -> Vec<f32> {
+fn train(model: Autoencoder, batch: &TensorData, device: &Device) -> Vec<(String, Vec<f32>)> {
     let mut model = model;
     let mut optim = adam_for(device, None);
     for _ in 0..3 {
@@ -35,7 +63,7 @@ fn train(model: Autoencoder, batch: &TensorData, device: &Device) -> Vec<f32> {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-3, model, grads);
     }
-    parameters(&model)
+    named_parameters(&model)
 }
 
 /// `model` with its parameters set to `values` (in [`parameters`] order) on `device`.
@@ -59,7 +87,9 @@ fn with_parameters(model: Autoencoder, values: &[f32], device: &Device) -> Autoe
     model.map(&mut Fill(values, device))
 }
 
-fn check(config: ModelConfig, frames: usize, coeffs: usize) {
+/// Trains `config` both ways and compares every parameter; the number left
+/// out ([`feeds_batch_norm`]).
+fn check(config: ModelConfig, frames: usize, coeffs: usize) -> usize {
     let cpu = Device::flex().autodiff();
     let wgpu = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
     // One initialisation, its values copied into a model on each device.
@@ -76,12 +106,8 @@ fn check(config: ModelConfig, frames: usize, coeffs: usize) {
     let on_cpu = train(fresh(&cpu), &batch, &cpu);
     let on_gpu = train(fresh(&wgpu), &batch, &wgpu);
     assert_eq!(on_cpu.len(), on_gpu.len());
-    let worst = on_cpu
-        .iter()
-        .zip(&on_gpu)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    let moved = on_cpu
+    let flat: Vec<f32> = on_cpu.iter().flat_map(|(_, v)| v.clone()).collect();
+    let moved = flat
         .iter()
         .zip(&start)
         .map(|(a, b)| (a - b).abs())
@@ -90,29 +116,44 @@ fn check(config: ModelConfig, frames: usize, coeffs: usize) {
         moved > 1e-3,
         "{config:?}: three steps changed nothing ({moved})"
     );
-    assert!(
-        worst <= 1e-4,
-        "{config:?}: largest parameter difference {worst}"
-    );
+    let mut left_out = 0;
+    for ((path, cpu_values), (gpu_path, gpu_values)) in on_cpu.iter().zip(&on_gpu) {
+        assert_eq!(path, gpu_path);
+        if feeds_batch_norm(path) {
+            left_out += 1;
+            continue;
+        }
+        let worst = cpu_values
+            .iter()
+            .zip(gpu_values)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1e-4,
+            "{config:?}: {path}: largest parameter difference {worst}"
+        );
+    }
+    left_out
 }
 
 #[test]
 fn lstm_autoencoder_trains_to_the_same_numbers_on_cpu_and_wgpu() {
     let config: ModelConfig = toml::from_str("kind = \"rnn\"\nhidden = 24\nlatent = 8").unwrap();
-    check(config, 12, 10);
+    assert_eq!(check(config, 12, 10), 0);
 }
 
 #[test]
 fn conv_autoencoder_trains_to_the_same_numbers_on_cpu_and_wgpu() {
     let config: ModelConfig = toml::from_str("kind = \"cae\"").unwrap();
-    check(config, 16, 20);
+    assert_eq!(check(config, 16, 20), 0);
 }
 
 #[test]
 fn dense_autoencoder_trains_to_the_same_numbers_on_cpu_and_wgpu() {
     let config: ModelConfig =
         toml::from_str("kind = \"dense\"\nhidden = [64, 32]\nbottleneck = 8").unwrap();
-    check(config, 5, 16);
+    // Five blocks (80-64-32-8-32-64), each a Linear bias feeding a batch norm.
+    assert_eq!(check(config, 5, 16), 5);
 }
 
 #[test]
