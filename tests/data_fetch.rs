@@ -345,6 +345,13 @@ fn fsdd_is_fetched_from_a_server_and_prepared_into_the_speaker_novelty_split() {
         out.contains("10 train/normal, 10 test/normal, 4 test/anomaly"),
         "{out}"
     );
+    // Generated clips under FSDD's names are not the pinned recordings: said.
+    assert!(
+        out.contains(
+            "warning: 0 of the recordings match datasets/fsdd.sha256, 24 differ or are not in it (e.g. 3_"
+        ) && out.contains("2976 of it are absent"),
+        "{out}"
+    );
     let fsdd = data.join("fsdd");
     assert!(fsdd.join("train/normal/3_theo_39.wav").is_file());
     assert!(fsdd.join("test/normal/3_theo_40.wav").is_file());
@@ -407,5 +414,78 @@ fn unknown_names_and_manual_datasets_say_what_to_do() {
         common::text(&out).contains("scikit-maad"),
         "{}",
         common::text(&out)
+    );
+}
+
+#[test]
+fn md5_pins_as_zenodo_publishes_them_are_checked_and_recorded() {
+    // RFC 1321's well-known vector: MD5 of this sentence.
+    let fox = b"The quick brown fox jumps over the lazy dog".to_vec();
+    let md5 = "9e107d9d372bb6826bd81d3542a419d6";
+    let (base, seen) = serve(vec![("/fox.zip", fox.clone())]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut quiet = |_: u64, _: Option<u64>| {};
+    let url = format!("{base}/fox.zip");
+
+    let got = download(&url, dir, "fox.zip", Some(md5), &mut quiet).unwrap();
+    assert!(matches!(got, Fetched::Downloaded { .. }), "{got:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fox.zip.md5")).unwrap().trim(),
+        md5
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fox.zip.sha256")).unwrap().trim(),
+        hex_sha256(&fox)
+    );
+    // Upper case is the same digest; a verified archive is not fetched again,
+    // even when only its SHA-256 was recorded (an older download).
+    std::fs::remove_file(dir.join("fox.zip.md5")).unwrap();
+    let requests = seen.lock().unwrap().len();
+    let again = download(&url, dir, "fox.zip", Some(&md5.to_uppercase()), &mut quiet).unwrap();
+    assert!(matches!(again, Fetched::AlreadyVerified(..)), "{again:?}");
+    assert_eq!(seen.lock().unwrap().len(), requests);
+    assert!(dir.join("fox.zip.md5").is_file());
+
+    // The wrong MD5: named as MD5, the download removed.
+    let err = download(&url, dir, "other.zip", Some(&"f".repeat(32)), &mut quiet).unwrap_err();
+    assert!(matches!(err, DownloadError::Checksum { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("MD5 {md5}")), "{err}");
+    assert!(!dir.join("other.zip").exists() && !dir.join("other.zip.part").exists());
+
+    // Neither length: refused before anything is fetched.
+    let requests = seen.lock().unwrap().len();
+    let err = download(&url, dir, "x.zip", Some("abc123"), &mut quiet).unwrap_err();
+    assert!(err.to_string().contains("SHA-256 (64 hex digits) or an MD5"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), requests);
+}
+
+#[test]
+fn the_committed_fsdd_recordings_are_the_pinned_ones() {
+    // tests/fixtures/real/fsdd holds two recordings of the release, split.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/fsdd");
+    let check = earshot::datasets::prepare::check_fsdd(&fixtures).unwrap();
+    assert_eq!(
+        (check.matching, check.differing.len(), check.unknown.len(), check.missing),
+        (2, 0, 0, 2998)
+    );
+    assert_eq!(
+        earshot::datasets::prepare::FSDD_SHA256.lines().count(),
+        3000,
+        "6 speakers x 10 digits x 50 takes"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = common::ok(
+        &earshot(tmp.path())
+            .args(["data", "prepare", "fsdd", "--to", data.to_str().unwrap()])
+            .args(["--from", fixtures.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        out.contains("1 train/normal, 0 test/normal, 1 test/anomaly")
+            && out.contains("2 of the recordings match datasets/fsdd.sha256, 0 differ"),
+        "{out}"
     );
 }

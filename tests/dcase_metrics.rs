@@ -185,3 +185,46 @@ fn a_folder_mixing_2020_and_2021_names_is_refused_naming_both() {
         "{text}"
     );
 }
+
+#[test]
+fn a_dcase_2021_folder_reads_its_source_test_and_target_test_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let fan = dir.join("fan");
+    dcase_folder(&fan);
+    // 2021 (MIMII DUE, ToyADMOS2) keeps test clips by domain in two folders.
+    for entry in std::fs::read_dir(fan.join("test")).unwrap().flatten() {
+        let name = entry.file_name().into_string().unwrap();
+        let folder = if name.contains("_target_") {
+            "target_test"
+        } else {
+            "source_test"
+        };
+        std::fs::create_dir_all(fan.join(folder)).unwrap();
+        std::fs::rename(entry.path(), fan.join(folder).join(&name)).unwrap();
+    }
+    std::fs::remove_dir(fan.join("test")).unwrap();
+    assert!(fan.join("source_test").is_dir() && fan.join("target_test").is_dir());
+    std::fs::write(
+        dir.join("exp.toml"),
+        "name = \"d\"\nseed = 1\n[data]\nlayout = \"dcase\"\nroot = \"fan\"\nframes = 8\nhop = 4\n\
+         dcase_year = 2021\n[features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n\
+         [[model]]\nkind = \"knn\"\n",
+    )
+    .unwrap();
+    common::ok(
+        &earshot(dir)
+            .args(["train", "exp.toml", "--device", "cpu"])
+            .output()
+            .unwrap(),
+    );
+    let metrics = TrialMetrics::read(&dir.join("runs/d/knn/metrics.json")).unwrap();
+    let dcase = metrics.dcase.expect("a dcase block");
+    assert_eq!(dcase.year, 2021);
+    // Every test clip of both folders is scored: 8 per section, both domains.
+    assert_eq!(
+        dcase.sections.iter().map(|s| s.files).collect::<Vec<_>>(),
+        [8, 8]
+    );
+    assert!(dcase.official_score.is_some_and(|s| s > 0.0 && s <= 1.0));
+}

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use earshot::datasets::bad::prepare_bad;
-use earshot::datasets::download::{Fetched, download};
-use earshot::datasets::prepare::{Outcome, prepare_dcase, prepare_fsdd};
+use earshot::datasets::download::{Algorithm, Fetched, download};
+use earshot::datasets::prepare::{Outcome, check_fsdd, prepare_dcase, prepare_fsdd};
 use earshot::datasets::{CATALOG, DatasetInfo, Kind, data_dir, find};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -53,9 +53,10 @@ pub struct FetchArgs {
     /// Download from this address instead (a mirror), for one archive.
     #[arg(long)]
     url: Option<String>,
-    /// The archive's expected SHA-256 (checked before it is kept).
-    #[arg(long)]
-    sha256: Option<String>,
+    /// The archive's expected digest, a SHA-256 or an MD5 (checked before it
+    /// is kept) [default: the one pinned in `earshot data list`, where there is one].
+    #[arg(long, visible_aliases = ["sha256", "md5"], value_name = "HEX")]
+    checksum: Option<String>,
 }
 
 /// `prepare` arguments.
@@ -64,7 +65,7 @@ pub struct PrepareArgs {
     #[command(flatten)]
     fetch: FetchArgs,
     /// Use this archive (or, for fsdd, a folder of its recordings) instead of downloading.
-    #[arg(long, conflicts_with_all = ["url", "sha256"])]
+    #[arg(long, conflicts_with_all = ["url", "checksum"])]
     from: Option<PathBuf>,
     /// For bad with --from: the set's labels CSV (itemid,datasetid,hasbird).
     #[arg(long, requires = "from")]
@@ -78,7 +79,8 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
             for d in CATALOG {
                 let how = match d.kind {
                     Kind::Manual(_) => "not fetched (`earshot data fetch` says how)",
-                    _ => "fetch, prepare",
+                    _ if d.digests.is_empty() => "fetch, prepare; no published digest pinned",
+                    _ => "fetch, prepare; archives checked against the publisher's MD5s",
                 };
                 println!("{:<16} {}", d.name, d.title);
                 println!("{:<16} licence: {}; {how}", "", d.licence);
@@ -124,7 +126,7 @@ fn dataset(name: &str) -> anyhow::Result<&'static DatasetInfo> {
 fn fetch_one(info: &DatasetInfo, machine: &str, args: &FetchArgs) -> anyhow::Result<PathBuf> {
     let (default_url, file_name) = info.archive_for(machine);
     let url = args.url.clone().unwrap_or(default_url);
-    let expected = args.sha256.as_deref().or(info.sha256);
+    let expected = args.checksum.as_deref().or(info.digest_for(machine));
     fetch_file(info, &url, &file_name, expected, args)
 }
 
@@ -184,10 +186,9 @@ fn fetch_file(
                 "{}: downloaded{}, SHA-256 {sha256}{}",
                 path.display(),
                 if resumed { " (resumed)" } else { "" },
-                if expected.is_some() {
-                    " (as pinned)"
-                } else {
-                    " (no pinned digest: recorded, and checked on every later use)"
+                match expected.map(Algorithm::of) {
+                    Some(Ok(algorithm)) => format!(" ({} as pinned)", algorithm.name()),
+                    _ => " (no pinned digest: recorded, and checked on every later use)".into(),
                 }
             );
             path
@@ -230,6 +231,8 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
             _ => prepare_dcase(info.name, machine, &source, &data),
         }
         .with_context(|| format!("preparing {}", info.name))?;
+        let (Outcome::Built(prepared, _) | Outcome::AlreadyThere(prepared)) = &outcome;
+        let prepared = prepared.clone();
         match outcome {
             Outcome::Built(dir, [clips, birds, missing]) if info.kind == Kind::Bad => println!(
                 "{}: {clips} clips of {machine} added ({birds} with birds){}",
@@ -254,6 +257,9 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
                 println!("{}: prepared before, left as it is", dir.display())
             }
         }
+        if info.kind == Kind::Fsdd {
+            report_fsdd_check(&prepared)?;
+        }
     }
     println!(
         "experiments find it by name (e.g. root = \"{}\") under {}",
@@ -261,4 +267,38 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
         data.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says whether the prepared FSDD recordings are the ones README's tables
+/// were measured on (a warning, not an error: another release may be meant).
+fn report_fsdd_check(folder: &std::path::Path) -> anyhow::Result<()> {
+    let check = check_fsdd(folder).context("checking the FSDD recordings")?;
+    let odd = check.differing.len() + check.unknown.len();
+    if odd == 0 && check.missing == 0 {
+        println!(
+            "all {} recordings have the SHA-256 pinned in datasets/fsdd.sha256 (those README's tables were measured on)",
+            check.matching
+        );
+        return Ok(());
+    }
+    let names: Vec<&str> = check
+        .differing
+        .iter()
+        .chain(&check.unknown)
+        .map(String::as_str)
+        .take(5)
+        .collect();
+    eprintln!(
+        "warning: {} of the recordings match datasets/fsdd.sha256, {} differ or are not in it{}, {} of it are absent: \
+         these are not the FSDD v1.0.10 recordings README's tables were measured on, so figures may differ",
+        check.matching,
+        odd,
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(" (e.g. {})", names.join(", "))
+        },
+        check.missing
+    );
+    Ok(())
 }

@@ -2,7 +2,8 @@
 //! `fan/`): 2020's `root/train/normal_id_XX_*.wav` and
 //! `root/test/{normal,anomaly}_id_XX_*.wav`, and 2021-2025's
 //! `root/{train,test}/section_XX_{source,target}_{train,test}_{normal,anomaly}_*.wav`
-//! (2022 on with attributes after the index). `machine_ids` keeps some
+//! (2022 on with attributes after the index; 2021 keeps its test clips in
+//! `source_test/` and `target_test/` instead of `test/`). `machine_ids` keeps some
 //! machine ids or sections; [`machine_ids`] lists them for one model each.
 
 use std::collections::BTreeSet;
@@ -97,6 +98,10 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     }
 }
 
+/// Where a machine folder keeps its test clips: `test/`, or 2021's
+/// `source_test/` and `target_test/`.
+pub const DCASE_TEST_FOLDERS: [&str; 3] = ["test", "source_test", "target_test"];
+
 /// The machine ids present in `root/train`, sorted.
 pub fn machine_ids(root: &Path) -> Vec<String> {
     files_in(&root.join("train"))
@@ -125,7 +130,8 @@ pub fn list_dcase(
     let mut failures = Vec::new();
     // One era per folder: a 2020 file and a 2021-on file together is a mix-up.
     let (mut first_2020, mut first_sections) = (None, None);
-    for (dir, is_train) in [(train_dir.clone(), true), (root.join("test"), false)] {
+    let test_dirs = DCASE_TEST_FOLDERS.iter().map(|d| (root.join(d), false));
+    for (dir, is_train) in std::iter::once((train_dir.clone(), true)).chain(test_dirs) {
         for path in files_in(&dir) {
             if let Some(name) = parse_dcase(&path) {
                 let slot = if name.domain.is_some() {

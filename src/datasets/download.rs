@@ -1,14 +1,55 @@
 //! Downloads that resume and verify: an archive is fetched to `<file>.part`
 //! (continued with an HTTP Range request after an interruption), hashed with
-//! SHA-256, checked against the pinned digest when there is one, and only then
-//! renamed to `<file>` beside a `<file>.sha256` record, so a later run never
-//! downloads a verified archive again and never takes half a file for whole.
+//! SHA-256 and MD5, checked against the pinned digest when there is one (a
+//! SHA-256, or the MD5 that Zenodo publishes), and only then renamed to
+//! `<file>` beside `<file>.sha256` and `<file>.md5` records, so a later run
+//! never downloads a verified archive again and never takes half a file for
+//! whole.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use md5::Md5;
 use sha2::{Digest, Sha256};
+
+/// Which hash a pinned digest is, told by its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// 64 hex digits.
+    Sha256,
+    /// 32 hex digits (what Zenodo lists for every file).
+    Md5,
+}
+
+impl Algorithm {
+    /// The algorithm of a hex digest, or why it is none.
+    pub fn of(digest: &str) -> Result<Self, DownloadError> {
+        let hex = digest.chars().all(|c| c.is_ascii_hexdigit());
+        match digest.len() {
+            64 if hex => Ok(Self::Sha256),
+            32 if hex => Ok(Self::Md5),
+            _ => Err(DownloadError::BadDigest {
+                digest: digest.to_string(),
+            }),
+        }
+    }
+
+    /// Its usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "SHA-256",
+            Self::Md5 => "MD5",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Md5 => "md5",
+        }
+    }
+}
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,15 +74,25 @@ pub enum DownloadError {
     },
     /// The archive is not the pinned one.
     #[error(
-        "{path}: SHA-256 {got}, expected {expected}; the download was removed (run the command again, or check --url)"
+        "{path}: {algorithm} {got}, expected {expected}; the download was removed (run the command again, or check --url)"
     )]
     Checksum {
         /// The removed file.
         path: PathBuf,
+        /// SHA-256 or MD5.
+        algorithm: &'static str,
         /// Its digest.
         got: String,
         /// The pinned digest.
         expected: String,
+    },
+    /// A pinned digest that is neither a SHA-256 nor an MD5.
+    #[error(
+        "{digest:?} is not a digest: give a SHA-256 (64 hex digits) or an MD5 (32 hex digits)"
+    )]
+    BadDigest {
+        /// What was given.
+        digest: String,
     },
     /// The disk filled while writing.
     #[error(
@@ -72,23 +123,51 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
     }
 }
 
-/// SHA-256 of a file, as lowercase hex.
-pub fn sha256_of(path: &Path) -> Result<String, DownloadError> {
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 and MD5 of a file, as lowercase hex, in one read.
+pub fn digests_of(path: &Path) -> Result<(String, String), DownloadError> {
     let mut file = File::open(path).map_err(io(path))?;
-    let mut hasher = Sha256::new();
+    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf).map_err(io(path))?;
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        sha.update(&buf[..n]);
+        md5.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok((hex(&sha.finalize()), hex(&md5.finalize())))
+}
+
+/// SHA-256 of a file, as lowercase hex.
+pub fn sha256_of(path: &Path) -> Result<String, DownloadError> {
+    digests_of(path).map(|(sha, _)| sha)
+}
+
+/// The digest recorded beside a verified archive for `algorithm`; an archive
+/// verified before MD5s were recorded is hashed once more (and recorded).
+fn recorded(path: &Path, algorithm: Algorithm) -> Option<String> {
+    let record = |a: Algorithm| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{}", a.extension()));
+        PathBuf::from(name)
+    };
+    let sha = std::fs::read_to_string(record(Algorithm::Sha256)).ok()?;
+    match algorithm {
+        Algorithm::Sha256 => Some(sha.trim().to_string()),
+        Algorithm::Md5 => match std::fs::read_to_string(record(Algorithm::Md5)) {
+            Ok(md5) => Some(md5.trim().to_string()),
+            Err(_) => {
+                let (_, md5) = digests_of(path).ok()?;
+                let _ = crate::fsx::write_atomic(&record(Algorithm::Md5), format!("{md5}\n").as_bytes());
+                Some(md5)
+            }
+        },
+    }
 }
 
 /// What a finished download did.
@@ -115,18 +194,20 @@ pub fn download(
     url: &str,
     dir: &Path,
     file_name: &str,
-    expected_sha256: Option<&str>,
+    expected: Option<&str>,
     on_bytes: OnBytes,
 ) -> Result<Fetched, DownloadError> {
+    let pinned = expected.map(|e| Algorithm::of(e).map(|a| (a, e))).transpose()?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(file_name);
-    let record = dir.join(format!("{file_name}.sha256"));
-    if path.is_file()
-        && let Ok(recorded) = std::fs::read_to_string(&record)
-    {
-        let recorded = recorded.trim().to_string();
-        if expected_sha256.is_none_or(|e| e.eq_ignore_ascii_case(&recorded)) {
-            return Ok(Fetched::AlreadyVerified(path, recorded));
+    if path.is_file() {
+        let algorithm = pinned.map_or(Algorithm::Sha256, |(a, _)| a);
+        if let (Some(sha), Some(digest)) = (
+            recorded(&path, Algorithm::Sha256),
+            recorded(&path, algorithm),
+        ) && pinned.is_none_or(|(_, e)| e.eq_ignore_ascii_case(&digest))
+        {
+            return Ok(Fetched::AlreadyVerified(path, sha));
         }
     }
     let part = dir.join(format!("{file_name}.part"));
@@ -205,19 +286,27 @@ pub fn download(
             ),
         });
     }
-    let sha256 = sha256_of(&part)?;
-    if let Some(expected) = expected_sha256
-        && !expected.eq_ignore_ascii_case(&sha256)
-    {
-        std::fs::remove_file(&part).map_err(io(&part))?;
-        return Err(DownloadError::Checksum {
-            path: part,
-            got: sha256,
-            expected: expected.to_lowercase(),
-        });
+    let (sha256, md5) = digests_of(&part)?;
+    if let Some((algorithm, expected)) = pinned {
+        let got = match algorithm {
+            Algorithm::Sha256 => &sha256,
+            Algorithm::Md5 => &md5,
+        };
+        if !expected.eq_ignore_ascii_case(got) {
+            std::fs::remove_file(&part).map_err(io(&part))?;
+            return Err(DownloadError::Checksum {
+                path: part,
+                algorithm: algorithm.name(),
+                got: got.clone(),
+                expected: expected.to_lowercase(),
+            });
+        }
     }
     std::fs::rename(&part, &path).map_err(io(&path))?;
-    crate::fsx::write_atomic(&record, format!("{sha256}\n").as_bytes()).map_err(io(&record))?;
+    for (algorithm, digest) in [(Algorithm::Sha256, &sha256), (Algorithm::Md5, &md5)] {
+        let record = dir.join(format!("{file_name}.{}", algorithm.extension()));
+        crate::fsx::write_atomic(&record, format!("{digest}\n").as_bytes()).map_err(io(&record))?;
+    }
     Ok(Fetched::Downloaded {
         path,
         sha256,

@@ -42,9 +42,10 @@ pub struct DatasetInfo {
     pub archive: &'static str,
     /// Machine types (empty: one archive).
     pub machines: &'static [&'static str],
-    /// The archive's SHA-256 where it is pinned here (else it is recorded at
-    /// the first download and checked from then on).
-    pub sha256: Option<&'static str>,
+    /// Pinned digests, (machine type or "" for a one-archive set, SHA-256 or
+    /// MD5 hex), from the publisher's record; an archive without one has its
+    /// digest recorded at the first download and checked from then on.
+    pub digests: &'static [(&'static str, &'static str)],
     /// How it is prepared.
     pub kind: Kind,
 }
@@ -97,7 +98,7 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip",
         archive: "free-spoken-digit-dataset-1.0.10.zip",
         machines: &[],
-        sha256: None,
+        digests: &[],
         kind: Kind::Fsdd,
     },
     DatasetInfo {
@@ -107,7 +108,32 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "https://zenodo.org/record/3678171/files/dev_data_{machine}.zip",
         archive: "dev_data_{machine}.zip",
         machines: &["ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve"],
-        sha256: None,
+        // The MD5s Zenodo lists for record 3678171.
+        digests: &[
+            ("ToyCar", "4dec75ca8d9f666aa9e4c1894a740501"),
+            ("ToyConveyor", "03b6aa1bfd09a39d53af0ba39f71fa91"),
+            ("fan", "649bdfc06263ae7a838963f43b6641e6"),
+            ("pump", "90e7091ef722b7238a7f1009365779cd"),
+            ("slider", "da24a757719f0d94d5aa2d646bbfdc86"),
+            ("valve", "34d2672f55bb041589ef79c10dc89934"),
+        ],
+        kind: Kind::Dcase,
+    },
+    DatasetInfo {
+        name: "mimii-due",
+        title: "MIMII DUE: the five MIMII machine types of the DCASE 2021 task 2 development set (sections 00-02, source/target domains)",
+        licence: "CC BY-NC-SA 4.0 (Zenodo record 4740355)",
+        url: "https://zenodo.org/records/4740355/files/dev_data_{machine}.zip",
+        archive: "mimii-due_dev_data_{machine}.zip",
+        machines: &["fan", "gearbox", "pump", "slider", "valve"],
+        // The MD5s Zenodo lists for record 4740355.
+        digests: &[
+            ("fan", "2fd8c081d1adf559372763f204fd154f"),
+            ("gearbox", "16a22870056194a1da6ace2f1f5b42b5"),
+            ("pump", "8c7090f0974336404070315a1e1445f4"),
+            ("slider", "788d8942aae1f8da4e851d16946b05ab"),
+            ("valve", "bc456bef6bc28decc1f9e74ca11480c3"),
+        ],
         kind: Kind::Dcase,
     },
     DatasetInfo {
@@ -117,7 +143,7 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "https://zenodo.org/record/6355122/files/dev_{machine}.zip",
         archive: "dev2022_{machine}.zip",
         machines: DCASE_DEV_MACHINES,
-        sha256: None,
+        digests: &[],
         kind: Kind::Dcase,
     },
     DatasetInfo {
@@ -127,7 +153,16 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "https://zenodo.org/record/7882613/files/dev_{machine}.zip",
         archive: "dev2023_{machine}.zip",
         machines: DCASE_DEV_MACHINES,
-        sha256: None,
+        // The MD5s Zenodo lists for record 7882613.
+        digests: &[
+            ("bearing", "8a813bc8d8f156b5395bfccdfac7673c"),
+            ("fan", "9348591e96fb0ad499a1e33b082562fc"),
+            ("gearbox", "b6e55f6a31faa0fc8569ec0afdd53ccf"),
+            ("slider", "b3f8dee36b4718c36d659a4fd1c4afe0"),
+            ("ToyCar", "4e3bf15f4101ed4ed4f1fecde2e2b2a3"),
+            ("ToyTrain", "6b02a6c65eebb3b8b1ae59a6b25bb897"),
+            ("valve", "b2051a2022eadb53cd97581120811cae"),
+        ],
         kind: Kind::Dcase,
     },
     DatasetInfo {
@@ -137,7 +172,7 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "https://zenodo.org/record/10902294/files/dev_{machine}.zip",
         archive: "dev2024_{machine}.zip",
         machines: DCASE_DEV_MACHINES,
-        sha256: None,
+        digests: &[],
         kind: Kind::Dcase,
     },
     DatasetInfo {
@@ -147,7 +182,7 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "https://zenodo.org/records/15097779/files/dev_{machine}.zip",
         archive: "dev2025_{machine}.zip",
         machines: DCASE_DEV_MACHINES,
-        sha256: None,
+        digests: &[],
         kind: Kind::Dcase,
     },
     DatasetInfo {
@@ -157,7 +192,7 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "",
         archive: "",
         machines: &["warblrb10k", "ff1010bird"],
-        sha256: None,
+        digests: &[],
         kind: Kind::Bad,
     },
     DatasetInfo {
@@ -167,7 +202,7 @@ pub const CATALOG: &[DatasetInfo] = &[
         url: "",
         archive: "",
         machines: &[],
-        sha256: None,
+        digests: &[],
         kind: Kind::Manual(
             "the 96 recordings S4A03895_20190522_*.wav ship with scikit-maad's test data \
              (github.com/scikit-maad/scikit-maad, folder data/); copy them into <data>/soundscape/ \
@@ -226,6 +261,14 @@ impl DatasetInfo {
         )
     }
 
+    /// The pinned digest of one machine type's archive, if there is one.
+    pub fn digest_for(&self, machine: &str) -> Option<&'static str> {
+        self.digests
+            .iter()
+            .find(|(m, _)| *m == machine)
+            .map(|(_, digest)| *digest)
+    }
+
     /// (address, file name) of the labels CSV of one set, where the dataset
     /// has labels apart from its archives (`bad`).
     pub fn labels_for(&self, machine: &str) -> Option<(String, String)> {
@@ -246,4 +289,32 @@ fn bad_set(info: &DatasetInfo, machine: &str) -> Option<&'static BadSet> {
 pub fn data_dir(to: Option<PathBuf>) -> PathBuf {
     crate::experiment::overrides::data_dir(to.as_deref())
         .unwrap_or_else(|| PathBuf::from(".cache/earshot/data"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::download::Algorithm;
+
+    #[test]
+    fn every_pinned_digest_is_a_digest_of_a_listed_archive() {
+        for d in CATALOG {
+            for (machine, digest) in d.digests {
+                assert!(Algorithm::of(digest).is_ok(), "{}: {digest}", d.name);
+                assert!(
+                    d.machines.contains(machine) || (d.machines.is_empty() && machine.is_empty()),
+                    "{}: {machine}",
+                    d.name
+                );
+            }
+            let pinned: std::collections::BTreeSet<_> = d.digests.iter().map(|p| p.0).collect();
+            assert_eq!(pinned.len(), d.digests.len(), "{}: one digest per archive", d.name);
+        }
+        let dcase2020 = find("dcase2020-task2").unwrap();
+        assert_eq!(
+            dcase2020.digest_for("fan"),
+            Some("649bdfc06263ae7a838963f43b6641e6")
+        );
+        assert_eq!(dcase2020.digest_for("bearing"), None);
+    }
 }

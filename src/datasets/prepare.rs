@@ -211,8 +211,60 @@ pub fn prepare_dcase(
     };
     Ok(Outcome::Built(
         target.clone(),
-        [count("train"), count("test"), 0],
+        [
+            count("train"),
+            crate::data::DCASE_TEST_FOLDERS.iter().map(|d| count(d)).sum(),
+            0,
+        ],
     ))
+}
+
+/// The SHA-256 of each of the 3,000 FSDD recordings README's tables were
+/// measured on, in `sha256sum` format (`<hex>  <digit>_<speaker>_<take>.wav`):
+/// the release archive GitHub builds is not byte-stable, its recordings are.
+pub const FSDD_SHA256: &str = include_str!("../../datasets/fsdd.sha256");
+
+/// How the recordings in a folder compare with [`FSDD_SHA256`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FsddCheck {
+    /// Recordings whose bytes are the pinned ones.
+    pub matching: usize,
+    /// Names whose bytes differ.
+    pub differing: Vec<String>,
+    /// FSDD-named files the pinned list does not have.
+    pub unknown: Vec<String>,
+    /// Pinned recordings not in the folder.
+    pub missing: usize,
+}
+
+/// Hashes every FSDD recording under `folder` against [`FSDD_SHA256`].
+pub fn check_fsdd(folder: &Path) -> Result<FsddCheck, PrepareError> {
+    let pinned: std::collections::HashMap<&str, &str> = FSDD_SHA256
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(hex, name)| (name, hex)))
+        .collect();
+    let mut check = FsddCheck::default();
+    for entry in walkdir::WalkDir::new(folder).sort_by_file_name() {
+        let entry = entry.map_err(|e| PrepareError::Io {
+            path: folder.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if fsdd_name(entry.path()).is_none() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let sha = super::download::sha256_of(entry.path()).map_err(|e| PrepareError::Io {
+            path: entry.path().to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        match pinned.get(name.as_str()) {
+            Some(hex) if *hex == sha => check.matching += 1,
+            Some(_) => check.differing.push(name),
+            None => check.unknown.push(name),
+        }
+    }
+    check.missing = pinned.len() - check.matching - check.differing.len();
+    Ok(check)
 }
 
 #[cfg(test)]
