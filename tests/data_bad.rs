@@ -199,3 +199,41 @@ fn the_command_prepares_a_set_offline_and_asks_for_its_labels() {
     );
     assert!(data.join("bad/f2.wav").is_file());
 }
+
+#[test]
+fn the_unlabelled_test_set_becomes_a_folder_of_clips_for_detect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, data) = (tmp.path().join("src"), tmp.path().join("data"));
+    std::fs::create_dir_all(&src).unwrap();
+    let test = archive(&src, "t.zip", &["c1", "c2", "c3"]);
+    let prepare = |from: &Path| {
+        earshot(tmp.path())
+            .args(["data", "prepare", "bad-test", "--to", data.to_str().unwrap()])
+            .args(["--from", from.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = common::ok(&prepare(&test));
+    assert!(out.contains("3 unlabelled clips"), "{out}");
+    assert!(out.contains("earshot detect --model RUN"), "{out}");
+    let folder = data.join("bad-test");
+    for id in ["c1", "c2", "c3"] {
+        assert!(folder.join(format!("{id}.wav")).is_file(), "{id}");
+    }
+    assert!(common::ok(&prepare(&test)).contains("prepared before"));
+
+    // An archive without clips fails naming it and leaves nothing behind.
+    std::fs::remove_dir_all(&folder).unwrap();
+    let empty = src.join("e.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&empty).unwrap());
+    zip.start_file("README.txt", zip::write::FileOptions::default())
+        .unwrap();
+    zip.write_all(b"no audio").unwrap();
+    zip.finish().unwrap();
+    let out = prepare(&empty);
+    let text = common::text(&out);
+    assert!(!out.status.success());
+    assert!(text.contains("e.zip") && text.contains("no .wav files inside"), "{text}");
+    let left: Vec<_> = std::fs::read_dir(&data).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use earshot::datasets::bad::prepare_bad;
+use earshot::datasets::bad::{prepare_bad, prepare_bad_test};
 use earshot::datasets::download::{Algorithm, Fetched, download};
 use earshot::datasets::prepare::{Outcome, check_fsdd, prepare_dcase, prepare_fsdd};
 use earshot::datasets::{CATALOG, DatasetInfo, Kind, data_dir, find};
@@ -28,7 +28,9 @@ pub enum DataCommand {
     /// test/normal; yweweler: test/anomaly). DCASE sets become
     /// DIR/<name>/<machine>/{train,test} for layout = "dcase". bad adds each
     /// set (--machine warblrb10k or ff1010bird, default both) to DIR/bad:
-    /// <itemid>.wav and one labels.csv for layout = "bad".
+    /// <itemid>.wav and one labels.csv for layout = "bad". bad-test (the
+    /// challenge's Chernobyl/warblrb10k test clips, whose labels were never
+    /// published) becomes DIR/bad-test/<itemid>.wav for `earshot detect`.
     ///
     /// Examples:
     ///   earshot data prepare fsdd && earshot train experiments/rnn_vs_cae.toml
@@ -215,6 +217,7 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
         };
         let outcome = match info.kind {
             Kind::Fsdd => prepare_fsdd(&source, &data),
+            Kind::BadTest => prepare_bad_test(&source, &data),
             Kind::Bad => {
                 let labels = match &args.labels {
                     Some(labels) => labels.clone(),
@@ -242,6 +245,11 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     String::new()
                 }
+            ),
+            Outcome::Built(dir, [clips, _, _]) if info.kind == Kind::BadTest => println!(
+                "{}: {clips} unlabelled clips; score them with `earshot detect --model RUN {}`",
+                dir.display(),
+                dir.display()
             ),
             Outcome::Built(dir, [train, test, anomaly]) => {
                 if info.kind == Kind::Fsdd {

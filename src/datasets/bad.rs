@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::extract::extract_archive;
 use super::prepare::{Outcome, PrepareError};
-use crate::fsx::write_atomic;
+use crate::fsx::{GENERATED_MARKER, mark_generated, write_atomic};
 
 /// The sets prepared in a `bad` folder, one name per line.
 pub const BAD_MARKER: &str = ".earshot-bad-sets";
@@ -167,4 +167,75 @@ fn move_clips(
         }
     }
     Ok(present)
+}
+
+/// Unpacks the challenge's test archive (Chernobyl and warblrb10k clips,
+/// labels held back by the organisers) into `data/bad-test/<itemid>.wav`,
+/// built beside it and renamed in when complete. The count: clips.
+pub fn prepare_bad_test(archive: &Path, data: &Path) -> Result<Outcome, PrepareError> {
+    let target = data.join("bad-test");
+    if target.join(GENERATED_MARKER).is_file() {
+        return Ok(Outcome::AlreadyThere(target));
+    }
+    if target.exists() {
+        return Err(PrepareError::Io {
+            path: target,
+            reason: "exists and was not prepared by earshot; move it or choose another --to".into(),
+        });
+    }
+    std::fs::create_dir_all(data).map_err(io_err(data))?;
+    let unpacked = data.join(format!(".bad-test-unpacked-{}", std::process::id()));
+    let staging = data.join(format!(".bad-test.partial-{}", std::process::id()));
+    let result = extract_archive(archive, &unpacked)
+        .map_err(PrepareError::from)
+        .and_then(|_| move_all_clips(&unpacked, &staging, archive));
+    let _ = std::fs::remove_dir_all(&unpacked);
+    match result {
+        Ok(count) => {
+            std::fs::rename(&staging, &target).map_err(io_err(&target))?;
+            Ok(Outcome::Built(target, [count, 0, 0]))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
+/// Moves every `.wav` under `unpacked` to `staging/<name>.wav` and marks the
+/// folder as earshot's; two clips of one name are refused.
+fn move_all_clips(unpacked: &Path, staging: &Path, archive: &Path) -> Result<usize, PrepareError> {
+    std::fs::create_dir_all(staging).map_err(io_err(staging))?;
+    let mut written = Vec::new();
+    for entry in walkdir::WalkDir::new(unpacked).sort_by_file_name() {
+        let entry = entry.map_err(|e| PrepareError::Io {
+            path: unpacked.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let path = entry.path();
+        let is_wav = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+        if !entry.file_type().is_file() || !is_wav {
+            continue;
+        }
+        let name = PathBuf::from(entry.file_name());
+        let to = staging.join(&name);
+        if to.exists() {
+            return Err(PrepareError::Content {
+                path: archive.to_path_buf(),
+                reason: format!("two clips named {} inside", name.display()),
+            });
+        }
+        std::fs::rename(path, &to).map_err(io_err(&to))?;
+        written.push(name);
+    }
+    if written.is_empty() {
+        return Err(PrepareError::Content {
+            path: archive.to_path_buf(),
+            reason: "no .wav files inside; is this the Bird Audio Detection test archive?".into(),
+        });
+    }
+    mark_generated(staging, &written).map_err(io_err(staging))?;
+    Ok(written.len())
 }

@@ -23,6 +23,9 @@ pub enum Kind {
     /// The Bird Audio Detection training sets: per set a WAV archive and a
     /// labels CSV ([`BAD_SETS`]), merged into one `bad` folder.
     Bad,
+    /// The Bird Audio Detection challenge's test clips, unlabelled: a folder
+    /// of `<itemid>.wav` for `earshot detect`.
+    BadTest,
     /// Not fetched by earshot: the text says how to get it.
     Manual(&'static str),
 }
@@ -194,6 +197,16 @@ pub const CATALOG: &[DatasetInfo] = &[
         machines: &["warblrb10k", "ff1010bird"],
         digests: &[],
         kind: Kind::Bad,
+    },
+    DatasetInfo {
+        name: "bad-test",
+        title: "Bird Audio Detection challenge test set (Chernobyl and warblrb10k clips, 6.1 GB, 10 s 44.1 kHz); its labels are held back by the organisers, so it is scored with `earshot detect`, not evaluated",
+        licence: "see the archive.org item birdaudiodetectionchallenge_test",
+        url: "https://archive.org/download/birdaudiodetectionchallenge_test/badchallenge_testdata_wavs.zip",
+        archive: "badchallenge_testdata_wavs.zip",
+        machines: &[],
+        digests: &[],
+        kind: Kind::BadTest,
     },
     DatasetInfo {
         name: "soundscape",
