@@ -325,3 +325,48 @@ fn a_vae_can_score_by_negative_elbo() {
     // KL >= 0, and after training it is strictly positive: every ELBO score is larger.
     assert!(r.iter().zip(&e).all(|(r, e)| e > r), "{r:?}\n{e:?}");
 }
+
+/// The `(split, loss)` of every epoch event of a trial.
+fn losses(dir: &Path, exp: &str, trial: &str) -> Vec<(String, f64)> {
+    let path = dir.join("runs").join(exp).join(trial).join("events.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["split"].is_string())
+        .map(|e| {
+            (
+                e["split"].as_str().unwrap().to_string(),
+                e["loss"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_split_into_micro_batches_takes_the_whole_batchs_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    dataset(dir);
+    let models = "[[model]]\nkind = \"cae\"\n[[model]]\nkind = \"dense\"\n";
+    let whole = experiment(dir, "whole", 3, "", models);
+    // 8 x 20 MFCC windows are 640 bytes: 0.002 MiB holds 3, so a batch of 16 goes as 6.
+    let split = experiment(dir, "split", 3, "max_batch_mib = 0.002", models);
+    common::ok(&run(dir, &whole, &[]));
+    common::ok(&run(dir, &split, &[]));
+    let start = std::fs::read_to_string(dir.join("runs/split/cae/events.jsonl")).unwrap();
+    assert!(start.contains("\"micro_batches_per_step\":6"), "{start}");
+
+    // Without batch norm the summed, share-weighted gradients are the whole
+    // batch's: the same losses epoch by epoch, up to float summation order.
+    let (a, b) = (losses(dir, "whole", "cae"), losses(dir, "split", "cae"));
+    assert_eq!(a.len(), 6);
+    for ((sa, la), (sb, lb)) in a.iter().zip(&b) {
+        assert_eq!(sa, sb);
+        assert!((la - lb).abs() <= 1e-4 * la.abs().max(1e-3), "{a:?}\n{b:?}");
+    }
+    // The dense AE's batch norm sees each micro-batch: it trains, to other numbers.
+    let dense = losses(dir, "split", "dense");
+    assert!(dense.iter().all(|(_, l)| l.is_finite()), "{dense:?}");
+    assert_ne!(dense, losses(dir, "whole", "dense"));
+}

@@ -208,7 +208,13 @@ fn the_unlabelled_test_set_becomes_a_folder_of_clips_for_detect() {
     let test = archive(&src, "t.zip", &["c1", "c2", "c3"]);
     let prepare = |from: &Path| {
         earshot(tmp.path())
-            .args(["data", "prepare", "bad-test", "--to", data.to_str().unwrap()])
+            .args([
+                "data",
+                "prepare",
+                "bad-test",
+                "--to",
+                data.to_str().unwrap(),
+            ])
             .args(["--from", from.to_str().unwrap()])
             .output()
             .unwrap()
@@ -233,7 +239,14 @@ fn the_unlabelled_test_set_becomes_a_folder_of_clips_for_detect() {
     let out = prepare(&empty);
     let text = common::text(&out);
     assert!(!out.status.success());
-    assert!(text.contains("e.zip") && text.contains("no .wav files inside"), "{text}");
-    let left: Vec<_> = std::fs::read_dir(&data).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(
+        text.contains("e.zip") && text.contains("no .wav files inside"),
+        "{text}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 }

@@ -431,11 +431,15 @@ fn md5_pins_as_zenodo_publishes_them_are_checked_and_recorded() {
     let got = download(&url, dir, "fox.zip", Some(md5), &mut quiet).unwrap();
     assert!(matches!(got, Fetched::Downloaded { .. }), "{got:?}");
     assert_eq!(
-        std::fs::read_to_string(dir.join("fox.zip.md5")).unwrap().trim(),
+        std::fs::read_to_string(dir.join("fox.zip.md5"))
+            .unwrap()
+            .trim(),
         md5
     );
     assert_eq!(
-        std::fs::read_to_string(dir.join("fox.zip.sha256")).unwrap().trim(),
+        std::fs::read_to_string(dir.join("fox.zip.sha256"))
+            .unwrap()
+            .trim(),
         hex_sha256(&fox)
     );
     // Upper case is the same digest; a verified archive is not fetched again,
@@ -456,7 +460,11 @@ fn md5_pins_as_zenodo_publishes_them_are_checked_and_recorded() {
     // Neither length: refused before anything is fetched.
     let requests = seen.lock().unwrap().len();
     let err = download(&url, dir, "x.zip", Some("abc123"), &mut quiet).unwrap_err();
-    assert!(err.to_string().contains("SHA-256 (64 hex digits) or an MD5"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("SHA-256 (64 hex digits) or an MD5"),
+        "{err}"
+    );
     assert_eq!(seen.lock().unwrap().len(), requests);
 }
 
@@ -466,7 +474,12 @@ fn the_committed_fsdd_recordings_are_the_pinned_ones() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/fsdd");
     let check = earshot::datasets::prepare::check_fsdd(&fixtures).unwrap();
     assert_eq!(
-        (check.matching, check.differing.len(), check.unknown.len(), check.missing),
+        (
+            check.matching,
+            check.differing.len(),
+            check.unknown.len(),
+            check.missing
+        ),
         (2, 0, 0, 2998)
     );
     assert_eq!(

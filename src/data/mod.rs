@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use bad::list_bad;
-pub use dcase::{DCASE_TEST_FOLDERS, DcaseName, Domain, list_dcase, machine_ids, parse_dcase, parse_dcase_name};
+pub use dcase::{
+    DCASE_TEST_FOLDERS, DcaseName, Domain, list_dcase, machine_ids, parse_dcase, parse_dcase_name,
+};
 pub use folders::{DatasetFiles, Label, list_folders};
 pub use load::{FileFailure, LoadedClip, load_features};
 pub use manifest::list_manifest;

@@ -87,9 +87,7 @@ pub enum DownloadError {
         expected: String,
     },
     /// A pinned digest that is neither a SHA-256 nor an MD5.
-    #[error(
-        "{digest:?} is not a digest: give a SHA-256 (64 hex digits) or an MD5 (32 hex digits)"
-    )]
+    #[error("{digest:?} is not a digest: give a SHA-256 (64 hex digits) or an MD5 (32 hex digits)")]
     BadDigest {
         /// What was given.
         digest: String,
@@ -163,7 +161,10 @@ fn recorded(path: &Path, algorithm: Algorithm) -> Option<String> {
             Ok(md5) => Some(md5.trim().to_string()),
             Err(_) => {
                 let (_, md5) = digests_of(path).ok()?;
-                let _ = crate::fsx::write_atomic(&record(Algorithm::Md5), format!("{md5}\n").as_bytes());
+                let _ = crate::fsx::write_atomic(
+                    &record(Algorithm::Md5),
+                    format!("{md5}\n").as_bytes(),
+                );
                 Some(md5)
             }
         },
@@ -197,7 +198,9 @@ pub fn download(
     expected: Option<&str>,
     on_bytes: OnBytes,
 ) -> Result<Fetched, DownloadError> {
-    let pinned = expected.map(|e| Algorithm::of(e).map(|a| (a, e))).transpose()?;
+    let pinned = expected
+        .map(|e| Algorithm::of(e).map(|a| (a, e)))
+        .transpose()?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(file_name);
     if path.is_file() {

@@ -321,7 +321,12 @@ mod tests {
                 );
             }
             let pinned: std::collections::BTreeSet<_> = d.digests.iter().map(|p| p.0).collect();
-            assert_eq!(pinned.len(), d.digests.len(), "{}: one digest per archive", d.name);
+            assert_eq!(
+                pinned.len(),
+                d.digests.len(),
+                "{}: one digest per archive",
+                d.name
+            );
         }
         let dcase2020 = find("dcase2020-task2").unwrap();
         assert_eq!(

@@ -213,7 +213,10 @@ pub fn prepare_dcase(
         target.clone(),
         [
             count("train"),
-            crate::data::DCASE_TEST_FOLDERS.iter().map(|d| count(d)).sum(),
+            crate::data::DCASE_TEST_FOLDERS
+                .iter()
+                .map(|d| count(d))
+                .sum(),
             0,
         ],
     ))

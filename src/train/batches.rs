@@ -88,3 +88,43 @@ impl<'a> Batches<'a> {
         }
     }
 }
+
+/// `batch` cut into as few near-equal micro-batches of at most `per_part`
+/// windows as there can be, none smaller than 2 (batch statistics need two).
+pub fn micro_batches(batch: &[usize], per_part: usize) -> Vec<&[usize]> {
+    let parts = batch
+        .len()
+        .div_ceil(per_part.max(1))
+        .min(batch.len() / 2)
+        .max(1);
+    let (base, extra) = (batch.len() / parts, batch.len() % parts);
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    for p in 0..parts {
+        let len = base + usize::from(p < extra);
+        out.push(&batch[start..start + len]);
+        start += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::micro_batches;
+
+    #[test]
+    fn micro_batches_are_near_equal_cover_the_batch_and_keep_two_windows() {
+        let batch: Vec<usize> = (0..10).collect();
+        let lens = |per: usize| -> Vec<usize> {
+            micro_batches(&batch, per).iter().map(|p| p.len()).collect()
+        };
+        assert_eq!(lens(64), [10]);
+        assert_eq!(lens(4), [4, 3, 3]);
+        assert_eq!(lens(5), [5, 5]);
+        assert_eq!(lens(1), [2, 2, 2, 2, 2]);
+        let joined: Vec<usize> = micro_batches(&batch, 3).concat();
+        assert_eq!(joined, batch);
+        assert_eq!(micro_batches(&[7], 1), [&[7][..]]);
+        assert_eq!(micro_batches(&[7, 8, 9], 1).len(), 1);
+    }
+}

@@ -52,6 +52,12 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// Clip the gradient norm to this; none = no clipping.
     pub grad_clip: Option<f64>,
+    /// A batch whose windows pass this many MiB is split into micro-batches
+    /// whose gradients are summed before one optimiser step (32 MiB: what
+    /// one GPU buffer is sure to hold, with room for activations). The step
+    /// is the whole batch's, except that batch norm sees each micro-batch.
+    #[serde(skip_serializing_if = "is_default_max_batch_mib")]
+    pub max_batch_mib: f64,
     /// Also write TensorBoard event files in each trial folder, live.
     // Left out of the record when off, so configs (and sweep hashes) of
     // earlier runs read back unchanged.
@@ -73,9 +79,19 @@ impl Default for TrainConfig {
             warmup_epochs: 0,
             patience: Some(10),
             grad_clip: Some(5.0),
+            max_batch_mib: DEFAULT_MAX_BATCH_MIB,
             tensorboard: false,
         }
     }
+}
+
+/// The default of [`TrainConfig::max_batch_mib`].
+pub const DEFAULT_MAX_BATCH_MIB: f64 = 32.0;
+
+// Left out of the record at its default, so configs (and sweep hashes) of
+// earlier runs read back unchanged.
+fn is_default_max_batch_mib(mib: &f64) -> bool {
+    *mib == DEFAULT_MAX_BATCH_MIB
 }
 
 impl TrainConfig {
@@ -98,12 +114,25 @@ impl TrainConfig {
         {
             return Err("weight_decay must be >= 0, step_gamma > 0 and step_epochs >= 1".into());
         }
+        if !(self.max_batch_mib > 0.0 && self.max_batch_mib.is_finite()) {
+            return Err(format!(
+                "max_batch_mib is {}, must be > 0 (MiB of windows per micro-batch)",
+                self.max_batch_mib
+            ));
+        }
         if let Some(c) = self.grad_clip
             && (c.is_nan() || c <= 0.0)
         {
             return Err(format!("grad_clip is {c}, must be > 0 or absent"));
         }
         Ok(())
+    }
+
+    /// Windows per micro-batch for windows of `window_bytes` (at least 2,
+    /// which batch statistics need).
+    pub fn windows_per_micro_batch(&self, window_bytes: usize) -> usize {
+        let limit = self.max_batch_mib * (1u64 << 20) as f64;
+        ((limit / window_bytes.max(1) as f64) as usize).max(2)
     }
 
     /// The learning rate of `epoch` (0-based).

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{
+    AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer, OptimizerRecord,
+};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -13,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, Normal};
 
-use super::batches::Batches;
+use super::batches::{Batches, micro_batches};
 use super::checkpoint::{self, Checkpoint, LoopState};
 use super::evaluate::{evaluate_batches, mean};
 use super::events::EventLog;
@@ -202,7 +204,7 @@ pub fn train_trial(
             .map_err(io(&events_path))?;
     } else {
         events
-            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "upload_bytes_per_epoch": upload_per_epoch}))
+            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "upload_bytes_per_epoch": upload_per_epoch, "micro_batches_per_step": micro_batches_per_step(trial.train, train)}))
             .map_err(io(&events_path))?;
     }
 
@@ -332,34 +334,24 @@ fn failed(
     Ok(Outcome::Failed { epoch, reason })
 }
 
-/// Refuses a model whose training state would not fit in this machine's
-/// memory, and on a GPU a batch past what one device buffer may hold.
+/// Micro-batches in a full training batch (1 unless the batch passes
+/// `max_batch_mib`).
+fn micro_batches_per_step(cfg: &TrainConfig, train: &WindowSet) -> usize {
+    let batch: Vec<usize> = (0..cfg.batch_size.min(train.len())).collect();
+    micro_batches(
+        &batch,
+        cfg.windows_per_micro_batch(train.frames * train.coeffs * 4),
+    )
+    .len()
+}
+
+/// Refuses a model whose training state would not fit in this machine's memory.
 fn fits_in_memory(trial: &Trial, train: &WindowSet) -> Result<(), String> {
-    if crate::models::gpu::on_gpu(&trial.device) {
-        let window = train.frames * train.coeffs * std::mem::size_of::<f32>();
-        let batch = trial.train.batch_size.saturating_mul(window);
-        if batch > MAX_GPU_BATCH_BYTES {
-            return Err(format!(
-                "a batch of {} windows of {} x {} is {} MiB, past the {} MiB one GPU buffer is sure to hold; lower [train] batch_size to {} or less",
-                trial.train.batch_size,
-                train.frames,
-                train.coeffs,
-                batch >> 20,
-                MAX_GPU_BATCH_BYTES >> 20,
-                (MAX_GPU_BATCH_BYTES / window.max(1)).max(1)
-            ));
-        }
-    }
     match crate::models::size::physical_memory() {
         Some(memory) => trial.model.check_fits(train.frames, train.coeffs, memory),
         None => Ok(()),
     }
 }
-
-/// The largest training batch on a GPU: a quarter of WebGPU's default
-/// storage-buffer binding limit (128 MiB, which every adapter meets), leaving
-/// room for activations several times the input.
-const MAX_GPU_BATCH_BYTES: usize = 32 << 20;
 
 /// The best model so far, for inference, as `model/model.bin`.
 fn save_best(model: &Autoencoder, model_dir: &Path) -> Result<(), TrainError> {
@@ -416,29 +408,43 @@ fn train_epoch(
     // Losses stay on the device and are read once per epoch: no sync per step.
     let mut loss_sum: Option<Tensor<1>> = None;
     let mut steps = 0usize;
+    let per_part = cfg.windows_per_micro_batch(train.frames * train.coeffs * 4);
     for indices in order.chunks(cfg.batch_size) {
         // A batch of one has no batch statistics; it is dropped (at most one per epoch).
         if indices.len() < 2 && train.len() >= 2 {
             continue;
         }
-        let x = batches.get(indices);
-        let noise = model.noise_dim().map(|d| {
-            let values: Vec<f32> = (0..indices.len() * d)
-                .map(|_| normal.sample(&mut rng))
-                .collect();
-            Tensor::<2>::from_data(
-                TensorData::new(values, [indices.len(), d]),
-                batches.device(),
-            )
-        });
-        let loss = model.loss(x, noise, kl_weight);
-        let detached = loss.clone().detach();
-        loss_sum = Some(match loss_sum {
-            Some(sum) => sum + detached,
-            None => detached,
-        });
+        // A batch past one device buffer goes as micro-batches: each loss is
+        // weighted by its share, so the summed gradients are the batch's.
+        let parts = micro_batches(indices, per_part);
+        let mut accumulated = GradientsAccumulator::<Autoencoder>::new();
+        let mut single = None;
+        for part in &parts {
+            let x = batches.get(part);
+            let noise = model.noise_dim().map(|d| {
+                let values: Vec<f32> = (0..part.len() * d)
+                    .map(|_| normal.sample(&mut rng))
+                    .collect();
+                Tensor::<2>::from_data(TensorData::new(values, [part.len(), d]), batches.device())
+            });
+            let mut loss = model.loss(x, noise, kl_weight);
+            if parts.len() > 1 {
+                loss = loss.mul_scalar(part.len() as f64 / indices.len() as f64);
+            }
+            let detached = loss.clone().detach();
+            loss_sum = Some(match loss_sum {
+                Some(sum) => sum + detached,
+                None => detached,
+            });
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            if parts.len() == 1 {
+                single = Some(grads);
+            } else {
+                accumulated.accumulate(&model, grads);
+            }
+        }
         steps += 1;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = single.unwrap_or_else(|| accumulated.grads());
         model = optim.step(lr, model, grads);
     }
     let train_loss = match loss_sum {
