@@ -81,6 +81,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
             for d in CATALOG {
                 let how = match d.kind {
                     Kind::Manual(_) => "not fetched (`earshot data fetch` says how)",
+                    Kind::Fsdd => "fetch, prepare; recordings checked against datasets/fsdd.sha256",
                     _ if d.digests.is_empty() => "fetch, prepare; no published digest pinned",
                     _ => "fetch, prepare; archives checked against the publisher's MD5s",
                 };
