@@ -161,20 +161,20 @@ fn batches_gathered_on_the_device_equal_batches_copied_from_the_host() {
     use earshot::data::WindowSet;
     use earshot::train::batches::Batches;
     let (count, frames, coeffs) = (50, 4, 3);
-    let set = WindowSet {
+    let set = WindowSet::from_windows(
         frames,
         coeffs,
-        data: (0..count * frames * coeffs)
+        (0..count * frames * coeffs)
             .map(|i| i as f32 * 0.5 - 7.0)
             .collect(),
-        clip: (0..count).map(|i| i / 5).collect(),
-    };
+        (0..count).map(|i| i / 5).collect(),
+    );
     let wgpu = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
     let resident = Batches::new(&set, &wgpu);
     let host = Batches::from_host(&set, &wgpu);
     assert!(resident.is_resident() && !host.is_resident());
-    // Per pass: 4 bytes of index per window against every window's values.
-    assert_eq!(resident.upload_bytes_per_pass(), count * 4);
+    // Per pass: 4 bytes of row index per frame against every window's values.
+    assert_eq!(resident.upload_bytes_per_pass(), count * frames * 4);
     assert_eq!(host.upload_bytes_per_pass(), count * frames * coeffs * 4);
     let indices = [49, 0, 7, 7, 23];
     let got = resident.get(&indices);
@@ -187,4 +187,25 @@ fn batches_gathered_on_the_device_equal_batches_copied_from_the_host() {
     assert_eq!(values[12], -7.0);
     // On the CPU nothing is kept resident.
     assert!(!Batches::new(&set, &Device::flex()).is_resident());
+
+    // Overlapping windows (hop 1) are cut on the device from frames kept once.
+    let clips: Vec<earshot::features::Features> = [9usize, 2, 30]
+        .iter()
+        .enumerate()
+        .map(|(c, &n)| earshot::features::Features {
+            frames: n,
+            coeffs,
+            data: (0..n * coeffs).map(|i| (c * 1000 + i) as f32).collect(),
+        })
+        .collect();
+    let set = WindowSet::cut(&clips, frames, 1);
+    assert_eq!(set.len(), 6 + 1 + 27);
+    let resident = Batches::new(&set, &wgpu);
+    assert!(resident.is_resident());
+    assert_eq!(resident.resident_bytes(), (9 + 4 + 30) * coeffs * 4);
+    let indices: Vec<usize> = (0..set.len()).rev().step_by(3).collect();
+    assert_eq!(
+        resident.get(&indices).into_data(),
+        Batches::from_host(&set, &wgpu).get(&indices).into_data()
+    );
 }

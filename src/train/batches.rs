@@ -1,6 +1,8 @@
-//! Where batches of windows come from. On a GPU the whole window set is
-//! uploaded once and each batch is gathered on the device (one small index
-//! upload and one dispatch), so an epoch moves almost nothing across PCIe;
+//! Where batches of windows come from. On a GPU the frames the windows are
+//! cut from are uploaded once and each batch is cut and gathered on the
+//! device (one small upload of row indices and one dispatch), so an epoch
+//! moves almost nothing across PCIe and overlapping windows take no more
+//! device memory than their frames;
 //! on the CPU, and for sets past [`RESIDENT_LIMIT_BYTES`], each batch is
 //! copied from the host as before. Both give the same values.
 
@@ -10,27 +12,28 @@ use super::evaluate::batch_tensor;
 use crate::data::WindowSet;
 use crate::models::gpu;
 
-/// The largest window set kept on the device: WebGPU's default storage-buffer
-/// binding limit, which every adapter meets (a larger buffer could not be
-/// bound by the gather); larger sets go batch by batch.
+/// The largest set of frames kept on the device: WebGPU's default
+/// storage-buffer binding limit, which every adapter meets (a larger buffer
+/// could not be bound by the gather); larger sets go batch by batch.
 pub const RESIDENT_LIMIT_BYTES: usize = 128 << 20;
 
 /// Batches of one window set on one device.
 pub struct Batches<'a> {
     set: &'a WindowSet,
     device: Device,
-    resident: Option<Tensor<3>>,
+    /// The set's frames, `[n_rows, coeffs]`, when they live on the device.
+    resident: Option<Tensor<2>>,
 }
 
 impl<'a> Batches<'a> {
-    /// Batches of `set` on `device`, resident there when it is a GPU and the
-    /// set fits [`RESIDENT_LIMIT_BYTES`].
+    /// Batches of `set` on `device`, its frames resident there when it is a
+    /// GPU and they fit [`RESIDENT_LIMIT_BYTES`].
     pub fn new(set: &'a WindowSet, device: &Device) -> Self {
-        let bytes = set.data.len() * std::mem::size_of::<f32>();
+        let bytes = std::mem::size_of_val(set.rows());
         let on_gpu = gpu::on_gpu(device);
         let resident = (on_gpu && !set.is_empty() && bytes <= RESIDENT_LIMIT_BYTES).then(|| {
-            let shape = [set.len(), set.frames, set.coeffs];
-            Tensor::<3>::from_data(TensorData::new(set.data.clone(), shape), device)
+            let shape = [set.rows().len() / set.coeffs, set.coeffs];
+            Tensor::<2>::from_data(TensorData::new(set.rows().to_vec(), shape), device)
         });
         Self {
             set,
@@ -58,7 +61,7 @@ impl<'a> Batches<'a> {
         &self.device
     }
 
-    /// Whether the windows live on the device.
+    /// Whether the windows' frames live on the device.
     pub fn is_resident(&self) -> bool {
         self.resident.is_some()
     }
@@ -66,25 +69,40 @@ impl<'a> Batches<'a> {
     /// Windows `indices` as a `[batch, frames, coeffs]` tensor.
     pub fn get(&self, indices: &[usize]) -> Tensor<3> {
         match &self.resident {
-            Some(windows) => {
-                let ids: Vec<i32> = indices.iter().map(|&i| i as i32).collect();
-                let ids = Tensor::<1, Int>::from_data(
-                    TensorData::new(ids, [indices.len()]),
-                    &self.device,
-                );
-                windows.clone().select(0, ids)
+            Some(rows) => {
+                let ids: Vec<i32> = self
+                    .set
+                    .row_indices(indices)
+                    .into_iter()
+                    .map(|r| r as i32)
+                    .collect();
+                let count = ids.len();
+                let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [count]), &self.device);
+                rows.clone().select(0, ids).reshape([
+                    indices.len(),
+                    self.set.frames,
+                    self.set.coeffs,
+                ])
             }
             None => batch_tensor(self.set, indices, &self.device),
         }
     }
 
     /// Bytes copied host to device by one pass over every window (after the
-    /// one-time upload of a resident set): the indices, or the windows.
+    /// one-time upload of a resident set): the row indices, or the windows.
     pub fn upload_bytes_per_pass(&self) -> usize {
-        let windows = self.set.len();
+        let rows = self.set.len() * self.set.frames;
         match self.resident {
-            Some(_) => windows * std::mem::size_of::<i32>(),
-            None => windows * self.set.frames * self.set.coeffs * std::mem::size_of::<f32>(),
+            Some(_) => rows * std::mem::size_of::<i32>(),
+            None => rows * self.set.coeffs * std::mem::size_of::<f32>(),
+        }
+    }
+
+    /// Bytes uploaded once to keep the set on the device (0 when it is not).
+    pub fn resident_bytes(&self) -> usize {
+        match self.resident {
+            Some(_) => std::mem::size_of_val(self.set.rows()),
+            None => 0,
         }
     }
 }

@@ -189,7 +189,7 @@ pub fn train_trial(
         last_train: f64::NAN,
         run_id: Some(trial.run_id.to_string()),
     };
-    // On a GPU both sets go up once; each batch is gathered there.
+    // On a GPU both sets' frames go up once; each batch is cut and gathered there.
     let train_batches = Batches::new(train, &autodiff);
     let valid_batches = Batches::new(valid, &trial.device);
     let upload_per_epoch =
@@ -204,7 +204,7 @@ pub fn train_trial(
             .map_err(io(&events_path))?;
     } else {
         events
-            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "upload_bytes_per_epoch": upload_per_epoch, "micro_batches_per_step": micro_batches_per_step(trial.train, train)}))
+            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "resident_bytes": train_batches.resident_bytes() + valid_batches.resident_bytes(), "upload_bytes_per_epoch": upload_per_epoch, "micro_batches_per_step": micro_batches_per_step(trial.train, train)}))
             .map_err(io(&events_path))?;
     }
 
