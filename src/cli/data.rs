@@ -216,25 +216,39 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
             Some(from) => from.clone(),
             None => fetch_one(info, machine, &args.fetch)?,
         };
+        let labels = match (info.kind, &args.labels) {
+            (Kind::Bad, Some(labels)) => Some(labels.clone()),
+            (Kind::Bad, None) if args.from.is_some() => bail!(
+                "bad with --from also needs the set's labels CSV: add --labels FILE ({})",
+                info.labels_for(machine).map(|l| l.1).unwrap_or_default()
+            ),
+            (Kind::Bad, None) => fetch_labels(info, machine, &args.fetch)?,
+            _ => None,
+        };
+        // Unpacking an archive of several GB takes minutes: say what is going on.
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        spinner.set_message(format!(
+            "unpacking {} and laying out {}",
+            source.display(),
+            info.name
+        ));
+        spinner.enable_steady_tick(std::time::Duration::from_millis(200));
         let outcome = match info.kind {
             Kind::Fsdd => prepare_fsdd(&source, &data),
             Kind::BadTest => prepare_bad_test(&source, &data),
             Kind::Bad => {
-                let labels = match &args.labels {
-                    Some(labels) => labels.clone(),
-                    None if args.from.is_some() => bail!(
-                        "bad with --from also needs the set's labels CSV: add --labels FILE ({})",
-                        info.labels_for(machine).map(|l| l.1).unwrap_or_default()
-                    ),
-                    None => {
-                        fetch_labels(info, machine, &args.fetch)?.context("the set's labels CSV")?
-                    }
-                };
-                prepare_bad(machine, &source, &labels, &data)
+                let labels = labels.as_deref().context("the set's labels CSV")?;
+                prepare_bad(machine, &source, labels, &data)
             }
             _ => prepare_dcase(info.name, machine, &source, &data),
         }
-        .with_context(|| format!("preparing {}", info.name))?;
+        .with_context(|| format!("preparing {}", info.name));
+        spinner.finish_and_clear();
+        let outcome = outcome?;
         let (Outcome::Built(prepared, _) | Outcome::AlreadyThere(prepared)) = &outcome;
         let prepared = prepared.clone();
         match outcome {
