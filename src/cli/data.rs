@@ -56,7 +56,7 @@ pub struct FetchArgs {
     #[arg(long)]
     url: Option<String>,
     /// The archive's expected digest, a SHA-256 or an MD5 (checked before it
-    /// is kept) [default: the one pinned in `earshot data list`, where there is one].
+    /// is kept) [default: the publisher's digest earshot pins, where `earshot data list` says so].
     #[arg(long, visible_aliases = ["sha256", "md5"], value_name = "HEX")]
     checksum: Option<String>,
 }
