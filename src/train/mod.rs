@@ -5,6 +5,7 @@
 pub mod batches;
 pub mod checkpoint;
 mod config;
+mod epoch;
 mod evaluate;
 pub mod events;
 pub mod fused_adam;
