@@ -32,7 +32,7 @@ impl<'a> Batches<'a> {
         let bytes = std::mem::size_of_val(set.rows());
         let on_gpu = gpu::on_gpu(device);
         let resident = (on_gpu && !set.is_empty() && bytes <= RESIDENT_LIMIT_BYTES).then(|| {
-            let shape = [set.rows().len() / set.coeffs, set.coeffs];
+            let shape = [set.rows().len() / set.coeffs.max(1), set.coeffs];
             Tensor::<2>::from_data(TensorData::new(set.rows().to_vec(), shape), device)
         });
         Self {
