@@ -207,7 +207,7 @@ fn print_summary(summary: &RunSummary) {
     }
     println!();
     println!(
-        "reconstruction of held-out normal data (normalised features) and detection on the test split"
+        "reconstruction of held-out normal data (features as [data] normalization leaves them) and detection on the test split"
     );
     // The name column fits the longest trial name.
     let w = summary
