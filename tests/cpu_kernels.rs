@@ -2,19 +2,17 @@
 //! backward, on burn's Flex backend with autodiff: the same layer (same
 //! parameters) through the kernel and through burn, the gradients of one loss.
 
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::gru::GruConfig;
 use burn::nn::{BiLstmConfig, GateController};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::Gradients;
-use earshot::models::cpu::conv_op::{conv_transpose2d, conv2d};
 use earshot::models::cpu::gru_op::gru;
 use earshot::models::cpu::lstm_op::bilstm;
 use earshot::models::lstm::FusedLstm;
 
 mod common;
+use common::conv_cases::{conv_transpose2d_matches_burn, conv2d_matches_burn};
 use common::kernels::{assert_close, assert_grads_close};
 
 fn device() -> Device {
@@ -37,89 +35,12 @@ fn assert_gate_grads(what: &str, gates: &[&GateController], ours: &Gradients, th
 
 #[test]
 fn conv2d_matches_burn_forward_and_backward() {
-    let device = device();
-    // The CAE's first two layers, and one with uneven padding on each axis.
-    let cases = [
-        (
-            [1, 16],
-            [3, 3],
-            [2, 2],
-            PaddingConfig2d::Explicit(1, 1, 1, 1),
-            [20, 32],
-        ),
-        (
-            [16, 32],
-            [3, 3],
-            [2, 2],
-            PaddingConfig2d::Explicit(1, 1, 1, 1),
-            [10, 16],
-        ),
-        (
-            [3, 5],
-            [3, 2],
-            [1, 2],
-            PaddingConfig2d::Explicit(0, 1, 0, 1),
-            [7, 9],
-        ),
-        ([2, 4], [3, 3], [1, 1], PaddingConfig2d::Valid, [5, 6]),
-    ];
-    for (channels, kernel, stride, padding, [h, w]) in cases {
-        let layer = Conv2dConfig::new(channels, kernel)
-            .with_stride(stride)
-            .with_padding(padding)
-            .init(&device);
-        let x = Tensor::<4>::random(
-            [9, channels[0], h, w],
-            Distribution::Normal(0.0, 1.0),
-            &device,
-        )
-        .require_grad();
-        let ours = conv2d(&layer, x.clone());
-        let theirs = layer.forward(x.clone());
-        let r = Tensor::<4>::random(theirs.dims(), Distribution::Normal(0.0, 1.0), &device);
-        assert_close("conv2d output", ours.clone(), theirs.clone());
-        let g_ours = (ours * r.clone()).sum().backward();
-        let g_theirs = (theirs * r).sum().backward();
-        assert_grads_close("conv2d dx", &x, &g_ours, &g_theirs);
-        assert_grads_close("conv2d dw", &layer.weight.val(), &g_ours, &g_theirs);
-        let b = layer.bias.as_ref().expect("bias").val();
-        assert_grads_close("conv2d db", &b, &g_ours, &g_theirs);
-    }
+    conv2d_matches_burn(&device(), 9);
 }
 
 #[test]
 fn conv_transpose2d_matches_burn_forward_and_backward() {
-    let device = device();
-    // The CAE's decoder (output padding restores 20 x 32) and an odd case.
-    let cases = [
-        ([32, 16], [3, 3], [2, 2], [1, 1], [1, 1], [5, 8]),
-        ([16, 1], [3, 3], [2, 2], [1, 1], [1, 1], [10, 16]),
-        ([3, 2], [2, 3], [1, 2], [0, 1], [0, 1], [4, 5]),
-    ];
-    for (channels, kernel, stride, padding, padding_out, [h, w]) in cases {
-        let layer = ConvTranspose2dConfig::new(channels, kernel)
-            .with_stride(stride)
-            .with_padding(padding)
-            .with_padding_out(padding_out)
-            .init(&device);
-        let x = Tensor::<4>::random(
-            [9, channels[0], h, w],
-            Distribution::Normal(0.0, 1.0),
-            &device,
-        )
-        .require_grad();
-        let ours = conv_transpose2d(&layer, x.clone());
-        let theirs = layer.forward(x.clone());
-        let r = Tensor::<4>::random(theirs.dims(), Distribution::Normal(0.0, 1.0), &device);
-        assert_close("conv_transpose2d output", ours.clone(), theirs.clone());
-        let g_ours = (ours * r.clone()).sum().backward();
-        let g_theirs = (theirs * r).sum().backward();
-        assert_grads_close("dx", &x, &g_ours, &g_theirs);
-        let w = layer.weight.val();
-        assert_grads_close("dw", &w, &g_ours, &g_theirs);
-        let b = layer.bias.as_ref().expect("bias").val();
-        assert_grads_close("db", &b, &g_ours, &g_theirs);
-    }
+    conv_transpose2d_matches_burn(&device(), 9);
 }
 
 #[test]

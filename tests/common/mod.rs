@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod conv_cases;
 pub mod kernels;
 
 use std::path::{Path, PathBuf};
