@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::extract::extract_archive;
-use super::prepare::{Outcome, PrepareError};
-use crate::fsx::{GENERATED_MARKER, mark_generated, write_atomic};
+use super::prepare::{Outcome, PrepareError, existing, settle};
+use crate::fsx::{mark_generated, write_atomic};
 
 /// The sets prepared in a `bad` folder, one name per line.
 pub const BAD_MARKER: &str = ".earshot-bad-sets";
@@ -174,14 +174,8 @@ fn move_clips(
 /// built beside it and renamed in when complete. The count: clips.
 pub fn prepare_bad_test(archive: &Path, data: &Path) -> Result<Outcome, PrepareError> {
     let target = data.join("bad-test");
-    if target.join(GENERATED_MARKER).is_file() {
-        return Ok(Outcome::AlreadyThere(target));
-    }
-    if target.exists() {
-        return Err(PrepareError::Io {
-            path: target,
-            reason: "exists and was not prepared by earshot; move it or choose another --to".into(),
-        });
+    if let Some(done) = existing(&target)? {
+        return Ok(done);
     }
     std::fs::create_dir_all(data).map_err(io_err(data))?;
     let unpacked = data.join(format!(".bad-test-unpacked-{}", std::process::id()));
@@ -190,16 +184,8 @@ pub fn prepare_bad_test(archive: &Path, data: &Path) -> Result<Outcome, PrepareE
         .map_err(PrepareError::from)
         .and_then(|_| move_all_clips(&unpacked, &staging, archive));
     let _ = std::fs::remove_dir_all(&unpacked);
-    match result {
-        Ok(count) => {
-            std::fs::rename(&staging, &target).map_err(io_err(&target))?;
-            Ok(Outcome::Built(target, [count, 0, 0]))
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            Err(e)
-        }
-    }
+    let count = settle(result, &staging, &target)?;
+    Ok(Outcome::Built(target, [count, 0, 0]))
 }
 
 /// Moves every `.wav` under `unpacked` to `staging/<name>.wav` and marks the

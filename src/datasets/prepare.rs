@@ -56,7 +56,7 @@ pub enum Outcome {
 }
 
 /// `target` prepared before by earshot (`Some`), absent (`None`), or in the way.
-fn existing(target: &Path) -> Result<Option<Outcome>, PrepareError> {
+pub(super) fn existing(target: &Path) -> Result<Option<Outcome>, PrepareError> {
     if !target.exists() {
         return Ok(None);
     }
@@ -115,13 +115,24 @@ pub fn prepare_fsdd(source: &Path, data: &Path) -> Result<Outcome, PrepareError>
     let staging = data.join(format!(".fsdd.partial-{}", std::process::id()));
     let result = build_fsdd(&folder, &staging, source);
     let _ = std::fs::remove_dir_all(&unpacked);
-    match result {
-        Ok(counts) => {
-            std::fs::rename(&staging, &target).map_err(io_err(&target))?;
-            Ok(Outcome::Built(target, counts))
+    let counts = settle(result, &staging, &target)?;
+    Ok(Outcome::Built(target, counts))
+}
+
+/// Renames a staging folder that was built into `target`, or removes it
+/// after a failure: nothing half-built is left where a later run looks.
+pub(super) fn settle<T>(
+    built: Result<T, PrepareError>,
+    staging: &Path,
+    target: &Path,
+) -> Result<T, PrepareError> {
+    match built {
+        Ok(value) => {
+            std::fs::rename(staging, target).map_err(io_err(target))?;
+            Ok(value)
         }
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
+            let _ = std::fs::remove_dir_all(staging);
             Err(e)
         }
     }
