@@ -125,25 +125,34 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 and MD5 of a file, as lowercase hex, in one read.
-pub fn digests_of(path: &Path) -> Result<(String, String), DownloadError> {
+/// Feeds a file to `update` in 1 MiB pieces.
+fn read_through(path: &Path, mut update: impl FnMut(&[u8])) -> Result<(), DownloadError> {
     let mut file = File::open(path).map_err(io(path))?;
-    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf).map_err(io(path))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        sha.update(&buf[..n]);
-        md5.update(&buf[..n]);
+        update(&buf[..n]);
     }
+}
+
+/// SHA-256 and MD5 of a file, as lowercase hex, in one read.
+pub fn digests_of(path: &Path) -> Result<(String, String), DownloadError> {
+    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+    read_through(path, |piece| {
+        sha.update(piece);
+        md5.update(piece);
+    })?;
     Ok((hex(&sha.finalize()), hex(&md5.finalize())))
 }
 
 /// SHA-256 of a file, as lowercase hex.
 pub fn sha256_of(path: &Path) -> Result<String, DownloadError> {
-    digests_of(path).map(|(sha, _)| sha)
+    let mut sha = Sha256::new();
+    read_through(path, |piece| sha.update(piece))?;
+    Ok(hex(&sha.finalize()))
 }
 
 /// The digest recorded beside a verified archive for `algorithm`; an archive
