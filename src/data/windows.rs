@@ -94,6 +94,11 @@ impl WindowSet {
         self.clip.is_empty()
     }
 
+    /// Bytes of one window's values.
+    pub fn window_bytes(&self) -> usize {
+        self.frames * self.coeffs * std::mem::size_of::<f32>()
+    }
+
     /// Window `i` as `[frames, coeffs]`.
     pub fn window(&self, i: usize) -> &[f32] {
         let start = self.starts[i] * self.coeffs;

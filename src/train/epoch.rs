@@ -23,11 +23,7 @@ pub(super) fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
 /// `max_batch_mib`).
 pub(super) fn micro_batches_per_step(cfg: &TrainConfig, train: &WindowSet) -> usize {
     let batch: Vec<usize> = (0..cfg.batch_size.min(train.len())).collect();
-    micro_batches(
-        &batch,
-        cfg.windows_per_micro_batch(train.frames * train.coeffs * 4),
-    )
-    .len()
+    micro_batches(&batch, cfg.windows_per_micro_batch(train.window_bytes())).len()
 }
 
 /// One pass over the training windows in the epoch's seeded order: the
@@ -51,7 +47,7 @@ pub(super) fn train_epoch(
     // Losses stay on the device and are read once per epoch: no sync per step.
     let mut loss_sum: Option<Tensor<1>> = None;
     let mut steps = 0usize;
-    let per_part = cfg.windows_per_micro_batch(train.frames * train.coeffs * 4);
+    let per_part = cfg.windows_per_micro_batch(train.window_bytes());
     for indices in order.chunks(cfg.batch_size) {
         // A batch of one has no batch statistics; it is dropped (at most one per epoch).
         if indices.len() < 2 && train.len() >= 2 {

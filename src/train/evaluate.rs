@@ -16,7 +16,7 @@ const EVAL_BATCH_BYTES: usize = 16 << 20;
 /// window) go in smaller batches, so no device buffer grows past what every
 /// adapter can bind.
 pub(super) fn eval_batch(set: &WindowSet) -> usize {
-    let window = (set.frames * set.coeffs * std::mem::size_of::<f32>()).max(1);
+    let window = set.window_bytes().max(1);
     (EVAL_BATCH_BYTES / window).clamp(1, EVAL_BATCH)
 }
 
