@@ -95,15 +95,15 @@ fn dcase_folder(root: &Path) {
     }
 }
 
-#[test]
-fn a_dcase_2023_folder_gets_its_figures_submission_files_and_the_same_again_from_eval() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    dcase_folder(&dir.join("fan"));
+/// `earshot train` of a kNN detector on `dir/fan` (run `runs/d/knn`), with
+/// `data_lines` added to `[data]`.
+fn train_knn_on_fan(dir: &Path, data_lines: &str) {
     std::fs::write(
         dir.join("exp.toml"),
-        "name = \"d\"\nseed = 1\n[data]\nlayout = \"dcase\"\nroot = \"fan\"\nframes = 8\nhop = 4\n\
-         [features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n[[model]]\nkind = \"knn\"\n",
+        format!(
+            "name = \"d\"\nseed = 1\n[data]\nlayout = \"dcase\"\nroot = \"fan\"\nframes = 8\nhop = 4\n\
+             {data_lines}[features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n[[model]]\nkind = \"knn\"\n"
+        ),
     )
     .unwrap();
     common::ok(
@@ -112,6 +112,14 @@ fn a_dcase_2023_folder_gets_its_figures_submission_files_and_the_same_again_from
             .output()
             .unwrap(),
     );
+}
+
+#[test]
+fn a_dcase_2023_folder_gets_its_figures_submission_files_and_the_same_again_from_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    dcase_folder(&dir.join("fan"));
+    train_knn_on_fan(dir, "");
     let trial = dir.join("runs/d/knn");
     let metrics = TrialMetrics::read(&trial.join("metrics.json")).unwrap();
     let dcase = metrics.dcase.clone().expect("a dcase block");
@@ -205,19 +213,7 @@ fn a_dcase_2021_folder_reads_its_source_test_and_target_test_folders() {
     }
     std::fs::remove_dir(fan.join("test")).unwrap();
     assert!(fan.join("source_test").is_dir() && fan.join("target_test").is_dir());
-    std::fs::write(
-        dir.join("exp.toml"),
-        "name = \"d\"\nseed = 1\n[data]\nlayout = \"dcase\"\nroot = \"fan\"\nframes = 8\nhop = 4\n\
-         dcase_year = 2021\n[features]\nn_mels = 32\nn_fft = 512\nhop_length = 256\n\
-         [[model]]\nkind = \"knn\"\n",
-    )
-    .unwrap();
-    common::ok(
-        &earshot(dir)
-            .args(["train", "exp.toml", "--device", "cpu"])
-            .output()
-            .unwrap(),
-    );
+    train_knn_on_fan(dir, "dcase_year = 2021\n");
     let metrics = TrialMetrics::read(&dir.join("runs/d/knn/metrics.json")).unwrap();
     let dcase = metrics.dcase.expect("a dcase block");
     assert_eq!(dcase.year, 2021);
