@@ -1,33 +1,39 @@
-// A dense block's Linear bias, batch normalisation in training mode and ReLU,
-// for a [rows, channels] activation x (the Linear's matmul output): one
-// workgroup per channel adds the bias, computes the batch mean and (biased)
+// A whole dense block in training: Linear (matmul and bias), batch
+// normalisation with batch statistics, ReLU. One workgroup per output
+// channel c computes its column z = x W[:, c] (one thread per row, saved for
+// the backward pass), adds the bias, takes the batch mean and (biased)
 // variance by tree reduction in workgroup memory, writes
-// max((v - mean) / sqrt(var + eps) * gamma + beta, 0) with v = x + bias, and
+// max((v - mean) / sqrt(var + eps) * gamma + beta, 0) with v = z + bias, and
 // blends the batch statistics into the running ones as burn's BatchNorm does.
-// burn runs this as a score of separate kernels (its fusion leaves the
-// training batch norm unfused), which made most of the dense autoencoder's
-// dispatches.
+// burn runs this as a matmul and a score of separate kernels (its fusion
+// leaves the training batch norm unfused), which made most of the dense
+// autoencoder's dispatches.
 
 const THREADS: u32 = {{ threads }}u;
 const EPSILON: f32 = {{ epsilon }};
 const MOMENTUM: f32 = {{ momentum }};
 
-// binding 0: x, [rows, channels].
+// binding 0: the block's input x, [rows, inputs].
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
-// binding 1, 2, 3: the Linear bias, gamma and beta, one per channel.
-@group(0) @binding(1) var<storage, read_write> bias: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read_write> beta: array<f32>;
-// binding 4, 5: the running mean and variance before this batch.
-@group(0) @binding(4) var<storage, read_write> running_mean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> running_var: array<f32>;
-// binding 6: output, [rows, channels].
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
-// binding 7, 8: output, the running mean and variance after it.
-@group(0) @binding(7) var<storage, read_write> new_running_mean: array<f32>;
-@group(0) @binding(8) var<storage, read_write> new_running_var: array<f32>;
-// binding 9: [0] rows, [1] channels, [2] workgroups per row of the grid.
-@group(0) @binding(9) var<storage, read_write> params: array<u32>;
+// binding 1: the Linear weight W, [inputs, channels].
+@group(0) @binding(1) var<storage, read_write> weight: array<f32>;
+// binding 2, 3, 4: the Linear bias, gamma and beta, one per channel.
+@group(0) @binding(2) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read_write> beta: array<f32>;
+// binding 5, 6: the running mean and variance before this batch.
+@group(0) @binding(5) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(6) var<storage, read_write> running_var: array<f32>;
+// binding 7: output, z = x W, [rows, channels].
+@group(0) @binding(7) var<storage, read_write> z: array<f32>;
+// binding 8: output, the block's output, [rows, channels].
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;
+// binding 9, 10: output, the running mean and variance after it.
+@group(0) @binding(9) var<storage, read_write> new_running_mean: array<f32>;
+@group(0) @binding(10) var<storage, read_write> new_running_var: array<f32>;
+// binding 11: [0] rows, [1] channels, [2] workgroups per row of the grid,
+// [3] inputs.
+@group(0) @binding(11) var<storage, read_write> params: array<u32>;
 
 var<workgroup> partial: array<f32, THREADS>;
 
@@ -53,17 +59,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // Idle workgroups of the last grid row still reach every barrier.
     let in_range = channel < channels;
     let c = min(channel, channels - 1u);
+    let inputs = params[3];
     let n = f32(rows);
     let shift = bias[c];
 
+    // Each thread owns its rows: it writes their z and reads them back.
     var sum = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
-        sum += x[r * channels + c] + shift;
+        var dot = 0.0;
+        for (var i = 0u; i < inputs; i++) {
+            dot += x[r * inputs + i] * weight[i * channels + c];
+        }
+        if (in_range) {
+            z[r * channels + c] = dot;
+        }
+        sum += dot + shift;
     }
     let mean = workgroup_sum(sum, lid) / n;
     var squares = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
-        let d = x[r * channels + c] + shift - mean;
+        let d = z[r * channels + c] + shift - mean;
         squares += d * d;
     }
     let variance = workgroup_sum(squares, lid) / n;
@@ -72,7 +87,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let b = beta[c];
     if (in_range) {
         for (var r = lid; r < rows; r += THREADS) {
-            let v = (x[r * channels + c] + shift - mean) / std_dev * g + b;
+            let v = (z[r * channels + c] + shift - mean) / std_dev * g + b;
             y[r * channels + c] = max(v, 0.0);
         }
         if (lid == 0u) {

@@ -1,29 +1,37 @@
-// The backward pass of batch_norm_relu.wgsl: one workgroup per channel
-// recomputes the batch statistics of v = x + bias, then, with z the gradient
-// past the ReLU (dy where y > 0) and xh the normalised v:
-// dbeta = sum z, dgamma = sum z xh, dx = gamma / std * (z - mean(z) - xh mean(z xh)),
-// and dbias = sum dx (zero but for rounding: the batch mean absorbs the bias).
+// The backward pass of batch_norm_relu.wgsl: one workgroup per channel c
+// recomputes the batch statistics of v = z + bias from the saved z = x W,
+// then, with g the gradient past the ReLU (dy where y > 0) and vh the
+// normalised v: dbeta = sum g, dgamma = sum g vh,
+// dz = gamma / std * (g - mean(g) - vh mean(g vh)), dbias = sum dz (zero but
+// for rounding: the batch mean absorbs the bias), and the weight's column
+// dW[:, c] = x^T dz[:, c] (one thread per input). The input's gradient
+// dz W^T mixes channels, so it is a matmul after this kernel.
 
 const THREADS: u32 = {{ threads }}u;
 const EPSILON: f32 = {{ epsilon }};
 
-// binding 0: x, [rows, channels].
+// binding 0: the block's input x, [rows, inputs].
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
-// binding 1, 2: the Linear bias and gamma, one per channel.
-@group(0) @binding(1) var<storage, read_write> bias: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gamma: array<f32>;
-// binding 3: the forward output (its ReLU mask), [rows, channels].
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-// binding 4: gradient by the output, [rows, channels].
-@group(0) @binding(4) var<storage, read_write> grad_y: array<f32>;
-// binding 5: output, gradient by x, [rows, channels].
-@group(0) @binding(5) var<storage, read_write> grad_x: array<f32>;
-// binding 6, 7, 8: output, gradients by gamma, beta and the bias.
-@group(0) @binding(6) var<storage, read_write> grad_gamma: array<f32>;
-@group(0) @binding(7) var<storage, read_write> grad_beta: array<f32>;
-@group(0) @binding(8) var<storage, read_write> grad_bias: array<f32>;
-// binding 9: [0] rows, [1] channels, [2] workgroups per row of the grid.
-@group(0) @binding(9) var<storage, read_write> params: array<u32>;
+// binding 1: the forward pass's z = x W, [rows, channels].
+@group(0) @binding(1) var<storage, read_write> z: array<f32>;
+// binding 2, 3: the Linear bias and gamma, one per channel.
+@group(0) @binding(2) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gamma: array<f32>;
+// binding 4: the forward output (its ReLU mask), [rows, channels].
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// binding 5: gradient by the output, [rows, channels].
+@group(0) @binding(5) var<storage, read_write> grad_y: array<f32>;
+// binding 6: output, gradient by z, [rows, channels].
+@group(0) @binding(6) var<storage, read_write> grad_z: array<f32>;
+// binding 7: output, gradient by the weight, [inputs, channels].
+@group(0) @binding(7) var<storage, read_write> grad_weight: array<f32>;
+// binding 8, 9, 10: output, gradients by gamma, beta and the bias.
+@group(0) @binding(8) var<storage, read_write> grad_gamma: array<f32>;
+@group(0) @binding(9) var<storage, read_write> grad_beta: array<f32>;
+@group(0) @binding(10) var<storage, read_write> grad_bias: array<f32>;
+// binding 11: [0] rows, [1] channels, [2] workgroups per row of the grid,
+// [3] inputs.
+@group(0) @binding(11) var<storage, read_write> params: array<u32>;
 
 var<workgroup> partial: array<f32, THREADS>;
 
@@ -60,41 +68,53 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     var sum = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
-        sum += x[r * channels + c] + shift;
+        sum += z[r * channels + c] + shift;
     }
     let mean = workgroup_sum(sum, lid) / n;
     var squares = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
-        let d = x[r * channels + c] + shift - mean;
+        let d = z[r * channels + c] + shift - mean;
         squares += d * d;
     }
     let inv_std = 1.0 / sqrt(workgroup_sum(squares, lid) / n + EPSILON);
 
-    var sum_z = 0.0;
-    var sum_zx = 0.0;
+    var sum_g = 0.0;
+    var sum_gv = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
         let at = r * channels + c;
-        let z = past_relu(at);
-        sum_z += z;
-        sum_zx += z * (x[at] + shift - mean) * inv_std;
+        let g = past_relu(at);
+        sum_g += g;
+        sum_gv += g * (z[at] + shift - mean) * inv_std;
     }
-    let total_z = workgroup_sum(sum_z, lid);
-    let total_zx = workgroup_sum(sum_zx, lid);
+    let total_g = workgroup_sum(sum_g, lid);
+    let total_gv = workgroup_sum(sum_gv, lid);
     let scale = gamma[c] * inv_std;
-    var sum_dx = 0.0;
+    var sum_dz = 0.0;
     for (var r = lid; r < rows; r += THREADS) {
         let at = r * channels + c;
-        let xh = (x[at] + shift - mean) * inv_std;
-        let dx = scale * (past_relu(at) - total_z / n - xh * total_zx / n);
-        sum_dx += dx;
+        let vh = (z[at] + shift - mean) * inv_std;
+        let dz = scale * (past_relu(at) - total_g / n - vh * total_gv / n);
+        sum_dz += dz;
         if (in_range) {
-            grad_x[at] = dx;
+            grad_z[at] = dz;
         }
     }
-    let total_dx = workgroup_sum(sum_dx, lid);
+    let total_dz = workgroup_sum(sum_dz, lid);
     if (in_range && lid == 0u) {
-        grad_gamma[c] = total_zx;
-        grad_beta[c] = total_z;
-        grad_bias[c] = total_dx;
+        grad_gamma[c] = total_gv;
+        grad_beta[c] = total_g;
+        grad_bias[c] = total_dz;
+    }
+    // The column of dz written above by the whole workgroup, read by all.
+    storageBarrier();
+    if (in_range) {
+        let inputs = params[3];
+        for (var i = lid; i < inputs; i += THREADS) {
+            var acc = 0.0;
+            for (var r = 0u; r < rows; r++) {
+                acc += x[r * inputs + i] * grad_z[r * channels + c];
+            }
+            grad_weight[i * channels + c] = acc;
+        }
     }
 }

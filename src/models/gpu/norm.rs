@@ -1,4 +1,5 @@
-//! Launching the bias + batch-norm + ReLU kernels on burn's cubecl tensors.
+//! Launching the dense-block kernels (Linear, batch norm, ReLU) on burn's
+//! cubecl tensors.
 
 use burn::backend::wgpu::{CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
@@ -9,15 +10,15 @@ use crate::features::gpu::kernels::{WgslKernel, grid};
 const FORWARD: &str = include_str!("../../../shaders/batch_norm_relu.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/batch_norm_relu_backward.wgsl");
 
-/// `[rows, channels]` of a 2-D activation.
-fn dims(x: &CubeTensor) -> (usize, usize) {
-    let shape = x.meta.shape();
-    assert_eq!(
-        shape.num_dims(),
-        2,
-        "batch norm + ReLU takes [rows, channels]"
+/// `[rows, inputs, channels]` of an input `[rows, inputs]` and a weight
+/// `[inputs, channels]`.
+fn dims(x: &CubeTensor, weight: &CubeTensor) -> [usize; 3] {
+    let (x, w) = (x.meta.shape(), weight.meta.shape());
+    assert!(
+        x.num_dims() == 2 && w.num_dims() == 2 && x[1] == w[0],
+        "a dense block takes x [rows, inputs] and W [inputs, channels]"
     );
-    (shape[0], shape[1])
+    [x[0], x[1], w[1]]
 }
 
 fn kernel(
@@ -41,10 +42,10 @@ fn kernel(
     )
 }
 
-fn params(like: &CubeTensor, rows: usize, channels: usize) -> burn::cubecl::server::Handle {
+fn params(like: &CubeTensor, [rows, inputs, channels]: [usize; 3]) -> burn::cubecl::server::Handle {
     let (width, _) = grid(channels as u32);
-    like.client
-        .create_from_slice(bytemuck::cast_slice(&[rows as u32, channels as u32, width]))
+    let values = [rows as u32, channels as u32, width, inputs as u32];
+    like.client.create_from_slice(bytemuck::cast_slice(&values))
 }
 
 /// Batch-norm settings: epsilon, and the running statistics' momentum.
@@ -54,22 +55,24 @@ pub struct NormSettings {
     pub momentum: f64,
 }
 
-/// `relu(batch_norm(x + bias))` with batch statistics, and the running mean
-/// and variance updated by them.
+/// `relu(batch_norm(x W + bias))` with batch statistics, `z = x W` (for the
+/// backward pass), and the running mean and variance updated by them.
 pub fn forward(
     x: CubeTensor,
+    weight: CubeTensor,
     [bias, gamma, beta]: [CubeTensor; 3],
     [running_mean, running_var]: [CubeTensor; 2],
     settings: NormSettings,
-) -> (CubeTensor, CubeTensor, CubeTensor) {
-    let (rows, channels) = dims(&x);
+) -> [CubeTensor; 4] {
+    let [rows, inputs, channels] = dims(&x, &weight);
     let y = empty(&x, [rows, channels]);
+    let z = empty(&x, [rows, channels]);
     let new_mean = empty(&x, [channels]);
     let new_var = empty(&x, [channels]);
     if rows > 0 && channels > 0 {
-        let [x, bias, gamma, beta, running_mean, running_var] =
-            [x, bias, gamma, beta, running_mean, running_var].map(into_contiguous);
-        let params = params(&y, rows, channels);
+        let [x, weight, bias, gamma, beta, running_mean, running_var] =
+            [x, weight, bias, gamma, beta, running_mean, running_var].map(into_contiguous);
+        let params = params(&y, [rows, inputs, channels]);
         kernel(
             "batch_norm_relu",
             FORWARD,
@@ -82,11 +85,13 @@ pub fn forward(
             channels as u32,
             KernelArguments::new().with_buffers(vec![
                 x.handle.binding(),
+                weight.handle.binding(),
                 bias.handle.binding(),
                 gamma.handle.binding(),
                 beta.handle.binding(),
                 running_mean.handle.binding(),
                 running_var.handle.binding(),
+                z.handle.clone().binding(),
                 y.handle.clone().binding(),
                 new_mean.handle.clone().binding(),
                 new_var.handle.clone().binding(),
@@ -94,33 +99,39 @@ pub fn forward(
             ]),
         );
     }
-    (y, new_mean, new_var)
+    [y, z, new_mean, new_var]
 }
 
-/// Gradients by `x`, `bias`, `gamma` and `beta` of [`forward`], from `grad_y`.
+/// Gradients by `z = x W` (for the input's gradient, `dz W^T`), the weight,
+/// `bias`, `gamma` and `beta` of [`forward`], from `grad_y`.
 pub fn backward(
     x: CubeTensor,
+    z: CubeTensor,
     [bias, gamma]: [CubeTensor; 2],
     y: CubeTensor,
     grad_y: CubeTensor,
     epsilon: f64,
-) -> [CubeTensor; 4] {
-    let (rows, channels) = dims(&x);
-    let grad_x = empty(&x, [rows, channels]);
+) -> [CubeTensor; 5] {
+    let [rows, inputs] = [x.meta.shape()[0], x.meta.shape()[1]];
+    let channels = z.meta.shape()[1];
+    let grad_z = empty(&x, [rows, channels]);
+    let grad_weight = empty(&x, [inputs, channels]);
     let [grad_bias, grad_gamma, grad_beta] = [(); 3].map(|_| empty(&x, [channels]));
     if rows > 0 && channels > 0 {
-        let [x, bias, gamma, y, grad_y] = [x, bias, gamma, y, grad_y].map(into_contiguous);
-        let params = params(&grad_x, rows, channels);
+        let [x, z, bias, gamma, y, grad_y] = [x, z, bias, gamma, y, grad_y].map(into_contiguous);
+        let params = params(&grad_z, [rows, inputs, channels]);
         kernel("batch_norm_relu_backward", BACKWARD, rows, epsilon, 0.0).launch(
-            &grad_x.client,
+            &grad_z.client,
             channels as u32,
             KernelArguments::new().with_buffers(vec![
                 x.handle.binding(),
+                z.handle.binding(),
                 bias.handle.binding(),
                 gamma.handle.binding(),
                 y.handle.binding(),
                 grad_y.handle.binding(),
-                grad_x.handle.clone().binding(),
+                grad_z.handle.clone().binding(),
+                grad_weight.handle.clone().binding(),
                 grad_gamma.handle.clone().binding(),
                 grad_beta.handle.clone().binding(),
                 grad_bias.handle.clone().binding(),
@@ -128,5 +139,5 @@ pub fn backward(
             ]),
         );
     }
-    [grad_x, grad_bias, grad_gamma, grad_beta]
+    [grad_z, grad_weight, grad_bias, grad_gamma, grad_beta]
 }

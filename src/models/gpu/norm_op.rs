@@ -1,16 +1,17 @@
-//! A dense block's Linear bias, batch normalisation (training mode) and ReLU
-//! on the GPU as one burn operation: one kernel forward (which also updates
-//! the running statistics), one backward ([`super::norm`]), in place of
-//! burn's bias add and training batch norm, which its fusion leaves as a
-//! score of separate kernels. Used by the dense autoencoder's blocks
-//! ([`linear_batch_norm_relu`]); the modules, their records and running
-//! statistics are burn's own.
+//! A dense block (Linear, batch normalisation in training mode, ReLU) on the
+//! GPU as one burn operation: one kernel forward, which also updates the
+//! running statistics, and one backward plus the input gradient's matmul
+//! ([`super::norm`]), in place of burn's matmul, bias add and training batch
+//! norm, which its fusion leaves as a score of separate kernels. Used by the
+//! dense autoencoder's blocks ([`linear_batch_norm_relu`]); the modules, their
+//! records and running statistics are burn's own.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, Dispatch, backend_extension};
@@ -21,17 +22,19 @@ use burn::tensor::activation::relu;
 use super::norm::{self, NormSettings};
 use super::register_grads;
 
-/// Bias, batch norm with batch statistics, ReLU.
+/// Linear, batch norm with batch statistics, ReLU.
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait BatchNormReluOps: burn::backend::Backend {
-    /// `relu((v - mean) / sqrt(var + epsilon) * gamma + beta)` for `v = x +
-    /// bias`, `x` `[rows, channels]`, with the batch's mean and biased
-    /// variance per channel; and the running mean and variance blended with
-    /// those by `momentum` (not differentiated).
+    /// `relu((v - mean) / sqrt(var + epsilon) * gamma + beta)` for `v = x W +
+    /// bias`, `x` `[rows, inputs]`, `W` `[inputs, channels]`, with the
+    /// batch's mean and biased variance per channel; `z = x W` (kept for the
+    /// backward pass); and the running mean and variance blended with those by
+    /// `momentum` (not differentiated).
     #[fusion(meta = forward_specs)]
     #[allow(clippy::too_many_arguments)]
     fn batch_norm_relu_train(
         x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
@@ -39,18 +42,25 @@ pub trait BatchNormReluOps: burn::backend::Backend {
         running_var: FloatTensor<Self>,
         epsilon: f64,
         momentum: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
 }
 
 /// The backward pass of [`BatchNormReluOps::batch_norm_relu_train`].
 #[backend_extension(Cube, Fusion)]
 pub trait BatchNormReluBackwardOps: burn::backend::Backend {
-    /// Gradients by `x`, `bias`, `gamma` and `beta` from `grad_y`, given the
-    /// forward pass's output `y`.
+    /// Gradients by `z = x W`, `W`, `bias`, `gamma` and `beta` from
+    /// `grad_y`, given the forward pass's `z` and output `y`.
     #[fusion(meta = backward_specs)]
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn batch_norm_relu_backward(
         x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        z: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         y: FloatTensor<Self>,
@@ -61,12 +71,14 @@ pub trait BatchNormReluBackwardOps: burn::backend::Backend {
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
+        FloatTensor<Self>,
     );
 }
 
 #[allow(clippy::too_many_arguments)]
 fn forward_specs(
     x: &TensorSpec,
+    weight: &TensorSpec,
     _bias: &TensorSpec,
     gamma: &TensorSpec,
     _beta: &TensorSpec,
@@ -74,24 +86,35 @@ fn forward_specs(
     _running_var: &TensorSpec,
     _epsilon: &f64,
     _momentum: &f64,
-) -> (TensorSpec, TensorSpec, TensorSpec) {
-    (x.clone(), gamma.clone(), gamma.clone())
+) -> (TensorSpec, TensorSpec, TensorSpec, TensorSpec) {
+    let out = TensorSpec::new(Shape::from([x.shape[0], weight.shape[1]]), x.dtype);
+    (out.clone(), out, gamma.clone(), gamma.clone())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn backward_specs(
-    x: &TensorSpec,
+    _x: &TensorSpec,
+    weight: &TensorSpec,
+    z: &TensorSpec,
     bias: &TensorSpec,
     _gamma: &TensorSpec,
     _y: &TensorSpec,
     _grad_y: &TensorSpec,
     _epsilon: &f64,
-) -> (TensorSpec, TensorSpec, TensorSpec, TensorSpec) {
-    (x.clone(), bias.clone(), bias.clone(), bias.clone())
+) -> (TensorSpec, TensorSpec, TensorSpec, TensorSpec, TensorSpec) {
+    (
+        z.clone(),
+        weight.clone(),
+        bias.clone(),
+        bias.clone(),
+        bias.clone(),
+    )
 }
 
 impl BatchNormReluOps for CubeBackend {
     fn batch_norm_relu_train(
         x: CubeTensor,
+        weight: CubeTensor,
         bias: CubeTensor,
         gamma: CubeTensor,
         beta: CubeTensor,
@@ -99,28 +122,32 @@ impl BatchNormReluOps for CubeBackend {
         running_var: CubeTensor,
         epsilon: f64,
         momentum: f64,
-    ) -> (CubeTensor, CubeTensor, CubeTensor) {
+    ) -> (CubeTensor, CubeTensor, CubeTensor, CubeTensor) {
         let settings = NormSettings { epsilon, momentum };
-        norm::forward(
+        let [y, z, mean, var] = norm::forward(
             x,
+            weight,
             [bias, gamma, beta],
             [running_mean, running_var],
             settings,
-        )
+        );
+        (y, z, mean, var)
     }
 }
 
 impl BatchNormReluBackwardOps for CubeBackend {
     fn batch_norm_relu_backward(
         x: CubeTensor,
+        _weight: CubeTensor,
+        z: CubeTensor,
         bias: CubeTensor,
         gamma: CubeTensor,
         y: CubeTensor,
         grad_y: CubeTensor,
         epsilon: f64,
-    ) -> (CubeTensor, CubeTensor, CubeTensor, CubeTensor) {
-        let [gx, gbias, ggamma, gbeta] = norm::backward(x, [bias, gamma], y, grad_y, epsilon);
-        (gx, gbias, ggamma, gbeta)
+    ) -> (CubeTensor, CubeTensor, CubeTensor, CubeTensor, CubeTensor) {
+        let [gz, gw, gbias, ggamma, gbeta] = norm::backward(x, z, [bias, gamma], y, grad_y, epsilon);
+        (gz, gw, gbias, ggamma, gbeta)
     }
 }
 
@@ -128,6 +155,8 @@ impl BatchNormReluBackwardOps for CubeBackend {
 #[derive(Debug, Clone)]
 struct Saved {
     x: FloatTensor<Cube>,
+    weight: FloatTensor<Cube>,
+    z: FloatTensor<Cube>,
     bias: FloatTensor<Cube>,
     gamma: FloatTensor<Cube>,
     y: FloatTensor<Cube>,
@@ -137,25 +166,37 @@ struct Saved {
 #[derive(Debug)]
 struct BatchNormReluBackward;
 
-impl Backward<Cube, 4> for BatchNormReluBackward {
+impl Backward<Cube, 5> for BatchNormReluBackward {
     type State = Saved;
 
-    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad_y = grads.consume::<Cube>(&ops.node);
         let s = ops.state;
-        let (gx, gbias, ggamma, gbeta) =
-            Cube::batch_norm_relu_backward(s.x, s.bias, s.gamma, s.y, grad_y, s.epsilon);
-        register_grads(
-            grads,
-            ops.parents.map(|p| p.map(|node| node.id)),
-            [gx, gbias, ggamma, gbeta],
+        let [x_parent, w, b, g, beta] = ops.parents.map(|p| p.map(|node| node.id));
+        let (gz, gw, gbias, ggamma, gbeta) = Cube::batch_norm_relu_backward(
+            s.x,
+            s.weight.clone(),
+            s.z,
+            s.bias,
+            s.gamma,
+            s.y,
+            grad_y,
+            s.epsilon,
         );
+        // The input's gradient only where something upstream trains (not
+        // for the first block, whose input is the data).
+        if let Some(id) = x_parent {
+            let gx = Cube::float_matmul(gz, Cube::float_transpose(s.weight));
+            grads.register::<Cube>(id, gx);
+        }
+        register_grads(grads, [w, b, g, beta], [gw, gbias, ggamma, gbeta]);
     }
 }
 
 impl<C: CheckpointStrategy> BatchNormReluOps for Autodiff<Cube, C> {
     fn batch_norm_relu_train(
         x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
@@ -163,15 +204,22 @@ impl<C: CheckpointStrategy> BatchNormReluOps for Autodiff<Cube, C> {
         running_var: FloatTensor<Self>,
         epsilon: f64,
         momentum: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
         let (x, x_node) = x.into_parts();
+        let (weight, weight_node) = weight.into_parts();
         let (bias, bias_node) = bias.into_parts();
         let (gamma, gamma_node) = gamma.into_parts();
         let (beta, beta_node) = beta.into_parts();
         let (running_mean, _) = running_mean.into_parts();
         let (running_var, _) = running_var.into_parts();
-        let (y, new_mean, new_var) = Cube::batch_norm_relu_train(
+        let (y, z, new_mean, new_var) = Cube::batch_norm_relu_train(
             x.clone(),
+            weight.clone(),
             bias.clone(),
             gamma.clone(),
             beta,
@@ -180,19 +228,23 @@ impl<C: CheckpointStrategy> BatchNormReluOps for Autodiff<Cube, C> {
             epsilon,
             momentum,
         );
-        // Leaves outside the graph: running statistics are not trained.
-        let running = (
+        // Leaves outside the graph: z is saved, running statistics are not
+        // trained.
+        let untracked = (
+            FloatTensor::<Self>::new(z.clone()),
             FloatTensor::<Self>::new(new_mean),
             FloatTensor::<Self>::new(new_var),
         );
         let y = match BatchNormReluBackward
-            .prepare::<C>([x_node, bias_node, gamma_node, beta_node])
+            .prepare::<C>([x_node, weight_node, bias_node, gamma_node, beta_node])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
                 let saved = Saved {
                     x,
+                    weight,
+                    z,
                     bias,
                     gamma,
                     y: y.clone(),
@@ -202,29 +254,28 @@ impl<C: CheckpointStrategy> BatchNormReluOps for Autodiff<Cube, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(y),
         };
-        (y, running.0, running.1)
+        (y, untracked.0, untracked.1, untracked.2)
     }
 }
 
 /// `relu(norm.forward(linear.forward(x)))`: for a batch norm in training on
 /// an autodiff device where the GPU kernels run ([`super::supported`]) and
-/// the batch has more than one row, the matmul and then one operation for
-/// the rest (running statistics updated in it, as burn's `BatchNorm` would);
-/// elsewhere burn's layers.
+/// the batch has more than one row, one operation (running statistics
+/// updated in it, as burn's `BatchNorm` would); elsewhere burn's layers.
 pub fn linear_batch_norm_relu(linear: &Linear, norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
     let device = x.device();
     let training = device.is_autodiff() && norm.training.is_enabled();
     if !(training && super::supported(&device, x.dtype()) && x.dims()[0] > 1) {
         return relu(norm.forward(linear.forward(x)));
     }
-    let z = x.matmul(linear.weight.val());
-    let [_, channels] = z.dims();
+    let [_, channels] = linear.weight.dims();
     let bias = match &linear.bias {
         Some(b) => b.val(),
         None => Tensor::zeros([channels], &device),
     };
-    let (y, mean, var) = Dispatch::batch_norm_relu_train(
-        z.into_dispatch(),
+    let (y, _z, mean, var) = Dispatch::batch_norm_relu_train(
+        x.into_dispatch(),
+        linear.weight.val().into_dispatch(),
         bias.into_dispatch(),
         norm.gamma.val().into_dispatch(),
         norm.beta.val().into_dispatch(),
