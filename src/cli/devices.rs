@@ -36,17 +36,18 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<3} {:<9} {:<36} {:<8} {:<14} {:>12}  driver",
-        "#", "--device", "adapter", "backend", "type", "max buffer"
+        "{:<3} {:<9} {:<36} {:<8} {:<14} {:>12} {:>8}  driver",
+        "#", "--device", "adapter", "backend", "type", "max buffer", "bindings"
     );
     for (i, a) in adapters.iter().enumerate() {
         println!(
-            "{i:<3} {:<9} {:<36} {:<8} {:<14} {:>9} MiB  {}",
+            "{i:<3} {:<9} {:<36} {:<8} {:<14} {:>9} MiB {:>8}  {}",
             choice(i).unwrap_or_else(|| "-".into()),
             a.name,
             a.backend,
             a.device_type,
             a.max_buffer_bytes >> 20,
+            a.storage_buffers_per_kernel,
             a.driver
         );
     }

@@ -29,6 +29,10 @@ pub struct AdapterSummary {
     pub driver: String,
     /// The largest buffer it allows, in bytes (wgpu reports no total memory).
     pub max_buffer_bytes: u64,
+    /// Storage buffers one kernel may bind: burn's fusion puts as many
+    /// tensors in one kernel as these allow (one less, which wgpu keeps), so
+    /// with few (lavapipe: 32) an optimiser step takes more dispatches.
+    pub storage_buffers_per_kernel: u32,
 }
 
 /// Every wgpu adapter, in wgpu's order.
@@ -47,6 +51,7 @@ pub fn wgpu_adapter_summaries() -> Vec<AdapterSummary> {
                     .trim()
                     .to_string(),
                 max_buffer_bytes: a.limits().max_buffer_size,
+                storage_buffers_per_kernel: a.limits().max_storage_buffers_per_shader_stage,
             }
         })
         .collect()
@@ -157,6 +162,7 @@ mod tests {
             device_type: device_type.into(),
             driver: String::new(),
             max_buffer_bytes: 1 << 30,
+            storage_buffers_per_kernel: 16,
         }
     }
 
