@@ -1,51 +1,112 @@
-// One Adam step over one parameter tensor: moments and parameter updated in
-// a single dispatch (burn's Adam is about ten tensor operations, each a
-// dispatch). The same arithmetic, in the same order, as burn's Adam and the
-// CPU FusedAdam (src/train/fused_adam.rs).
+// One Adam step over up to five parameter tensors in a single dispatch
+// (burn's Adam is several kernels per tensor, and its fusion groups only
+// tensors of one shape). The same arithmetic, in the same order, as burn's
+// Adam and the CPU FusedAdam (src/train/fused_adam.rs):
+//   g += p * weight_decay (L2, when not 0)
+//   m = m b1 + g (1 - b1),  v = v b2 + g g (1 - b2)
+//   p -= (m factor) / (sqrt(v) + epsilon) lr
+// with the bias corrections folded into factor and epsilon on the host.
+// Each slot's moments are one buffer [m; v] of 2n values (zeros before the
+// first step, which gives burn's first-step moments exactly). Workgroups are
+// laid out slot after slot: a workgroup finds its slot from the start table.
 
 const THREADS: u32 = {{ threads }}u;
 
-// binding 0: the parameter.
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-// binding 1: its gradient.
-@group(0) @binding(1) var<storage, read_write> grad: array<f32>;
-// binding 2, 3: first and second moments (ignored on the first step).
-@group(0) @binding(2) var<storage, read_write> moment_1: array<f32>;
-@group(0) @binding(3) var<storage, read_write> moment_2: array<f32>;
-// binding 4, 5, 6: outputs, the parameter and moments after the step.
-@group(0) @binding(4) var<storage, read_write> param_out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> moment_1_out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> moment_2_out: array<f32>;
-// binding 7: [0] beta_1, [1] beta_2, [2] bias-correction factor, [3] epsilon
-// (already scaled by the second moment's correction), [4] learning rate,
-// [5] L2 weight decay (0: none), [6] 1 on the first step, [7] elements
-// (f32 bits of a u32), [8] threads per grid row (f32 bits of a u32).
-@group(0) @binding(7) var<storage, read_write> settings: array<f32>;
+// Slot k (0..4) uses bindings 5k .. 5k+4: the parameter, its gradient, its
+// moments [m; v]; outputs, the parameter and moments after the step.
+@group(0) @binding(0) var<storage, read_write> param_0: array<f32>;
+@group(0) @binding(1) var<storage, read_write> grad_0: array<f32>;
+@group(0) @binding(2) var<storage, read_write> moments_0: array<f32>;
+@group(0) @binding(3) var<storage, read_write> param_out_0: array<f32>;
+@group(0) @binding(4) var<storage, read_write> moments_out_0: array<f32>;
+@group(0) @binding(5) var<storage, read_write> param_1: array<f32>;
+@group(0) @binding(6) var<storage, read_write> grad_1: array<f32>;
+@group(0) @binding(7) var<storage, read_write> moments_1: array<f32>;
+@group(0) @binding(8) var<storage, read_write> param_out_1: array<f32>;
+@group(0) @binding(9) var<storage, read_write> moments_out_1: array<f32>;
+@group(0) @binding(10) var<storage, read_write> param_2: array<f32>;
+@group(0) @binding(11) var<storage, read_write> grad_2: array<f32>;
+@group(0) @binding(12) var<storage, read_write> moments_2: array<f32>;
+@group(0) @binding(13) var<storage, read_write> param_out_2: array<f32>;
+@group(0) @binding(14) var<storage, read_write> moments_out_2: array<f32>;
+@group(0) @binding(15) var<storage, read_write> param_3: array<f32>;
+@group(0) @binding(16) var<storage, read_write> grad_3: array<f32>;
+@group(0) @binding(17) var<storage, read_write> moments_3: array<f32>;
+@group(0) @binding(18) var<storage, read_write> param_out_3: array<f32>;
+@group(0) @binding(19) var<storage, read_write> moments_out_3: array<f32>;
+@group(0) @binding(20) var<storage, read_write> param_4: array<f32>;
+@group(0) @binding(21) var<storage, read_write> grad_4: array<f32>;
+@group(0) @binding(22) var<storage, read_write> moments_4: array<f32>;
+@group(0) @binding(23) var<storage, read_write> param_out_4: array<f32>;
+@group(0) @binding(24) var<storage, read_write> moments_out_4: array<f32>;
+// binding 25: [0] beta_1, [1] beta_2, [2] factor, [3] epsilon, [4] learning
+// rate, [5] L2 weight decay (0: none), [6] workgroups per grid row; then per
+// slot k: [7 + 2k] its values n, [8 + 2k] its first workgroup (u32 values
+// as f32 bits; unused slots have n = 0).
+@group(0) @binding(25) var<storage, read_write> settings: array<f32>;
 
-@compute @workgroup_size({{ threads }})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let n = bitcast<u32>(settings[7]);
-    let i = (wg.x + wg.y * bitcast<u32>(settings[8])) * THREADS + lid;
-    if (i >= n) {
-        return;
-    }
+fn setting_u32(at: u32) -> u32 {
+    return bitcast<u32>(settings[at]);
+}
+
+// The parameter, m and v after the step.
+fn adam(p: f32, grad: f32, m: f32, v: f32) -> vec3<f32> {
     let b1 = settings[0];
     let b2 = settings[1];
-    let p = param[i];
-    var g = grad[i];
+    var g = grad;
     if (settings[5] != 0.0) {
         g = g + p * settings[5];
     }
-    var m: f32;
-    var v: f32;
-    if (settings[6] != 0.0) {
-        m = g * (1.0 - b1);
-        v = g * g * (1.0 - b2);
-    } else {
-        m = moment_1[i] * b1 + g * (1.0 - b1);
-        v = moment_2[i] * b2 + g * g * (1.0 - b2);
+    let m_new = m * b1 + g * (1.0 - b1);
+    let v_new = v * b2 + g * g * (1.0 - b2);
+    let p_new = p - (m_new * settings[2]) / (sqrt(v_new) + settings[3]) * settings[4];
+    return vec3<f32>(p_new, m_new, v_new);
+}
+
+@compute @workgroup_size({{ threads }})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let workgroup = wg.x + wg.y * setting_u32(6u);
+    var slot = 0u;
+    for (var k = 1u; k < 5u; k++) {
+        if (setting_u32(7u + 2u * k) > 0u && workgroup >= setting_u32(8u + 2u * k)) {
+            slot = k;
+        }
     }
-    moment_1_out[i] = m;
-    moment_2_out[i] = v;
-    param_out[i] = p - (m * settings[2]) / (sqrt(v) + settings[3]) * settings[4];
+    let n = setting_u32(7u + 2u * slot);
+    let i = (workgroup - setting_u32(8u + 2u * slot)) * THREADS + lid;
+    if (i >= n) {
+        return;
+    }
+    switch slot {
+        case 0u: {
+            let r = adam(param_0[i], grad_0[i], moments_0[i], moments_0[n + i]);
+            param_out_0[i] = r.x;
+            moments_out_0[i] = r.y;
+            moments_out_0[n + i] = r.z;
+        }
+        case 1u: {
+            let r = adam(param_1[i], grad_1[i], moments_1[i], moments_1[n + i]);
+            param_out_1[i] = r.x;
+            moments_out_1[i] = r.y;
+            moments_out_1[n + i] = r.z;
+        }
+        case 2u: {
+            let r = adam(param_2[i], grad_2[i], moments_2[i], moments_2[n + i]);
+            param_out_2[i] = r.x;
+            moments_out_2[i] = r.y;
+            moments_out_2[n + i] = r.z;
+        }
+        case 3u: {
+            let r = adam(param_3[i], grad_3[i], moments_3[i], moments_3[n + i]);
+            param_out_3[i] = r.x;
+            moments_out_3[i] = r.y;
+            moments_out_3[n + i] = r.z;
+        }
+        default: {
+            let r = adam(param_4[i], grad_4[i], moments_4[i], moments_4[n + i]);
+            param_out_4[i] = r.x;
+            moments_out_4[i] = r.y;
+            moments_out_4[n + i] = r.z;
+        }
+    }
 }

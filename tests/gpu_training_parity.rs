@@ -1,8 +1,9 @@
 //! Training on wgpu (lavapipe in CI) gives the numbers training on the CPU
 //! gives: the same weights, the same batch, three Adam steps, every
 //! parameter within 1e-4. On wgpu the models run the WGSL kernels (LSTM,
-//! batch norm + ReLU, im2col / col2im convolutions) and burn's Adam; on the CPU the CPU kernels and the
-//! fused Adam: two independent implementations of the same arithmetic.
+//! dense block, im2col / col2im convolutions) and the chunked Adam kernel; on
+//! the CPU the CPU kernels and the fused Adam: two independent
+//! implementations of the same arithmetic.
 //! Left out: a Linear bias feeding a batch norm. Its gradient is zero but for
 //! rounding, and Adam's normalised step turns that noise into steps of up to
 //! the learning rate whose sign neither implementation determines.
@@ -12,7 +13,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::DeviceKind;
 use earshot::models::{Autoencoder, ModelConfig};
-use earshot::train::fused_adam::adam_for;
+use earshot::train::TrainOptimizer;
 
 /// Every parameter of `model` in module order, with its module path.
 fn named_parameters(model: &Autoencoder) -> Vec<(String, Vec<f32>)> {
@@ -56,7 +57,7 @@ fn feeds_batch_norm(path: &str) -> bool {
 /// `model` after three Adam steps on `batch`, on `device`.
 fn train(model: Autoencoder, batch: &TensorData, device: &Device) -> Vec<(String, Vec<f32>)> {
     let mut model = model;
-    let mut optim = adam_for(device, None);
+    let mut optim = TrainOptimizer::adam(device, None);
     for _ in 0..3 {
         let x = Tensor::<3>::from_data(batch.clone(), device);
         let loss = model.loss(x, None, 0.0);

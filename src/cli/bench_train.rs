@@ -95,7 +95,7 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
         let mut model = config
             .init(frames, coeffs, &autodiff)
             .expect("the bench trains autoencoders only");
-        let mut optim = earshot::train::fused_adam::adam_for(&autodiff, None);
+        let mut optim = earshot::train::TrainOptimizer::adam(&autodiff, None);
         let mut epoch = |count: usize, model: &mut earshot::models::Autoencoder| -> f32 {
             let mut last = Tensor::<1>::zeros([1], &autodiff);
             for start in (0..count).step_by(args.batch) {

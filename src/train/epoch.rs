@@ -1,7 +1,7 @@
 //! One training epoch: the windows in a seeded order, batch by batch, a
 //! batch past `max_batch_mib` as micro-batches whose gradients are summed.
 
-use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -10,6 +10,7 @@ use rand_distr::{Distribution, Normal};
 
 use super::TrainConfig;
 use super::batches::{Batches, micro_batches};
+use super::optimizer::TrainOptimizer;
 use super::trainer::Trial;
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
@@ -31,7 +32,7 @@ pub(super) fn micro_batches_per_step(cfg: &TrainConfig, train: &WindowSet) -> us
 /// give it (the loss is read once per epoch, where queued work surfaces).
 pub(super) fn train_epoch(
     mut model: Autoencoder,
-    optim: &mut ModuleOptimizer,
+    optim: &mut TrainOptimizer,
     batches: &Batches,
     trial: &Trial,
     epoch: usize,

@@ -9,11 +9,14 @@ mod epoch;
 mod evaluate;
 pub mod events;
 pub mod fused_adam;
+pub mod gpu_adam;
+mod optimizer;
 pub mod outputs;
 mod trainer;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig};
 pub use evaluate::{WindowErrors, evaluate, mean};
+pub use optimizer::TrainOptimizer;
 pub use trainer::{EpochReport, Outcome, Pruner, Trial, TrialResult, load_model, train_trial};
 
 use std::path::PathBuf;

@@ -2,9 +2,8 @@
 
 use std::path::Path;
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, ModuleOptimizer, OptimizerRecord};
+use burn::optim::OptimizerRecord;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -14,8 +13,8 @@ use super::checkpoint::{self, Checkpoint, LoopState};
 use super::epoch::{micro_batches_per_step, train_epoch};
 use super::evaluate::{evaluate_batches, mean};
 use super::events::EventLog;
-use super::fused_adam::adam_for;
-use super::{OptimizerKind, TrainConfig, TrainError};
+use super::optimizer::TrainOptimizer;
+use super::{TrainConfig, TrainError};
 use crate::data::WindowSet;
 use crate::models::{Autoencoder, ModelConfig};
 
@@ -114,26 +113,6 @@ fn record_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
     }
 }
 
-fn optimizer(config: &TrainConfig, device: &Device) -> ModuleOptimizer {
-    let clip = config
-        .grad_clip
-        .map(|c| GradientClippingConfig::Norm(c as f32));
-    match config.optimizer {
-        OptimizerKind::Adam => {
-            let decay = (config.weight_decay > 0.0).then_some(config.weight_decay as f32);
-            let optim = adam_for(device, decay);
-            match clip {
-                Some(clip) => optim.with_grad_clipping(clip.init()),
-                None => optim,
-            }
-        }
-        OptimizerKind::Adamw => AdamWConfig::new()
-            .with_weight_decay(config.weight_decay as f32)
-            .with_grad_clipping(clip)
-            .init(),
-    }
-}
-
 /// Trains one trial to the end (or to divergence), writing its run directory.
 pub fn train_trial(
     trial: &Trial,
@@ -171,7 +150,7 @@ pub fn train_trial(
         .model
         .init(train.frames, train.coeffs, &autodiff)
         .ok_or_else(|| TrainError::NotTrainable(trial.name.to_string()))?;
-    let mut optim = optimizer(trial.train, &trial.device);
+    let mut optim = TrainOptimizer::for_config(trial.train, &trial.device);
     let mut state = LoopState {
         epochs_done: 0,
         best_valid: f64::INFINITY,
@@ -346,11 +325,11 @@ fn save_best(model: &Autoencoder, model_dir: &Path) -> Result<(), TrainError> {
 /// Model, optimiser and counters from a checkpoint of run `run_id`.
 fn restore(
     model: Autoencoder,
-    optim: ModuleOptimizer,
+    optim: TrainOptimizer,
     ckpt: Checkpoint,
     run_id: &str,
     dir: &Path,
-) -> Result<(Autoencoder, ModuleOptimizer, LoopState), TrainError> {
+) -> Result<(Autoencoder, TrainOptimizer, LoopState), TrainError> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
         .map_err(|e| record_err(dir, e))?;
     let record_optim = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
@@ -359,17 +338,15 @@ fn restore(
         run_id: Some(run_id.to_string()),
         ..ckpt.state
     };
-    Ok((
-        model.load_record(record),
-        optim.load_record(record_optim),
-        state,
-    ))
+    let model = model.load_record(record);
+    let optim = optim.load_record(record_optim, &model);
+    Ok((model, optim, state))
 }
 
 /// The model, optimiser state and counters after an epoch, as bytes.
 fn checkpoint_of(
     model: &Autoencoder,
-    optim: &ModuleOptimizer,
+    optim: &TrainOptimizer,
     state: &LoopState,
     dir: &Path,
 ) -> Result<Checkpoint, TrainError> {
@@ -381,7 +358,7 @@ fn checkpoint_of(
             .map_err(|e| record_err(dir, e))?
             .to_vec(),
         optimizer: optim
-            .to_record()
+            .to_record(model)
             .into_bytes()
             .map_err(|e| record_err(dir, e))?
             .to_vec(),

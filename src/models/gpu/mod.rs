@@ -8,6 +8,7 @@
 //! [`gru_op`]); [`supported`] says where they run. Held to burn's own layers
 //! in `tests/gpu_kernels.rs`.
 
+pub mod adam_op;
 pub(crate) mod conv;
 pub mod conv_op;
 mod gru;
@@ -48,6 +49,22 @@ pub fn on_gpu(device: &Device) -> bool {
         #[allow(unreachable_patterns)]
         _ => false,
     }
+}
+
+/// Storage buffers one kernel may bind on `device` (cubecl's count, which
+/// keeps one for wgpu); `None` off the cubecl backend.
+pub fn max_bindings(device: &Device) -> Option<u32> {
+    let cube = match device.as_dispatch() {
+        DispatchDevice::Cube(d) => d,
+        DispatchDevice::Autodiff(inner) => match &**inner {
+            DispatchDevice::Cube(d) => d,
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        },
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    Some(cube.client().properties().hardware.max_bindings)
 }
 
 /// Whether the GPU kernels run for tensors on `device` of type `dtype`: on

@@ -146,7 +146,8 @@ impl BatchNormReluBackwardOps for CubeBackend {
         grad_y: CubeTensor,
         epsilon: f64,
     ) -> (CubeTensor, CubeTensor, CubeTensor, CubeTensor, CubeTensor) {
-        let [gz, gw, gbias, ggamma, gbeta] = norm::backward(x, z, [bias, gamma], y, grad_y, epsilon);
+        let [gz, gw, gbias, ggamma, gbeta] =
+            norm::backward(x, z, [bias, gamma], y, grad_y, epsilon);
         (gz, gw, gbias, ggamma, gbeta)
     }
 }
