@@ -64,7 +64,10 @@ fn train(model: Autoencoder, batch: &TensorData, device: &Device) -> Vec<(String
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-3, model, grads);
     }
-    named_parameters(&model)
+    // Running statistics too (where the GPU keeps them aside between steps),
+    // synced as for validation.
+    model.settle_running_stats();
+    named_parameters(&model.valid())
 }
 
 /// `model` with its parameters set to `values` (in [`parameters`] order) on `device`.

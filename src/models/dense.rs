@@ -9,7 +9,7 @@ use super::ae_score::{
     AeScore, default_latent_components, default_latent_neighbors, is_default_components,
     is_default_neighbors,
 };
-use super::gpu::norm_op::linear_batch_norm_relu;
+use super::gpu::norm_op::{linear_batch_norm_relu, settle_running_stats};
 
 /// Dense autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +130,14 @@ impl DenseAe {
             h = block.forward(h);
         }
         self.blocks[bottleneck].linear.forward(h)
+    }
+
+    /// Writes running statistics the GPU kernels keep between training
+    /// steps into the batch norms ([`settle_running_stats`]).
+    pub fn settle_running_stats(&self) {
+        for block in &self.blocks {
+            settle_running_stats(&block.norm);
+        }
     }
 
     /// Reconstructs `[batch, frames, coeffs]`.

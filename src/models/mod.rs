@@ -174,6 +174,15 @@ pub struct Forward {
 }
 
 impl Autoencoder {
+    /// Brings the batch norms' running statistics up to date after training
+    /// steps on the GPU (which keep them aside between steps: see
+    /// [`gpu::norm_op`]); call before validating or saving a model.
+    pub fn settle_running_stats(&self) {
+        if let Autoencoder::Dense(m) = self {
+            m.settle_running_stats();
+        }
+    }
+
     /// Latent size of a variational model (it needs noise of `[batch, latent]`).
     pub fn noise_dim(&self) -> Option<usize> {
         match self {

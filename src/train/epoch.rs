@@ -87,6 +87,7 @@ pub(super) fn train_epoch(
         let grads = single.unwrap_or_else(|| accumulated.grads());
         model = optim.step(lr, model, grads);
     }
+    model.settle_running_stats();
     let train_loss = match loss_sum {
         Some(sum) => {
             let sum = sum.try_into_scalar::<f32>().map_err(|e| e.to_string())?;

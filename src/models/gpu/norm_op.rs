@@ -5,6 +5,13 @@
 //! norm, which its fusion leaves as a score of separate kernels. Used by the
 //! dense autoencoder's blocks ([`linear_batch_norm_relu`]); the modules, their
 //! records and running statistics are burn's own.
+//!
+//! Between steps the running statistics stay with the kernel, not in burn's
+//! `RunningState`: each update of that divides the value by the number of
+//! threads that updated it, an element-wise kernel per batch norm and step
+//! (a sixth of the dense autoencoder's dispatches). [`settle_running_stats`]
+//! writes them into the `BatchNorm`; training does so after every epoch,
+//! before the model is validated or saved.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -15,9 +22,12 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, Dispatch, backend_extension};
+use burn::module::ParamId;
 use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use super::norm::{self, NormSettings};
 use super::register_grads;
@@ -274,26 +284,44 @@ pub fn linear_batch_norm_relu(linear: &Linear, norm: &BatchNorm, x: Tensor<2>) -
         Some(b) => b.val(),
         None => Tensor::zeros([channels], &device),
     };
+    let key = norm.gamma.id;
+    let [running_mean, running_var] = take_pending(key).unwrap_or_else(|| {
+        [&norm.running_mean, &norm.running_var].map(|s| s.value_sync().to_device(&device))
+    });
     let (y, _z, mean, var) = Dispatch::batch_norm_relu_train(
         x.into_dispatch(),
         linear.weight.val().into_dispatch(),
         bias.into_dispatch(),
         norm.gamma.val().into_dispatch(),
         norm.beta.val().into_dispatch(),
-        norm.running_mean
-            .value_sync()
-            .to_device(&device)
-            .into_dispatch(),
-        norm.running_var
-            .value_sync()
-            .to_device(&device)
-            .into_dispatch(),
+        running_mean.into_dispatch(),
+        running_var.into_dispatch(),
         norm.epsilon,
         norm.momentum,
     );
-    norm.running_mean
-        .update(Tensor::<1>::from_dispatch(mean).detach());
-    norm.running_var
-        .update(Tensor::<1>::from_dispatch(var).detach());
+    let updated = [mean, var].map(|s| Tensor::<1>::from_dispatch(s).detach());
+    PENDING.lock().expect("not poisoned").insert(key, updated);
     Tensor::from_dispatch(y)
+}
+
+/// Running mean and variance computed by the kernel and not yet in their
+/// `BatchNorm`, by the id of its gamma.
+static PENDING: LazyLock<Mutex<HashMap<ParamId, [Tensor<1>; 2]>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn take_pending(key: ParamId) -> Option<[Tensor<1>; 2]> {
+    PENDING.lock().expect("not poisoned").remove(&key)
+}
+
+/// Writes the running statistics the kernel has kept since the last call
+/// into `norm` (nothing when it has none): as burn's `BatchNorm` would hold
+/// them after the same steps.
+pub fn settle_running_stats(norm: &BatchNorm) {
+    if let Some([mean, var]) = take_pending(norm.gamma.id) {
+        // Synced at once: records and visitors read the synced value.
+        for (state, value) in [(&norm.running_mean, mean), (&norm.running_var, var)] {
+            state.update(value);
+            state.value_sync();
+        }
+    }
 }
