@@ -299,3 +299,72 @@ fn inference_without_autodiff_runs_the_same_kernels() {
         assert_eq!(a, b, "{what}: the same kernels give the same bits");
     }
 }
+
+#[test]
+fn linear_mse_kernel_matches_burns_loss_and_float64() {
+    use burn::module::Param;
+    use burn::nn::LinearConfig;
+    use earshot::models::gpu::loss_op::linear_mse;
+    let device = device();
+    // The bench's output layer; columns past a grid row; one row; a target
+    // that trains (its gradient is the negated one).
+    for (rows, input, columns, target_trains) in [
+        (64, 128, 320, false),
+        (70_000, 3, 2, false),
+        (1, 5, 4, true),
+        (2, 6, 70_000, true),
+    ] {
+        let mut layer = LinearConfig::new(input, columns).init(&device);
+        layer.bias = Some(Param::from_tensor(normal([columns], &device)));
+        let h = normal([rows, input], &device).require_grad();
+        let target = normal([rows, columns], &device) * 2.0;
+        let target = if target_trains {
+            target.require_grad()
+        } else {
+            target
+        };
+        let ours = linear_mse(&layer, h.clone(), target.clone());
+        let theirs = (layer.forward(h.clone()) - target.clone()).square().mean();
+        let what = format!("linear + mse {rows}x{input}x{columns}");
+        // The loss against a float64 sum on the host (burn's mean of 140,000
+        // values on lavapipe is 7% off).
+        let host = |t: Tensor<2>| t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap();
+        let (z, want) = (host(layer.forward(h.clone())), host(target.clone()));
+        let exact = z
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            / z.len() as f64;
+        let got = ours.clone().into_scalar::<f32>() as f64;
+        assert!(
+            (got - exact).abs() <= 1e-5 * exact,
+            "{what}: loss {got}, float64 {exact}"
+        );
+        let (g_ours, g_theirs) = ((ours * 3.0).backward(), (theirs * 3.0).backward());
+        assert_grads_close(&format!("{what}: dh"), &h, &g_ours, &g_theirs);
+        let (w, b) = (layer.weight.val(), layer.bias.as_ref().unwrap().val());
+        assert_grads_close(&format!("{what}: dw"), &w, &g_ours, &g_theirs);
+        // The bias's, a sum over rows, against float64 too.
+        let dbias = b
+            .grad(&g_ours)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        for (c, got) in dbias.iter().enumerate() {
+            let sum: f64 = (0..rows)
+                .map(|r| z[r * columns + c] - want[r * columns + c])
+                .sum();
+            let exact = 3.0 * 2.0 * sum / z.len() as f64;
+            let scale = exact.abs().max(1e-3);
+            assert!(
+                (*got as f64 - exact).abs() <= 1e-4 * scale,
+                "{what}: dbias[{c}] {got}, float64 {exact}"
+            );
+        }
+        if target_trains {
+            assert_grads_close(&format!("{what}: dtarget"), &target, &g_ours, &g_theirs);
+        }
+    }
+}

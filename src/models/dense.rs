@@ -9,6 +9,7 @@ use super::ae_score::{
     AeScore, default_latent_components, default_latent_neighbors, is_default_components,
     is_default_neighbors,
 };
+use super::gpu::loss_op::linear_mse;
 use super::gpu::norm_op::{linear_batch_norm_relu, settle_running_stats};
 
 /// Dense autoencoder settings.
@@ -138,6 +139,18 @@ impl DenseAe {
         for block in &self.blocks {
             settle_running_stats(&block.norm);
         }
+    }
+
+    /// The training loss on `x`: the mean squared reconstruction error (the
+    /// last layer and the loss one operation on the GPU: [`linear_mse`]).
+    pub fn loss(&self, x: Tensor<3>) -> Tensor<1> {
+        let [batch, frames, coeffs] = x.dims();
+        let flat = x.reshape([batch, frames * coeffs]);
+        let mut h = flat.clone();
+        for block in &self.blocks {
+            h = block.forward(h);
+        }
+        linear_mse(&self.output, h, flat)
     }
 
     /// Reconstructs `[batch, frames, coeffs]`.

@@ -13,6 +13,7 @@ pub(crate) mod conv;
 pub mod conv_op;
 mod gru;
 pub mod gru_op;
+pub mod loss_op;
 mod lstm;
 pub mod lstm_op;
 mod norm;
