@@ -161,6 +161,13 @@ fn dense_autoencoder_trains_to_the_same_numbers_on_cpu_and_wgpu() {
 }
 
 #[test]
+fn dense_vae_trains_to_the_same_numbers_on_cpu_and_wgpu() {
+    // Its output layer and loss are one kernel on wgpu, burn's ops on the CPU.
+    let config: ModelConfig = toml::from_str("kind = \"vae\"\nhidden = [32]\nlatent = 4").unwrap();
+    assert_eq!(check(config, 5, 16), 0);
+}
+
+#[test]
 fn batches_gathered_on_the_device_equal_batches_copied_from_the_host() {
     use earshot::data::WindowSet;
     use earshot::train::batches::Batches;

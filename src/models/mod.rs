@@ -230,8 +230,10 @@ impl Autoencoder {
 
     /// Training loss: mean squared reconstruction error plus `kl_weight` times the mean KL.
     pub fn loss(&self, x: Tensor<3>, noise: Option<Tensor<2>>, kl_weight: f64) -> Tensor<1> {
-        if let Autoencoder::Dense(m) = self {
-            return m.loss(x);
+        match self {
+            Autoencoder::Dense(m) => return m.loss(x),
+            Autoencoder::Vae(m) => return m.loss(x, noise, kl_weight),
+            _ => {}
         }
         let out = self.forward(x.clone(), noise);
         let mse = (out.reconstruction - x).square().mean();

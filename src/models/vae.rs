@@ -14,6 +14,7 @@ use super::ae_score::{
     default_latent_components, default_latent_neighbors, is_default_components,
     is_default_neighbors,
 };
+use super::gpu::loss_op::linear_mse;
 
 use super::cae::{
     conv_decode, conv_encode, conv_stack, default_channels, default_kernel, default_stride,
@@ -257,6 +258,41 @@ impl Vae {
     /// `noise` is `None`, as at evaluation) and decodes.
     pub fn forward(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> VaeOutput {
         let [batch, frames, coeffs] = x.dims();
+        let (d, kl) = self.decoder_input(x, noise);
+        let reconstruction = if self.conv_up.is_empty() {
+            self.output.forward(d).reshape([batch, frames, coeffs])
+        } else {
+            let [c, h, w] = self.code_shape;
+            let code = relu(self.output.forward(d)).reshape([batch, c, h, w]);
+            conv_decode(&self.conv_up, code, frames, coeffs)
+        };
+        VaeOutput { reconstruction, kl }
+    }
+
+    /// The training loss on `x`: reconstruction MSE plus `kl_weight` times
+    /// the mean KL (a dense decoder's last layer and the MSE one operation
+    /// on the GPU: [`linear_mse`]).
+    pub fn loss(&self, x: Tensor<3>, noise: Option<Tensor<2>>, kl_weight: f64) -> Tensor<1> {
+        let [batch, frames, coeffs] = x.dims();
+        let (mse, kl) = if self.conv_up.is_empty() {
+            let flat = x.clone().reshape([batch, frames * coeffs]);
+            let (d, kl) = self.decoder_input(x, noise);
+            (linear_mse(&self.output, d, flat), kl)
+        } else {
+            let out = self.forward(x.clone(), noise);
+            ((out.reconstruction - x).square().mean(), out.kl)
+        };
+        if kl_weight > 0.0 {
+            mse + kl.mean() * kl_weight
+        } else {
+            mse
+        }
+    }
+
+    /// The last hidden layer's input to `output` `[batch, width]` and the KL
+    /// per sample.
+    fn decoder_input(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
+        let [batch, frames, coeffs] = x.dims();
         let mut h = if self.conv_down.is_empty() {
             x.reshape([batch, frames * coeffs])
         } else {
@@ -280,13 +316,6 @@ impl Vae {
         for layer in &self.decoder {
             d = relu(layer.forward(d));
         }
-        let reconstruction = if self.conv_up.is_empty() {
-            self.output.forward(d).reshape([batch, frames, coeffs])
-        } else {
-            let [c, h, w] = self.code_shape;
-            let code = relu(self.output.forward(d)).reshape([batch, c, h, w]);
-            conv_decode(&self.conv_up, code, frames, coeffs)
-        };
-        VaeOutput { reconstruction, kl }
+        (d, kl)
     }
 }
