@@ -172,7 +172,7 @@ fn wait_for_kernel_log() {
 /// written by a child process in a scratch folder.
 fn dispatches(args: &TrainBenchArgs, model: &str, samples: usize) -> anyhow::Result<usize> {
     use anyhow::Context;
-    let scratch = tempfile_dir()?;
+    let scratch = tempfile_dir(samples)?;
     std::fs::write(
         scratch.join("cubecl.toml"),
         "[profiling]\nlogger = { level = \"minimal\", file = \"kernels.log\" }\n",
@@ -201,16 +201,25 @@ fn dispatches(args: &TrainBenchArgs, model: &str, samples: usize) -> anyhow::Res
 
 /// Dispatches per training step of `model` (see [`dispatches`]).
 fn dispatches_per_step(args: &TrainBenchArgs, model: &str) -> anyhow::Result<f64> {
-    let once = dispatches(args, model, args.samples)?;
-    let twice = dispatches(args, model, 2 * args.samples)?;
+    // The two counting runs are independent processes: run side by side.
+    let (once, twice) = std::thread::scope(|s| {
+        let twice = s.spawn(|| dispatches(args, model, 2 * args.samples));
+        let once = dispatches(args, model, args.samples);
+        (
+            once,
+            twice.join().expect("the counting thread does not panic"),
+        )
+    });
+    let (once, twice) = (once?, twice?);
     let extra_steps = args.samples.div_ceil(args.batch);
     Ok(twice.saturating_sub(once) as f64 / extra_steps as f64)
 }
 
-/// A fresh scratch folder under the system's temporary folder.
-fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+/// A fresh scratch folder under the system's temporary folder (one per
+/// concurrent counting run).
+fn tempfile_dir(samples: usize) -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!(
-        "earshot-dispatches-{}-{}",
+        "earshot-dispatches-{}-{samples}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
