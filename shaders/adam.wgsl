@@ -11,6 +11,7 @@
 // laid out slot after slot: a workgroup finds its slot from the start table.
 
 const THREADS: u32 = {{ threads }}u;
+const PER_THREAD: u32 = {{ per_thread }}u;
 
 // Slot k (0..4) uses bindings 5k .. 5k+4: the parameter, its gradient, its
 // moments [m; v]; outputs, the parameter and moments after the step.
@@ -49,17 +50,23 @@ fn setting_u32(at: u32) -> u32 {
     return bitcast<u32>(settings[at]);
 }
 
+// Adam's constants, read once per thread.
+struct Constants {
+    b1: f32,
+    b2: f32,
+    factor: f32,
+    epsilon: f32,
+    lr: f32,
+    decay: f32,
+}
+
 // The parameter, m and v after the step.
-fn adam(p: f32, grad: f32, m: f32, v: f32) -> vec3<f32> {
-    let b1 = settings[0];
-    let b2 = settings[1];
-    var g = grad;
-    if (settings[5] != 0.0) {
-        g = g + p * settings[5];
-    }
-    let m_new = m * b1 + g * (1.0 - b1);
-    let v_new = v * b2 + g * g * (1.0 - b2);
-    let p_new = p - (m_new * settings[2]) / (sqrt(v_new) + settings[3]) * settings[4];
+fn adam(c: Constants, p: f32, grad: f32, m: f32, v: f32) -> vec3<f32> {
+    // L2 decay as burn adds it (a zero decay adds nothing: p * 0 = 0).
+    let g = grad + p * c.decay;
+    let m_new = m * c.b1 + g * (1.0 - c.b1);
+    let v_new = v * c.b2 + g * g * (1.0 - c.b2);
+    let p_new = p - (m_new * c.factor) / (sqrt(v_new) + c.epsilon) * c.lr;
     return vec3<f32>(p_new, m_new, v_new);
 }
 
@@ -73,40 +80,61 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         }
     }
     let n = setting_u32(7u + 2u * slot);
-    let i = (workgroup - setting_u32(8u + 2u * slot)) * THREADS + lid;
-    if (i >= n) {
-        return;
-    }
-    switch slot {
-        case 0u: {
-            let r = adam(param_0[i], grad_0[i], moments_0[i], moments_0[n + i]);
-            param_out_0[i] = r.x;
-            moments_out_0[i] = r.y;
-            moments_out_0[n + i] = r.z;
+    let c = Constants(settings[0], settings[1], settings[2], settings[3], settings[4], settings[5]);
+    // Each workgroup takes a block of PER_THREAD x THREADS values, strided
+    // by THREADS: fewer, fuller workgroups (a software driver pays per
+    // workgroup; a GPU keeps its loads coalesced).
+    let block = (workgroup - setting_u32(8u + 2u * slot)) * THREADS * PER_THREAD;
+    // One branch per slot, taken once per thread (the slot is the workgroup's).
+    if (slot == 0u) {
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let i = block + j * THREADS + lid;
+            if (i < n) {
+                let r = adam(c, param_0[i], grad_0[i], moments_0[i], moments_0[n + i]);
+                param_out_0[i] = r.x;
+                moments_out_0[i] = r.y;
+                moments_out_0[n + i] = r.z;
+            }
         }
-        case 1u: {
-            let r = adam(param_1[i], grad_1[i], moments_1[i], moments_1[n + i]);
-            param_out_1[i] = r.x;
-            moments_out_1[i] = r.y;
-            moments_out_1[n + i] = r.z;
+    } else if (slot == 1u) {
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let i = block + j * THREADS + lid;
+            if (i < n) {
+                let r = adam(c, param_1[i], grad_1[i], moments_1[i], moments_1[n + i]);
+                param_out_1[i] = r.x;
+                moments_out_1[i] = r.y;
+                moments_out_1[n + i] = r.z;
+            }
         }
-        case 2u: {
-            let r = adam(param_2[i], grad_2[i], moments_2[i], moments_2[n + i]);
-            param_out_2[i] = r.x;
-            moments_out_2[i] = r.y;
-            moments_out_2[n + i] = r.z;
+    } else if (slot == 2u) {
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let i = block + j * THREADS + lid;
+            if (i < n) {
+                let r = adam(c, param_2[i], grad_2[i], moments_2[i], moments_2[n + i]);
+                param_out_2[i] = r.x;
+                moments_out_2[i] = r.y;
+                moments_out_2[n + i] = r.z;
+            }
         }
-        case 3u: {
-            let r = adam(param_3[i], grad_3[i], moments_3[i], moments_3[n + i]);
-            param_out_3[i] = r.x;
-            moments_out_3[i] = r.y;
-            moments_out_3[n + i] = r.z;
+    } else if (slot == 3u) {
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let i = block + j * THREADS + lid;
+            if (i < n) {
+                let r = adam(c, param_3[i], grad_3[i], moments_3[i], moments_3[n + i]);
+                param_out_3[i] = r.x;
+                moments_out_3[i] = r.y;
+                moments_out_3[n + i] = r.z;
+            }
         }
-        default: {
-            let r = adam(param_4[i], grad_4[i], moments_4[i], moments_4[n + i]);
-            param_out_4[i] = r.x;
-            moments_out_4[i] = r.y;
-            moments_out_4[n + i] = r.z;
+    } else {
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let i = block + j * THREADS + lid;
+            if (i < n) {
+                let r = adam(c, param_4[i], grad_4[i], moments_4[i], moments_4[n + i]);
+                param_out_4[i] = r.x;
+                moments_out_4[i] = r.y;
+                moments_out_4[n + i] = r.z;
+            }
         }
     }
 }

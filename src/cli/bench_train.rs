@@ -65,6 +65,10 @@ fn peers() -> Vec<(&'static str, ModelConfig, usize, usize)> {
     ]
 }
 
+/// Untimed steps first: compilation, autotuning, and burn's fusion settling
+/// on its plans (on wgpu the fifth step still compiles kernels).
+const WARM_UP_STEPS: usize = 8;
+
 pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.samples >= args.batch && args.batch > 0,
@@ -87,8 +91,8 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
         autodiff.seed(0);
         let mut rng = StdRng::seed_from_u64(0);
         let normal = Normal::new(0.0f32, 1.0)?;
-        // Enough rows for the timed run and for the 4 warm-up batches.
-        let rows = args.samples.max(4 * args.batch);
+        // Enough rows for the timed run and for the warm-up batches.
+        let rows = args.samples.max(WARM_UP_STEPS * args.batch);
         let data: Vec<f32> = (0..rows * frames * coeffs)
             .map(|_| normal.sample(&mut rng))
             .collect();
@@ -97,7 +101,9 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
             .expect("the bench trains autoencoders only");
         let mut optim = earshot::train::TrainOptimizer::adam(&autodiff, None);
         let mut epoch = |count: usize, model: &mut earshot::models::Autoencoder| -> f32 {
-            let mut last = Tensor::<1>::zeros([1], &autodiff);
+            // No placeholder tensor: a fresh one each pass made burn's
+            // fusion re-plan (and recompile, ~3 s on lavapipe) the next step.
+            let mut last = None;
             for start in (0..count).step_by(args.batch) {
                 let b = args.batch.min(count - start);
                 let slice = data[start * frames * coeffs..(start + b) * frames * coeffs].to_vec();
@@ -108,14 +114,14 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
                     .noise_dim()
                     .map(|d| Tensor::<2>::ones([b, d], &autodiff) * 0.5);
                 let loss = model.loss(x, noise, 1.0);
-                last = loss.clone().detach();
+                last = Some(loss.clone().detach());
                 let grads = GradientsParams::from_grads(loss.backward(), &*model);
                 *model = optim.step(1e-3, model.clone(), grads);
             }
             // Reading the loss waits for the device to finish the queued work.
-            last.into_scalar::<f32>()
+            last.expect("at least one batch").into_scalar::<f32>()
         };
-        epoch(args.batch * 4, &mut model);
+        epoch(args.batch * WARM_UP_STEPS, &mut model);
         let started = Instant::now();
         let loss = epoch(args.samples, &mut model);
         let seconds = started.elapsed().as_secs_f64();

@@ -22,6 +22,8 @@ pub const SLOTS: usize = 5;
 pub const BINDINGS: u32 = 5 * SLOTS as u32 + 1;
 
 const THREADS: u32 = 256;
+/// Values each thread updates: a workgroup takes 2,048.
+const PER_THREAD: u32 = 8;
 
 type Slots<T> = (T, T, T, T, T);
 
@@ -203,7 +205,7 @@ fn launch(
             bindings.push(t.handle.clone().binding());
         }
         starts.push(workgroups);
-        workgroups += n.div_ceil(THREADS as usize) as u32;
+        workgroups += n.div_ceil((THREADS * PER_THREAD) as usize) as u32;
         outputs_p.push(p_out);
         outputs_m.push(m_out);
     }
@@ -230,7 +232,10 @@ fn launch(
         WgslKernel::new(
             "adam",
             ADAM,
-            vec![("threads", THREADS.to_string())],
+            vec![
+                ("threads", THREADS.to_string()),
+                ("per_thread", PER_THREAD.to_string()),
+            ],
             THREADS,
         )
         .launch(
