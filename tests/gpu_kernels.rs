@@ -368,3 +368,25 @@ fn linear_mse_kernel_matches_burns_loss_and_float64() {
         }
     }
 }
+
+#[test]
+fn mse_kernel_matches_float64_where_burns_mean_drifts() {
+    use earshot::models::gpu::loss_op::mse;
+    let device = device();
+    // 140,000 values: burn's mean() on lavapipe is several percent off here.
+    let (rows, columns) = (700, 200);
+    let reconstruction = normal([rows, columns], &device).require_grad();
+    let target = normal([rows, columns], &device);
+    let ours = mse(reconstruction.clone(), target.clone());
+    let host = |t: Tensor<2>| t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap();
+    let (r, t) = (host(reconstruction.clone()), host(target.clone()));
+    let exact = r.iter().zip(&t).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / r.len() as f64;
+    let got = ours.clone().into_scalar::<f32>() as f64;
+    assert!(
+        (got - exact).abs() <= 1e-5 * exact,
+        "loss {got}, float64 {exact}"
+    );
+    let theirs = (reconstruction.clone() - target).square().mean();
+    let (g_ours, g_theirs) = (ours.backward(), theirs.backward());
+    assert_grads_close("mse: dreconstruction", &reconstruction, &g_ours, &g_theirs);
+}

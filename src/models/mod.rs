@@ -236,7 +236,9 @@ impl Autoencoder {
             _ => {}
         }
         let out = self.forward(x.clone(), noise);
-        let mse = (out.reconstruction - x).square().mean();
+        let [batch, frames, coeffs] = x.dims();
+        let flat = |t: Tensor<3>| t.reshape([batch, frames * coeffs]);
+        let mse = gpu::loss_op::mse(flat(out.reconstruction), flat(x));
         match out.kl {
             Some(kl) if kl_weight > 0.0 => mse + kl.mean() * kl_weight,
             _ => mse,

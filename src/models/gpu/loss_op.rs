@@ -3,7 +3,8 @@
 //! forward (`shaders/mse_bias.wgsl`), one backward
 //! (`shaders/mse_bias_backward.wgsl`) that also gives the bias gradient, in
 //! place of burn's bias add, difference, square, multi-stage mean and their
-//! backward passes (nine kernels a step). [`linear_mse`] is the entry.
+//! backward passes (nine kernels a step). [`linear_mse`] is the entry;
+//! [`mse`] the same loss where the last layer is not a Linear.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -192,6 +193,23 @@ pub fn linear_mse(linear: &Linear, h: Tensor<2>, target: Tensor<2>) -> Tensor<1>
     Tensor::from_dispatch(Dispatch::mse_bias(
         z.into_dispatch(),
         bias.into_dispatch(),
+        target.into_dispatch(),
+    ))
+}
+
+/// The mean squared difference between `reconstruction` and `target`
+/// (`[rows, columns]`): one kernel each way where the GPU kernels run on an
+/// autodiff device (its bias a zero vector), burn's operations elsewhere.
+pub fn mse(reconstruction: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+    let device = reconstruction.device();
+    let [rows, columns] = reconstruction.dims();
+    if !(device.is_autodiff() && super::supported(&device, reconstruction.dtype()) && rows > 0) {
+        return (reconstruction - target).square().mean();
+    }
+    let zero = Tensor::<1>::zeros([columns], &device);
+    Tensor::from_dispatch(Dispatch::mse_bias(
+        reconstruction.into_dispatch(),
+        zero.into_dispatch(),
         target.into_dispatch(),
     ))
 }
