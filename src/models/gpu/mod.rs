@@ -3,10 +3,12 @@
 //! sequence is one persistent kernel forward and one backward
 //! (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`; the GRU's
 //! likewise) plus a few matmuls, instead of several dispatches per time step;
-//! a training batch norm and its ReLU are one kernel each way ([`norm_op`]).
-//! Wired into autodiff through burn's backend-extension API ([`lstm_op`],
-//! [`gru_op`]); [`supported`] says where they run. Held to burn's own layers
-//! in `tests/gpu_kernels.rs`.
+//! a dense block (matmul, bias, training batch norm, ReLU) is one kernel each
+//! way ([`norm_op`]); the loss is one kernel each way ([`loss_op`]); Adam
+//! takes five parameter tensors a dispatch ([`adam_op`]). Wired into autodiff
+//! through burn's backend-extension API ([`lstm_op`], [`gru_op`]);
+//! [`supported`] says where they run. Held to burn's own layers in
+//! `tests/gpu_kernels.rs` and `tests/gpu_adam.rs`.
 
 pub mod adam_op;
 pub(crate) mod conv;
