@@ -10,6 +10,8 @@ use burn::optim::{
 };
 use burn::prelude::*;
 
+use crate::models::gpu::adam_op::AdamStep;
+
 /// Adam for models on `device` (L2 `weight_decay` if any): this fused one
 /// where the CPU kernels run ([`crate::models::cpu::supported`]), burn's
 /// elsewhere.
@@ -41,6 +43,22 @@ impl FusedAdam {
             beta_2: 0.999,
             epsilon: 1e-5,
             weight_decay,
+        }
+    }
+
+    /// The constants of step `time` (1-based) with learning rate `lr`: the
+    /// bias corrections folded into the moment's factor and epsilon as burn
+    /// folds them (shared with the GPU's chunked Adam).
+    pub(crate) fn constants(&self, lr: LearningRate, time: usize) -> AdamStep {
+        let (b1, b2) = (self.beta_1, self.beta_2);
+        let bias_correction2_sqrt = (1.0 - b2.powi(time as i32)).sqrt();
+        AdamStep {
+            beta_1: b1,
+            beta_2: b2,
+            factor: bias_correction2_sqrt / (1.0 - b1.powi(time as i32)),
+            epsilon: self.epsilon * bias_correction2_sqrt,
+            learning_rate: lr as f32,
+            weight_decay: self.weight_decay.unwrap_or(0.0),
         }
     }
 }
@@ -80,10 +98,12 @@ impl Optimizer for FusedAdam {
             None => (vec![0.0; param.len()], vec![0.0; param.len()], 1),
         };
         let first = time == 1;
-        let bias_correction2_sqrt = (1.0 - b2.powi(time as i32)).sqrt();
-        let factor = bias_correction2_sqrt / (1.0 - b1.powi(time as i32));
-        let epsilon = self.epsilon * bias_correction2_sqrt;
-        let lr = lr as f32;
+        let AdamStep {
+            factor,
+            epsilon,
+            learning_rate: lr,
+            ..
+        } = self.constants(lr, time);
         // burn's first step starts the moments from the gradient alone; the
         // loop is compiled for AVX2 where the CPU has it (same results).
         crate::models::cpu::with_wide_simd(|| {

@@ -17,6 +17,7 @@ use burn::optim::{
 };
 use burn::prelude::*;
 
+use super::fused_adam::FusedAdam;
 use crate::models::gpu::adam_op::{AdamChunkOps, AdamStep, BINDINGS, SLOTS};
 
 /// Adam's moments of one parameter: steps taken, and `[m; v]` flattened.
@@ -30,10 +31,7 @@ struct Moments {
 /// model on the wgpu device, a chunk of parameters per dispatch.
 #[derive(Debug, Clone)]
 pub struct ChunkedAdam {
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-    weight_decay: Option<f32>,
+    adam: FusedAdam,
     states: HashMap<ParamId, Moments>,
 }
 
@@ -48,10 +46,7 @@ impl ChunkedAdam {
     /// burn's `AdamConfig` defaults (0.9, 0.999, 1e-5) with this weight decay.
     pub fn new(weight_decay: Option<f32>) -> Self {
         Self {
-            beta_1: 0.9,
-            beta_2: 0.999,
-            epsilon: 1e-5,
-            weight_decay,
+            adam: FusedAdam::new(weight_decay),
             states: HashMap::new(),
         }
     }
@@ -71,7 +66,7 @@ impl ChunkedAdam {
         }
         let mut updated = HashMap::new();
         for (time, group) in by_time {
-            let step = self.constants(lr, time);
+            let step = self.adam.constants(lr, time);
             for chunk in group.chunks(SLOTS) {
                 let moments: Vec<Tensor<1>> = chunk
                     .iter()
@@ -88,20 +83,6 @@ impl ChunkedAdam {
             }
         }
         module.map(&mut Replace { updated })
-    }
-
-    /// burn's Adam constants at step `time` (1-based).
-    fn constants(&self, lr: LearningRate, time: usize) -> AdamStep {
-        let (b1, b2) = (self.beta_1, self.beta_2);
-        let bias_correction2_sqrt = (1.0 - b2.powi(time as i32)).sqrt();
-        AdamStep {
-            beta_1: b1,
-            beta_2: b2,
-            factor: bias_correction2_sqrt / (1.0 - b1.powi(time as i32)),
-            epsilon: self.epsilon * bias_correction2_sqrt,
-            learning_rate: lr as f32,
-            weight_decay: self.weight_decay.unwrap_or(0.0),
-        }
     }
 
     /// burn's record of these moments for the parameters of `module`.
