@@ -9,37 +9,42 @@
 // Each slot's moments are one buffer [m; v] of 2n values (zeros before the
 // first step, which gives burn's first-step moments exactly). Workgroups are
 // laid out slot after slot: a workgroup finds its slot from the start table.
+// Value is vec4<f32> when every slot's length is a multiple of four (one
+// 16-byte load per value, a quarter of the invocations: a software driver
+// pays per invocation and per load) and f32 otherwise; lengths and offsets
+// below count Values.
 
 const THREADS: u32 = {{ threads }}u;
 const PER_THREAD: u32 = {{ per_thread }}u;
+alias Value = {{ value }};
 
 // Slot k (0..4) uses bindings 5k .. 5k+4: the parameter, its gradient, its
 // moments [m; v]; outputs, the parameter and moments after the step.
-@group(0) @binding(0) var<storage, read_write> param_0: array<f32>;
-@group(0) @binding(1) var<storage, read_write> grad_0: array<f32>;
-@group(0) @binding(2) var<storage, read_write> moments_0: array<f32>;
-@group(0) @binding(3) var<storage, read_write> param_out_0: array<f32>;
-@group(0) @binding(4) var<storage, read_write> moments_out_0: array<f32>;
-@group(0) @binding(5) var<storage, read_write> param_1: array<f32>;
-@group(0) @binding(6) var<storage, read_write> grad_1: array<f32>;
-@group(0) @binding(7) var<storage, read_write> moments_1: array<f32>;
-@group(0) @binding(8) var<storage, read_write> param_out_1: array<f32>;
-@group(0) @binding(9) var<storage, read_write> moments_out_1: array<f32>;
-@group(0) @binding(10) var<storage, read_write> param_2: array<f32>;
-@group(0) @binding(11) var<storage, read_write> grad_2: array<f32>;
-@group(0) @binding(12) var<storage, read_write> moments_2: array<f32>;
-@group(0) @binding(13) var<storage, read_write> param_out_2: array<f32>;
-@group(0) @binding(14) var<storage, read_write> moments_out_2: array<f32>;
-@group(0) @binding(15) var<storage, read_write> param_3: array<f32>;
-@group(0) @binding(16) var<storage, read_write> grad_3: array<f32>;
-@group(0) @binding(17) var<storage, read_write> moments_3: array<f32>;
-@group(0) @binding(18) var<storage, read_write> param_out_3: array<f32>;
-@group(0) @binding(19) var<storage, read_write> moments_out_3: array<f32>;
-@group(0) @binding(20) var<storage, read_write> param_4: array<f32>;
-@group(0) @binding(21) var<storage, read_write> grad_4: array<f32>;
-@group(0) @binding(22) var<storage, read_write> moments_4: array<f32>;
-@group(0) @binding(23) var<storage, read_write> param_out_4: array<f32>;
-@group(0) @binding(24) var<storage, read_write> moments_out_4: array<f32>;
+@group(0) @binding(0) var<storage, read_write> param_0: array<Value>;
+@group(0) @binding(1) var<storage, read_write> grad_0: array<Value>;
+@group(0) @binding(2) var<storage, read_write> moments_0: array<Value>;
+@group(0) @binding(3) var<storage, read_write> param_out_0: array<Value>;
+@group(0) @binding(4) var<storage, read_write> moments_out_0: array<Value>;
+@group(0) @binding(5) var<storage, read_write> param_1: array<Value>;
+@group(0) @binding(6) var<storage, read_write> grad_1: array<Value>;
+@group(0) @binding(7) var<storage, read_write> moments_1: array<Value>;
+@group(0) @binding(8) var<storage, read_write> param_out_1: array<Value>;
+@group(0) @binding(9) var<storage, read_write> moments_out_1: array<Value>;
+@group(0) @binding(10) var<storage, read_write> param_2: array<Value>;
+@group(0) @binding(11) var<storage, read_write> grad_2: array<Value>;
+@group(0) @binding(12) var<storage, read_write> moments_2: array<Value>;
+@group(0) @binding(13) var<storage, read_write> param_out_2: array<Value>;
+@group(0) @binding(14) var<storage, read_write> moments_out_2: array<Value>;
+@group(0) @binding(15) var<storage, read_write> param_3: array<Value>;
+@group(0) @binding(16) var<storage, read_write> grad_3: array<Value>;
+@group(0) @binding(17) var<storage, read_write> moments_3: array<Value>;
+@group(0) @binding(18) var<storage, read_write> param_out_3: array<Value>;
+@group(0) @binding(19) var<storage, read_write> moments_out_3: array<Value>;
+@group(0) @binding(20) var<storage, read_write> param_4: array<Value>;
+@group(0) @binding(21) var<storage, read_write> grad_4: array<Value>;
+@group(0) @binding(22) var<storage, read_write> moments_4: array<Value>;
+@group(0) @binding(23) var<storage, read_write> param_out_4: array<Value>;
+@group(0) @binding(24) var<storage, read_write> moments_out_4: array<Value>;
 // binding 25: [0] beta_1, [1] beta_2, [2] factor, [3] epsilon, [4] learning
 // rate, [5] L2 weight decay (0: none), [6] workgroups per grid row; then per
 // slot k: [7 + 2k] its values n, [8 + 2k] its first workgroup (u32 values
@@ -60,14 +65,20 @@ struct Constants {
     decay: f32,
 }
 
+struct Stepped {
+    p: Value,
+    m: Value,
+    v: Value,
+}
+
 // The parameter, m and v after the step.
-fn adam(c: Constants, p: f32, grad: f32, m: f32, v: f32) -> vec3<f32> {
+fn adam(c: Constants, p: Value, grad: Value, m: Value, v: Value) -> Stepped {
     // L2 decay as burn adds it (a zero decay adds nothing: p * 0 = 0).
     let g = grad + p * c.decay;
     let m_new = m * c.b1 + g * (1.0 - c.b1);
     let v_new = v * c.b2 + g * g * (1.0 - c.b2);
     let p_new = p - (m_new * c.factor) / (sqrt(v_new) + c.epsilon) * c.lr;
-    return vec3<f32>(p_new, m_new, v_new);
+    return Stepped(p_new, m_new, v_new);
 }
 
 @compute @workgroup_size({{ threads }})
@@ -91,9 +102,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let i = block + j * THREADS + lid;
             if (i < n) {
                 let r = adam(c, param_0[i], grad_0[i], moments_0[i], moments_0[n + i]);
-                param_out_0[i] = r.x;
-                moments_out_0[i] = r.y;
-                moments_out_0[n + i] = r.z;
+                param_out_0[i] = r.p;
+                moments_out_0[i] = r.m;
+                moments_out_0[n + i] = r.v;
             }
         }
     } else if (slot == 1u) {
@@ -101,9 +112,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let i = block + j * THREADS + lid;
             if (i < n) {
                 let r = adam(c, param_1[i], grad_1[i], moments_1[i], moments_1[n + i]);
-                param_out_1[i] = r.x;
-                moments_out_1[i] = r.y;
-                moments_out_1[n + i] = r.z;
+                param_out_1[i] = r.p;
+                moments_out_1[i] = r.m;
+                moments_out_1[n + i] = r.v;
             }
         }
     } else if (slot == 2u) {
@@ -111,9 +122,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let i = block + j * THREADS + lid;
             if (i < n) {
                 let r = adam(c, param_2[i], grad_2[i], moments_2[i], moments_2[n + i]);
-                param_out_2[i] = r.x;
-                moments_out_2[i] = r.y;
-                moments_out_2[n + i] = r.z;
+                param_out_2[i] = r.p;
+                moments_out_2[i] = r.m;
+                moments_out_2[n + i] = r.v;
             }
         }
     } else if (slot == 3u) {
@@ -121,9 +132,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let i = block + j * THREADS + lid;
             if (i < n) {
                 let r = adam(c, param_3[i], grad_3[i], moments_3[i], moments_3[n + i]);
-                param_out_3[i] = r.x;
-                moments_out_3[i] = r.y;
-                moments_out_3[n + i] = r.z;
+                param_out_3[i] = r.p;
+                moments_out_3[i] = r.m;
+                moments_out_3[n + i] = r.v;
             }
         }
     } else {
@@ -131,9 +142,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let i = block + j * THREADS + lid;
             if (i < n) {
                 let r = adam(c, param_4[i], grad_4[i], moments_4[i], moments_4[n + i]);
-                param_out_4[i] = r.x;
-                moments_out_4[i] = r.y;
-                moments_out_4[n + i] = r.z;
+                param_out_4[i] = r.p;
+                moments_out_4[i] = r.m;
+                moments_out_4[n + i] = r.v;
             }
         }
     }

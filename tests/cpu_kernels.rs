@@ -48,7 +48,7 @@ fn lstm_kernel_matches_the_composed_layer() {
     let device = device();
     let (batch, time, input, hidden) = (37, 12, 20, 16);
     let layer = FusedLstm::new(input, hidden, &device);
-    assert!(layer.has_kernel(&device, burn::tensor::DType::F32));
+    assert!(layer.has_kernel(&device, burn::tensor::DType::F32, 8));
     let x = Tensor::<3>::random(
         [batch, time, input],
         Distribution::Normal(0.0, 1.0),

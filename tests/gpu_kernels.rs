@@ -25,7 +25,7 @@ fn device() -> Device {
 fn check_lstm(batch: usize, time: usize, input: usize, hidden: usize) {
     let device = device();
     let layer = FusedLstm::new(input, hidden, &device);
-    assert!(layer.has_kernel(&device, DType::F32));
+    assert!(layer.has_kernel(&device, DType::F32, time));
     let x = normal([batch, time, input], &device).require_grad();
     let ours = layer.forward_sequence(x.clone());
     let steps: Vec<Tensor<2>> = (0..time)
@@ -178,19 +178,33 @@ fn kernels_run_on_wgpu_only_and_within_workgroup_memory() {
     assert!(gpu::supported(&wgpu, DType::F32));
     assert!(gpu::supported(&wgpu.clone().autodiff(), DType::F32));
     assert!(!gpu::supported(&Device::flex(), DType::F32));
+    let hidden = gpu::MAX_RECURRENT_HIDDEN;
     assert!(gpu::recurrent_supported(
         &wgpu,
         DType::F32,
-        gpu::MAX_RECURRENT_HIDDEN
+        4,
+        [4, hidden, 2]
     ));
-    // Past the kernels' workgroup memory the layer is composed by burn.
+    // Past the kernels' workgroup memory, or past the loop iterations
+    // lavapipe allows a shader (where CI runs), the layer is composed by burn.
     assert!(!gpu::recurrent_supported(
         &wgpu,
         DType::F32,
-        gpu::MAX_RECURRENT_HIDDEN + 1
+        4,
+        [4, hidden + 1, 2]
+    ));
+    assert_eq!(
+        gpu::limits::loop_budget(&wgpu),
+        Some(gpu::limits::SOFTWARE_LOOP_BUDGET)
+    );
+    assert!(!gpu::recurrent_supported(
+        &wgpu,
+        DType::F32,
+        4,
+        [4, 64, 2_000]
     ));
     let layer = FusedLstm::new(2, gpu::MAX_RECURRENT_HIDDEN + 1, &wgpu);
-    assert!(!layer.has_kernel(&wgpu, DType::F32));
+    assert!(!layer.has_kernel(&wgpu, DType::F32, 8));
 }
 
 #[test]
@@ -201,9 +215,12 @@ fn linear_batch_norm_relu_kernel_matches_burns_layers() {
     let device = device();
     // A batch like the bench's; one wider than the threads; two rows; more
     // inputs than threads (the weight gradient's loop); the data's own
-    // input, which has no gradient (the first block).
+    // input, which has no gradient (the first block); channels past a
+    // workgroup of threads (a thread per channel) and a long batch.
     let cases = [
         (64, 40, 128, true),
+        (50, 24, 37, true),
+        (4_000, 8, 35, true),
         (300, 3, 5, true),
         (2, 4, 3, true),
         (20, 300, 7, true),

@@ -49,10 +49,12 @@ impl FusedLstm {
         }
     }
 
-    /// Whether [`Self::forward_sequence`] runs for tensors on `device` of `dtype`
-    /// (the CPU kernel: Flex backend, f32; the GPU kernels: wgpu, f32).
-    pub fn has_kernel(&self, device: &Device, dtype: burn::tensor::DType) -> bool {
-        cpu::supported(device, dtype) || gpu::recurrent_supported(device, dtype, self.hidden)
+    /// Whether [`Self::forward_sequence`] runs for `steps` time steps of
+    /// tensors on `device` of `dtype` (the CPU kernel: Flex backend, f32; the
+    /// GPU kernels: wgpu, f32).
+    pub fn has_kernel(&self, device: &Device, dtype: burn::tensor::DType, steps: usize) -> bool {
+        cpu::supported(device, dtype)
+            || gpu::recurrent_supported(device, dtype, 4, [self.input, self.hidden, steps])
     }
 
     /// The fused gate weight `[input + hidden, 4 hidden]` and bias `[4 hidden]`.

@@ -117,14 +117,14 @@ enum Sequence {
 impl Sequence {
     /// Whether `layer` over this sequence runs as one kernel (CPU or GPU).
     fn runs_kernel_of(&self, layer: &FusedLstm) -> bool {
-        let (device, dtype) = match self {
+        let (device, dtype, time) = match self {
             Sequence::Steps(steps) => match steps.first() {
-                Some(step) => (step.device(), step.dtype()),
+                Some(step) => (step.device(), step.dtype(), steps.len()),
                 None => return false,
             },
-            Sequence::Whole(x) => (x.device(), x.dtype()),
+            Sequence::Whole(x) => (x.device(), x.dtype(), x.dims()[1]),
         };
-        layer.has_kernel(&device, dtype)
+        layer.has_kernel(&device, dtype, time)
     }
 
     fn whole(self) -> Tensor<3> {
@@ -172,7 +172,7 @@ impl RecurrentLayer {
     /// The layer over `time` steps of the same input `x`.
     fn forward_repeated(&self, x: Tensor<2>, time: usize) -> Sequence {
         match self {
-            RecurrentLayer::Lstm(l) if l.has_kernel(&x.device(), x.dtype()) => {
+            RecurrentLayer::Lstm(l) if l.has_kernel(&x.device(), x.dtype(), time) => {
                 Sequence::Whole(l.forward_sequence(x.unsqueeze_dim::<3>(1).repeat_dim(1, time)))
             }
             RecurrentLayer::Lstm(l) => Sequence::Steps(l.forward_constant(x, time)),

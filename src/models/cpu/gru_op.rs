@@ -47,7 +47,12 @@ pub fn gru(layer: &Gru, x: Tensor<3>) -> Tensor<3> {
         && matches!(layer.hidden_activation, Activation::Tanh(_));
     let (device, dtype) = (x.device(), x.dtype());
     let kernel = supported(&device, dtype)
-        || crate::models::gpu::recurrent_supported(&device, dtype, layer.d_hidden);
+        || crate::models::gpu::recurrent_supported(
+            &device,
+            dtype,
+            3,
+            [x.dims()[2], layer.d_hidden, x.dims()[1]],
+        );
     if !(standard && kernel) {
         return layer.forward(x, None);
     }

@@ -156,7 +156,12 @@ pub fn bilstm(layer: &BiLstm, x: Tensor<3>) -> Tensor<3> {
     let usable = layer.batch_first && standard(&layer.forward) && standard(&layer.reverse);
     let (device, dtype) = (x.device(), x.dtype());
     let kernel = super::supported(&device, dtype)
-        || crate::models::gpu::recurrent_supported(&device, dtype, layer.forward.d_hidden);
+        || crate::models::gpu::recurrent_supported(
+            &device,
+            dtype,
+            4,
+            [x.dims()[2], layer.forward.d_hidden, x.dims()[1]],
+        );
     if !(usable && kernel) {
         return layer.forward(x, None).0;
     }

@@ -22,7 +22,8 @@ pub const SLOTS: usize = 5;
 pub const BINDINGS: u32 = 5 * SLOTS as u32 + 1;
 
 const THREADS: u32 = 256;
-/// Values each thread updates: a workgroup takes 2,048.
+/// Values each thread updates (four floats each where every length allows):
+/// a workgroup takes 2,048.
 const PER_THREAD: u32 = 8;
 
 type Slots<T> = (T, T, T, T, T);
@@ -166,7 +167,7 @@ impl AdamChunkOps for CubeBackend {
 }
 
 /// Launches the kernel; returns the parameters then the moments after the
-/// step (placeholders past `used`: one-value buffers, never read).
+/// step (placeholders past `used`: four-value buffers, never read).
 fn launch(
     params: [CubeTensor; SLOTS],
     grads: [CubeTensor; SLOTS],
@@ -184,8 +185,15 @@ fn launch(
             }
         })
         .collect();
-    // Unused slots bind buffers of their own: no buffer is bound twice.
-    let spare = |_| empty(&like, [1]);
+    // Four floats at a time when every length allows it.
+    let lanes = if sizes.iter().all(|n| n % 4 == 0) {
+        4
+    } else {
+        1
+    };
+    // Unused slots bind buffers of their own (no buffer is bound twice), of
+    // one Value.
+    let spare = |_| empty(&like, [4]);
     let mut bindings = Vec::with_capacity(BINDINGS as usize);
     let mut outputs_p = Vec::with_capacity(SLOTS);
     let mut outputs_m = Vec::with_capacity(SLOTS);
@@ -205,7 +213,7 @@ fn launch(
             bindings.push(t.handle.clone().binding());
         }
         starts.push(workgroups);
-        workgroups += n.div_ceil((THREADS * PER_THREAD) as usize) as u32;
+        workgroups += (n / lanes).div_ceil((THREADS * PER_THREAD) as usize) as u32;
         outputs_p.push(p_out);
         outputs_m.push(m_out);
     }
@@ -220,7 +228,7 @@ fn launch(
         f32::from_bits(width),
     ];
     for k in 0..SLOTS {
-        settings.push(f32::from_bits(sizes[k] as u32));
+        settings.push(f32::from_bits((sizes[k] / lanes) as u32));
         settings.push(f32::from_bits(starts[k]));
     }
     bindings.push(
@@ -235,6 +243,7 @@ fn launch(
             vec![
                 ("threads", THREADS.to_string()),
                 ("per_thread", PER_THREAD.to_string()),
+                ("value", if lanes == 4 { "vec4<f32>" } else { "f32" }.into()),
             ],
             THREADS,
         )

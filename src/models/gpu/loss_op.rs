@@ -111,8 +111,11 @@ impl MseBiasBackwardOps for CubeBackend {
         let [z, bias, target, grad_loss] = [z, bias, target, grad_loss].map(into_contiguous);
         let (width, _) = grid(columns as u32);
         let params = params(&z, &[rows as u32, columns as u32, width]);
-        let values = vec![("threads", THREADS.to_string())];
-        WgslKernel::new("mse_bias_backward", BACKWARD, values, THREADS).launch(
+        // A thread per row up to 256: idle threads would only wait at the
+        // reduction's barriers (what a software driver pays most for).
+        let threads = rows.next_power_of_two().clamp(32, THREADS as usize) as u32;
+        let values = vec![("threads", threads.to_string())];
+        WgslKernel::new("mse_bias_backward", BACKWARD, values, threads).launch(
             &z.client,
             columns as u32,
             KernelArguments::new().with_buffers(vec![

@@ -15,6 +15,7 @@ pub(crate) mod conv;
 pub mod conv_op;
 mod gru;
 pub mod gru_op;
+pub mod limits;
 pub mod loss_op;
 mod lstm;
 pub mod lstm_op;
@@ -80,10 +81,21 @@ pub fn supported(device: &Device, dtype: DType) -> bool {
 /// memory (up to 6 x hidden floats) must fit WebGPU's guaranteed 16 KiB.
 pub const MAX_RECURRENT_HIDDEN: usize = 640;
 
-/// Whether a recurrent layer (LSTM, GRU) of `hidden` units runs as the GPU
-/// kernels here.
-pub fn recurrent_supported(device: &Device, dtype: DType, hidden: usize) -> bool {
-    hidden <= MAX_RECURRENT_HIDDEN && supported(device, dtype)
+/// Whether a recurrent layer (LSTM: 4 gates a unit, GRU: 3) of `input`
+/// features and `hidden` units over `steps` steps runs as the GPU kernels
+/// here: within their workgroup memory, and within the loop iterations the
+/// adapter allows (their threads loop over the steps).
+pub fn recurrent_supported(
+    device: &Device,
+    dtype: DType,
+    gates: usize,
+    [input, hidden, steps]: [usize; 3],
+) -> bool {
+    let threads = recurrent_threads(gates, hidden);
+    let iterations = limits::recurrent_iterations(input, hidden, steps, gates, threads);
+    hidden <= MAX_RECURRENT_HIDDEN
+        && supported(device, dtype)
+        && limits::loops_fit(device, iterations)
 }
 
 /// A new contiguous f32 tensor on `like`'s device (contents undefined).
@@ -108,6 +120,12 @@ fn sequence_params(like: &CubeTensor, batch: usize) -> Handle {
         .create_from_slice(bytemuck::cast_slice(&[batch as u32, width]))
 }
 
+/// Threads of a recurrent kernel's workgroup: one per gate column, a power
+/// of two from 64 to 256.
+fn recurrent_threads(gates: usize, hidden: usize) -> usize {
+    (gates * hidden).next_power_of_two().clamp(64, 256)
+}
+
 /// A persistent recurrent kernel for a layer of `d` whose units have `gates`
 /// gate columns each: one thread per gate column, a power of two from 64 to
 /// 256; sizes are template values, so each shape compiles once.
@@ -117,7 +135,7 @@ fn recurrent_kernel(
     d: SequenceDims,
     gates: usize,
 ) -> WgslKernel {
-    let threads = (gates * d.hidden).next_power_of_two().clamp(64, 256) as u32;
+    let threads = recurrent_threads(gates, d.hidden) as u32;
     WgslKernel::new(
         name,
         source,

@@ -21,29 +21,28 @@ fn dims(x: &CubeTensor, weight: &CubeTensor) -> [usize; 3] {
     [x[0], x[1], w[1]]
 }
 
-fn kernel(
-    name: &'static str,
-    source: &'static str,
-    rows: usize,
-    epsilon: f64,
-    momentum: f64,
-) -> WgslKernel {
-    // One thread per row up to 256: the batch is the reduction.
-    let threads = rows.next_power_of_two().clamp(32, 256) as u32;
+/// Channels (threads) per workgroup: a thread owns a channel's column.
+const THREADS: u32 = 32;
+
+fn kernel(name: &'static str, source: &'static str, epsilon: f64, momentum: f64) -> WgslKernel {
     WgslKernel::new(
         name,
         source,
         vec![
-            ("threads", threads.to_string()),
+            ("threads", THREADS.to_string()),
             ("epsilon", format!("{:?}", epsilon as f32)),
             ("momentum", format!("{:?}", momentum as f32)),
         ],
-        threads,
+        THREADS,
     )
 }
 
+fn workgroups(channels: usize) -> u32 {
+    channels.div_ceil(THREADS as usize) as u32
+}
+
 fn params(like: &CubeTensor, [rows, inputs, channels]: [usize; 3]) -> burn::cubecl::server::Handle {
-    let (width, _) = grid(channels as u32);
+    let (width, _) = grid(workgroups(channels));
     let values = [rows as u32, channels as u32, width, inputs as u32];
     like.client.create_from_slice(bytemuck::cast_slice(&values))
 }
@@ -76,13 +75,12 @@ pub fn forward(
         kernel(
             "batch_norm_relu",
             FORWARD,
-            rows,
             settings.epsilon,
             settings.momentum,
         )
         .launch(
             &y.client,
-            channels as u32,
+            workgroups(channels),
             KernelArguments::new().with_buffers(vec![
                 x.handle.binding(),
                 weight.handle.binding(),
@@ -120,9 +118,9 @@ pub fn backward(
     if rows > 0 && channels > 0 {
         let [x, z, bias, gamma, y, grad_y] = [x, z, bias, gamma, y, grad_y].map(into_contiguous);
         let params = params(&grad_z, [rows, inputs, channels]);
-        kernel("batch_norm_relu_backward", BACKWARD, rows, epsilon, 0.0).launch(
+        kernel("batch_norm_relu_backward", BACKWARD, epsilon, 0.0).launch(
             &grad_z.client,
-            channels as u32,
+            workgroups(channels),
             KernelArguments::new().with_buffers(vec![
                 x.handle.binding(),
                 z.handle.binding(),
