@@ -7,8 +7,12 @@
 //   p -= (m factor) / (sqrt(v) + epsilon) lr
 // with the bias corrections folded into factor and epsilon on the host.
 // Each slot's moments are one buffer [m; v] of 2n values (zeros before the
-// first step, which gives burn's first-step moments exactly). Workgroups are
-// laid out slot after slot: a workgroup finds its slot from the start table.
+// first step, which gives burn's first-step moments exactly). Workgroup w
+// updates block w of every slot (values w B .. (w + 1) B - 1 where the slot
+// has them), so the slots run side by side with no branch between them: a
+// software driver runs every side of a branch, taken or not, which made a
+// slot-per-workgroup layout cost all five slots' code for each. The host
+// chunks tensors of similar sizes together, so few blocks are idle.
 // Value is vec4<f32> when every slot's length is a multiple of four (one
 // 16-byte load per value, a quarter of the invocations: a software driver
 // pays per invocation and per load) and f32 otherwise; lengths and offsets
@@ -46,9 +50,9 @@ alias Value = {{ value }};
 @group(0) @binding(23) var<storage, read_write> param_out_4: array<Value>;
 @group(0) @binding(24) var<storage, read_write> moments_out_4: array<Value>;
 // binding 25: [0] beta_1, [1] beta_2, [2] factor, [3] epsilon, [4] learning
-// rate, [5] L2 weight decay (0: none), [6] workgroups per grid row; then per
-// slot k: [7 + 2k] its values n, [8 + 2k] its first workgroup (u32 values
-// as f32 bits; unused slots have n = 0).
+// rate, [5] L2 weight decay (0: none), [6] workgroups per grid row; then
+// [7 + k] slot k's length n in Values (u32 values as f32 bits; unused slots
+// have n = 0).
 @group(0) @binding(25) var<storage, read_write> settings: array<f32>;
 
 fn setting_u32(at: u32) -> u32 {
@@ -84,68 +88,59 @@ fn adam(c: Constants, p: Value, grad: Value, m: Value, v: Value) -> Stepped {
 @compute @workgroup_size({{ threads }})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let workgroup = wg.x + wg.y * setting_u32(6u);
-    var slot = 0u;
-    for (var k = 1u; k < 5u; k++) {
-        if (setting_u32(7u + 2u * k) > 0u && workgroup >= setting_u32(8u + 2u * k)) {
-            slot = k;
+    let c = Constants(settings[0], settings[1], settings[2], settings[3], settings[4], settings[5]);
+    // Each workgroup takes a block of PER_THREAD x THREADS values of each
+    // slot, strided by THREADS: fewer, fuller workgroups (a software driver
+    // pays per workgroup; a GPU keeps its loads coalesced).
+    let block = workgroup * THREADS * PER_THREAD;
+    let n_0 = setting_u32(7u);
+    for (var j = 0u; j < PER_THREAD; j++) {
+        let i = block + j * THREADS + lid;
+        if (i < n_0) {
+            let r = adam(c, param_0[i], grad_0[i], moments_0[i], moments_0[n_0 + i]);
+            param_out_0[i] = r.p;
+            moments_out_0[i] = r.m;
+            moments_out_0[n_0 + i] = r.v;
         }
     }
-    let n = setting_u32(7u + 2u * slot);
-    let c = Constants(settings[0], settings[1], settings[2], settings[3], settings[4], settings[5]);
-    // Each workgroup takes a block of PER_THREAD x THREADS values, strided
-    // by THREADS: fewer, fuller workgroups (a software driver pays per
-    // workgroup; a GPU keeps its loads coalesced).
-    let block = (workgroup - setting_u32(8u + 2u * slot)) * THREADS * PER_THREAD;
-    // One branch per slot, taken once per thread (the slot is the workgroup's).
-    if (slot == 0u) {
-        for (var j = 0u; j < PER_THREAD; j++) {
-            let i = block + j * THREADS + lid;
-            if (i < n) {
-                let r = adam(c, param_0[i], grad_0[i], moments_0[i], moments_0[n + i]);
-                param_out_0[i] = r.p;
-                moments_out_0[i] = r.m;
-                moments_out_0[n + i] = r.v;
-            }
+    let n_1 = setting_u32(8u);
+    for (var j = 0u; j < PER_THREAD; j++) {
+        let i = block + j * THREADS + lid;
+        if (i < n_1) {
+            let r = adam(c, param_1[i], grad_1[i], moments_1[i], moments_1[n_1 + i]);
+            param_out_1[i] = r.p;
+            moments_out_1[i] = r.m;
+            moments_out_1[n_1 + i] = r.v;
         }
-    } else if (slot == 1u) {
-        for (var j = 0u; j < PER_THREAD; j++) {
-            let i = block + j * THREADS + lid;
-            if (i < n) {
-                let r = adam(c, param_1[i], grad_1[i], moments_1[i], moments_1[n + i]);
-                param_out_1[i] = r.p;
-                moments_out_1[i] = r.m;
-                moments_out_1[n + i] = r.v;
-            }
+    }
+    let n_2 = setting_u32(9u);
+    for (var j = 0u; j < PER_THREAD; j++) {
+        let i = block + j * THREADS + lid;
+        if (i < n_2) {
+            let r = adam(c, param_2[i], grad_2[i], moments_2[i], moments_2[n_2 + i]);
+            param_out_2[i] = r.p;
+            moments_out_2[i] = r.m;
+            moments_out_2[n_2 + i] = r.v;
         }
-    } else if (slot == 2u) {
-        for (var j = 0u; j < PER_THREAD; j++) {
-            let i = block + j * THREADS + lid;
-            if (i < n) {
-                let r = adam(c, param_2[i], grad_2[i], moments_2[i], moments_2[n + i]);
-                param_out_2[i] = r.p;
-                moments_out_2[i] = r.m;
-                moments_out_2[n + i] = r.v;
-            }
+    }
+    let n_3 = setting_u32(10u);
+    for (var j = 0u; j < PER_THREAD; j++) {
+        let i = block + j * THREADS + lid;
+        if (i < n_3) {
+            let r = adam(c, param_3[i], grad_3[i], moments_3[i], moments_3[n_3 + i]);
+            param_out_3[i] = r.p;
+            moments_out_3[i] = r.m;
+            moments_out_3[n_3 + i] = r.v;
         }
-    } else if (slot == 3u) {
-        for (var j = 0u; j < PER_THREAD; j++) {
-            let i = block + j * THREADS + lid;
-            if (i < n) {
-                let r = adam(c, param_3[i], grad_3[i], moments_3[i], moments_3[n + i]);
-                param_out_3[i] = r.p;
-                moments_out_3[i] = r.m;
-                moments_out_3[n + i] = r.v;
-            }
-        }
-    } else {
-        for (var j = 0u; j < PER_THREAD; j++) {
-            let i = block + j * THREADS + lid;
-            if (i < n) {
-                let r = adam(c, param_4[i], grad_4[i], moments_4[i], moments_4[n + i]);
-                param_out_4[i] = r.p;
-                moments_out_4[i] = r.m;
-                moments_out_4[n + i] = r.v;
-            }
+    }
+    let n_4 = setting_u32(11u);
+    for (var j = 0u; j < PER_THREAD; j++) {
+        let i = block + j * THREADS + lid;
+        if (i < n_4) {
+            let r = adam(c, param_4[i], grad_4[i], moments_4[i], moments_4[n_4 + i]);
+            param_out_4[i] = r.p;
+            moments_out_4[i] = r.m;
+            moments_out_4[n_4 + i] = r.v;
         }
     }
 }

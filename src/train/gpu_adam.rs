@@ -66,9 +66,10 @@ impl ChunkedAdam {
         }
         let mut updated = HashMap::new();
         for (time, mut group) in by_time {
-            // Lengths that are multiples of four together: such a chunk runs
-            // four floats a load (the order within is kept).
-            group.sort_by_key(|f| f.param.dims()[0] % 4 != 0);
+            // Lengths that are multiples of four together (such a chunk runs
+            // four floats a load), and similar lengths together: the kernel
+            // runs as many blocks of each tensor as its chunk's longest has.
+            group.sort_by_key(|f| (f.param.dims()[0] % 4 != 0, f.param.dims()[0]));
             let step = self.adam.constants(lr, time);
             for chunk in group.chunks(SLOTS) {
                 let moments: Vec<Tensor<1>> = chunk

@@ -197,7 +197,7 @@ fn launch(
     let mut bindings = Vec::with_capacity(BINDINGS as usize);
     let mut outputs_p = Vec::with_capacity(SLOTS);
     let mut outputs_m = Vec::with_capacity(SLOTS);
-    let mut starts = Vec::with_capacity(SLOTS);
+    // Every workgroup takes a block of each slot: as many as the longest needs.
     let mut workgroups = 0u32;
     let inputs = params.into_iter().zip(grads).zip(moments);
     for (k, ((p, g), m)) in inputs.enumerate() {
@@ -212,8 +212,8 @@ fn launch(
         for t in [&p, &g, &m, &p_out, &m_out] {
             bindings.push(t.handle.clone().binding());
         }
-        starts.push(workgroups);
-        workgroups += (n / lanes).div_ceil((THREADS * PER_THREAD) as usize) as u32;
+        let blocks = (n / lanes).div_ceil((THREADS * PER_THREAD) as usize) as u32;
+        workgroups = workgroups.max(blocks);
         outputs_p.push(p_out);
         outputs_m.push(m_out);
     }
@@ -227,9 +227,8 @@ fn launch(
         step.weight_decay,
         f32::from_bits(width),
     ];
-    for k in 0..SLOTS {
-        settings.push(f32::from_bits((sizes[k] / lanes) as u32));
-        settings.push(f32::from_bits(starts[k]));
+    for size in &sizes {
+        settings.push(f32::from_bits((size / lanes) as u32));
     }
     bindings.push(
         like.client
