@@ -179,6 +179,14 @@ impl<C: CheckpointStrategy> MseBiasOps for Autodiff<Cube, C> {
     }
 }
 
+/// Whether the loss kernels take `[rows, columns]` on `device`: the GPU
+/// kernels run there, and the forward kernel's single workgroup's loop over
+/// every value and the backward's over the rows fit its loop budget.
+fn runs_kernel(device: &Device, dtype: burn::tensor::DType, rows: usize, columns: usize) -> bool {
+    let iterations = (rows * columns).div_ceil(THREADS as usize) + rows.div_ceil(32) + 64;
+    rows > 0 && super::supported(device, dtype) && super::limits::loops_fit(device, iterations)
+}
+
 /// The mean squared difference between `linear.forward(h)` and `target`
 /// (`[rows, columns]`): on an autodiff device where the GPU kernels run
 /// ([`super::supported`]), burn's matmul and then one operation; elsewhere
@@ -188,8 +196,8 @@ pub fn linear_mse(linear: &Linear, h: Tensor<2>, target: Tensor<2>) -> Tensor<1>
     let Some(bias) = linear.bias.as_ref().map(|b| b.val()) else {
         return (linear.forward(h) - target).square().mean();
     };
-    let [rows, _] = h.dims();
-    if !(device.is_autodiff() && super::supported(&device, h.dtype()) && rows > 0) {
+    let [rows, columns] = [h.dims()[0], target.dims()[1]];
+    if !(device.is_autodiff() && runs_kernel(&device, h.dtype(), rows, columns)) {
         return (linear.forward(h) - target).square().mean();
     }
     let z = h.matmul(linear.weight.val());
@@ -206,7 +214,7 @@ pub fn linear_mse(linear: &Linear, h: Tensor<2>, target: Tensor<2>) -> Tensor<1>
 pub fn mse(reconstruction: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
     let device = reconstruction.device();
     let [rows, columns] = reconstruction.dims();
-    if !(device.is_autodiff() && super::supported(&device, reconstruction.dtype()) && rows > 0) {
+    if !(device.is_autodiff() && runs_kernel(&device, reconstruction.dtype(), rows, columns)) {
         return (reconstruction - target).square().mean();
     }
     let zero = Tensor::<1>::zeros([columns], &device);
