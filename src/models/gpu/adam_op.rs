@@ -22,9 +22,6 @@ pub const SLOTS: usize = 5;
 pub const BINDINGS: u32 = 5 * SLOTS as u32 + 1;
 
 const THREADS: u32 = 256;
-/// Values each thread updates (four floats each where every length allows):
-/// a workgroup takes 2,048.
-const PER_THREAD: u32 = 8;
 
 type Slots<T> = (T, T, T, T, T);
 
@@ -212,7 +209,8 @@ fn launch(
         for t in [&p, &g, &m, &p_out, &m_out] {
             bindings.push(t.handle.clone().binding());
         }
-        let blocks = (n / lanes).div_ceil((THREADS * PER_THREAD) as usize) as u32;
+        // A thread per Value (four floats where every length allows).
+        let blocks = (n / lanes).div_ceil(THREADS as usize) as u32;
         workgroups = workgroups.max(blocks);
         outputs_p.push(p_out);
         outputs_m.push(m_out);
@@ -241,7 +239,6 @@ fn launch(
             ADAM,
             vec![
                 ("threads", THREADS.to_string()),
-                ("per_thread", PER_THREAD.to_string()),
                 ("value", if lanes == 4 { "vec4<f32>" } else { "f32" }.into()),
             ],
             THREADS,
