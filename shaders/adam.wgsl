@@ -9,10 +9,9 @@
 // Each slot's moments are one buffer [m; v] of 2n values (zeros before the
 // first step, which gives burn's first-step moments exactly). Workgroup w
 // updates Value w B + t of every slot (B threads, t the thread) where the slot
-// has it, so the slots run side by side with no branch between them: a
-// software driver runs every side of a branch, taken or not, which made a
-// slot-per-workgroup layout cost all five slots' code for each. The host
-// chunks tensors of similar sizes together, so few blocks are idle.
+// has it, so the slots run side by side with no branch between them (a
+// software driver may run every side of a branch, taken or not). The host
+// chunks tensors of similar sizes together, so few threads are idle.
 // Value is vec4<f32> when every slot's length is a multiple of four (one
 // 16-byte load per value, a quarter of the invocations: a software driver
 // pays per invocation and per load) and f32 otherwise; lengths and offsets
