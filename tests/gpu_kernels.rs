@@ -213,10 +213,10 @@ fn linear_batch_norm_relu_kernel_matches_burns_layers() {
     use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
     use earshot::models::gpu::norm_op::linear_batch_norm_relu;
     let device = device();
-    // A batch like the bench's; one wider than the threads; two rows; more
-    // inputs than threads (the weight gradient's loop); the data's own
-    // input, which has no gradient (the first block); channels past a
-    // workgroup of threads (a thread per channel) and a long batch.
+    // A batch like the bench's; rows and inputs that are not multiples of
+    // the kernels' sixteen; two rows; the data's own input, which has no
+    // gradient (the first block); channels past a workgroup of threads (a
+    // thread per channel) and a long batch.
     let cases = [
         (64, 40, 128, true),
         (50, 24, 37, true),

@@ -6,7 +6,6 @@
 //! past that, so where the count would pass it burn's operations run instead.
 //! Found when a column's loop over 70,000 rows lost its last values.
 
-use burn::backend::DispatchDevice;
 use burn::prelude::*;
 
 /// Loop iterations one invocation may run on Mesa's software drivers.
@@ -15,17 +14,7 @@ pub const SOFTWARE_LOOP_BUDGET: usize = 65_535;
 /// The loop iterations one invocation may run on `device`: the software
 /// drivers' budget on llvmpipe, no limit elsewhere (and off the GPU).
 pub fn loop_budget(device: &Device) -> Option<usize> {
-    let cube = match device.as_dispatch() {
-        DispatchDevice::Cube(d) => d,
-        DispatchDevice::Autodiff(inner) => match &**inner {
-            DispatchDevice::Cube(d) => d,
-            #[allow(unreachable_patterns)]
-            _ => return None,
-        },
-        #[allow(unreachable_patterns)]
-        _ => return None,
-    };
-    let name = cube.client().properties().identity.name.to_lowercase();
+    let name = super::cube_properties(device, |p| p.identity.name.to_lowercase())?;
     (name.contains("llvmpipe") || name.contains("lavapipe")).then_some(SOFTWARE_LOOP_BUDGET)
 }
 

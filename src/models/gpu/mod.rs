@@ -27,6 +27,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::CubeTensor;
 use burn::backend::{Cube, DispatchDevice};
+use burn::cubecl::ir::DeviceProperties;
 use burn::cubecl::server::Handle;
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -55,9 +56,9 @@ pub fn on_gpu(device: &Device) -> bool {
     }
 }
 
-/// Storage buffers one kernel may bind on `device` (cubecl's count, which
-/// keeps one for wgpu); `None` off the cubecl backend.
-pub fn max_bindings(device: &Device) -> Option<u32> {
+/// What `f` reads of the cubecl device's properties behind `device` (with
+/// or without autodiff); `None` off the cubecl backend.
+fn cube_properties<T>(device: &Device, f: impl FnOnce(&DeviceProperties) -> T) -> Option<T> {
     let cube = match device.as_dispatch() {
         DispatchDevice::Cube(d) => d,
         DispatchDevice::Autodiff(inner) => match &**inner {
@@ -68,7 +69,13 @@ pub fn max_bindings(device: &Device) -> Option<u32> {
         #[allow(unreachable_patterns)]
         _ => return None,
     };
-    Some(cube.client().properties().hardware.max_bindings)
+    Some(f(cube.client().properties()))
+}
+
+/// Storage buffers one kernel may bind on `device` (cubecl's count, which
+/// keeps one for wgpu); `None` off the cubecl backend.
+pub fn max_bindings(device: &Device) -> Option<u32> {
+    cube_properties(device, |p| p.hardware.max_bindings)
 }
 
 /// Whether the GPU kernels run for tensors on `device` of type `dtype`: on
