@@ -10,10 +10,10 @@ const TOP_DB: f32 = {{ top_db }};
 
 // binding 0: the batch's log-mel energies in dB, N_MELS per row (mel_db.wgsl).
 @group(0) @binding(0) var<storage, read_write> mel_db: array<f32>;
-// binding 1: per clip: x = first row in `mel_db`, y = rows (clip_max.wgsl).
+// binding 1: per clip: x = first row in `mel_db`, y = rows, z, w unused.
 @group(0) @binding(1) var<storage, read_write> clips: array<vec4<u32>>;
-// binding 2: each clip's maximum in dB (clip_max.wgsl).
-@group(0) @binding(2) var<storage, read_write> clip_max: array<f32>;
+// binding 2: each clip's maximum in dB as order-preserving bits (clip_max.wgsl).
+@group(0) @binding(2) var<storage, read_write> clip_max: array<u32>;
 // binding 3: DCT-II basis, COEFFS rows of N_MELS (orthonormal); unread for log-mel.
 @group(0) @binding(3) var<storage, read_write> dct: array<f32>;
 // binding 4: output, clips x max_frames x COEFFS, from index params[3] on (the
@@ -22,6 +22,14 @@ const TOP_DB: f32 = {{ top_db }};
 // binding 5: [0] clips, [1] max_frames, [2] invocations per row of the grid,
 // [3] index in `features` of this batch's first value.
 @group(0) @binding(5) var<storage, read_write> params: array<u32>;
+
+// The float behind clip_max.wgsl's `ordered_bits`.
+fn from_ordered_bits(bits: u32) -> f32 {
+    if ((bits & 0x80000000u) != 0u) {
+        return bitcast<f32>(bits & 0x7fffffffu);
+    }
+    return bitcast<f32>(~bits);
+}
 
 @compute @workgroup_size({{ threads }})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -38,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         features[params[3] + id] = 0.0;
         return;
     }
-    let floor_db = clip_max[clip] - TOP_DB;
+    let floor_db = from_ordered_bits(clip_max[clip]) - TOP_DB;
     let row = (info.x + t) * N_MELS;
     if (MFCC) {
         var acc = 0.0;

@@ -196,6 +196,39 @@ fn a_small_buffer_limit_splits_launches_with_the_same_numbers_and_dispatches_do_
     assert!(err <= 1e-6, "split vs whole: {err:.2e}");
 }
 
+/// lavapipe ends every loop of a shader invocation after 65,535 iterations
+/// in all (src/models/gpu/limits.rs), so a kernel whose loop grows with a
+/// clip would stop part-way through a long one, silently. Here a clip of
+/// 137,500 frames x 128 mels (17.6 M values, more than 65,535 per thread of
+/// a 256-thread workgroup) is quiet for 2.1 M samples and loud only at its
+/// end: its top_db floor must still come from the loud end.
+#[test]
+fn a_long_clip_keeps_its_top_db_floor_past_the_loop_budget() {
+    let config = FeatureConfig {
+        sample_rate: 16_000,
+        n_fft: 256,
+        hop_length: 16,
+        n_mels: 128,
+        n_mfcc: 20,
+        ..FeatureConfig::default()
+    };
+    let Some(gpu) = gpu(&config) else { return };
+    let samples = 2_200_000;
+    let mut state = 11u32;
+    let clip: Vec<f32> = (0..samples)
+        .map(|i| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let x = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            if i >= samples - 4_000 { x } else { 1e-6 * x }
+        })
+        .collect();
+    let want = CpuExtractor::new(&config).unwrap().extract(&clip).unwrap();
+    assert!(want.frames * config.n_mels > 65_535 * 256);
+    let got = gpu.extract_batch(&[&clip]).unwrap();
+    let err = common::relative_max_error(got.clip(0), &want.data);
+    assert!(err <= 1e-4, "relative error {err:.2e}");
+}
+
 #[test]
 fn bad_batches_are_errors_not_panics() {
     let config = FeatureConfig {

@@ -151,9 +151,51 @@ impl WgslKernel {
     }
 }
 
+/// Values one `clip_max` thread scans at most: its loop stays far below
+/// lavapipe's 65,535 iterations per invocation however long the clip.
+const CLIP_MAX_PER_THREAD: usize = 64;
+
+/// `clip_max`'s segments for clips given as (first row, rows) of `n_mels`
+/// values each: `[clip, first value, values, 0]`, each at most one
+/// workgroup's share; a clip of no rows has none.
+pub(crate) fn clip_max_segments(clips: &[(usize, usize)], n_mels: usize) -> Vec<[u32; 4]> {
+    let share = REDUCE_THREADS as usize * CLIP_MAX_PER_THREAD;
+    let mut segments = Vec::new();
+    for (clip, &(first_row, rows)) in clips.iter().enumerate() {
+        let (first, values) = (first_row * n_mels, rows * n_mels);
+        for start in (0..values).step_by(share) {
+            let len = share.min(values - start);
+            segments.push([clip as u32, (first + start) as u32, len as u32, 0]);
+        }
+    }
+    segments
+}
+
 /// Rows of at most 65,535 workgroups: (width, rows).
 pub(crate) fn grid(workgroups: u32) -> (u32, u32) {
     const MAX: u32 = 65_535;
     let x = workgroups.clamp(1, MAX);
     (x, workgroups.div_ceil(x).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_max_segments_cover_each_clip_once_in_bounded_shares() {
+        let share = (REDUCE_THREADS as usize * CLIP_MAX_PER_THREAD) as u32;
+        // Clip 0: rows 0..3 of 2 mels (6 values); clip 1: no rows; clip 2:
+        // from row 3, two shares and two values (share + 1 rows of 2 mels).
+        let segments = clip_max_segments(&[(0, 3), (3, 0), (3, share as usize + 1)], 2);
+        assert_eq!(
+            segments,
+            vec![
+                [0, 0, 6, 0],
+                [2, 6, share, 0],
+                [2, 6 + share, share, 0],
+                [2, 6 + 2 * share, 2, 0],
+            ]
+        );
+    }
 }

@@ -329,15 +329,19 @@ impl GpuExtractor {
             .map(|&(first, rows)| [first as u32, rows as u32, 0, 0])
             .collect();
         let clip_table = self.upload(bytemuck::cast_slice(&table), stats);
-        let clip_max = client.empty(batch.clips.len() * 4);
-        let (width, _) = kernels::grid(n_clips);
-        let params = client.create_from_slice(bytemuck::cast_slice(&[n_clips, width]));
+        let segments = kernels::clip_max_segments(&batch.clips, c.n_mels);
+        let n_segments = segments.len() as u32;
+        let segment_table = self.upload(bytemuck::cast_slice(&segments), stats);
+        // Zero: below every maximum's bits, so the first segment's always wins.
+        let clip_max = self.upload(&vec![0u8; batch.clips.len() * 4], stats);
+        let (width, _) = kernels::grid(n_segments);
+        let params = client.create_from_slice(bytemuck::cast_slice(&[n_segments, width]));
         WgslKernel::clip_max(c).launch(
             client,
-            n_clips,
+            n_segments,
             KernelArguments::new().with_buffers(vec![
                 mel_db.clone().binding(),
-                clip_table.clone().binding(),
+                segment_table.binding(),
                 clip_max.clone().binding(),
                 params.binding(),
             ]),
