@@ -5,6 +5,21 @@
 // transposed convolution's output are this of a matmul's result.
 
 const THREADS: u32 = 64u;
+// The layer's geometry, fixed per compiled kernel (as im2col.wgsl's, whose
+// comment says why).
+const C: u32 = {{ channels }}u;
+const H: u32 = {{ h }}u;
+const W: u32 = {{ w }}u;
+const SH: u32 = {{ sh }}u;
+const SW: u32 = {{ sw }}u;
+const KH: u32 = {{ kh }}u;
+const KW: u32 = {{ kw }}u;
+const STRIDE_H: u32 = {{ stride_h }}u;
+const STRIDE_W: u32 = {{ stride_w }}u;
+const PAD_H: u32 = {{ pad_h }}u;
+const PAD_W: u32 = {{ pad_w }}u;
+const POSITIONS: u32 = SH * SW;
+const PATCH: u32 = C * KH * KW;
 
 // binding 0: the columns, [batch, C * KH * KW, SH * SW].
 @group(0) @binding(0) var<storage, read_write> columns: array<f32>;
@@ -15,42 +30,30 @@ const THREADS: u32 = 64u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let channels = params[1];
-    let h = params[2];
-    let w = params[3];
-    let sh = params[4];
-    let sw = params[5];
-    let kh = params[6];
-    let kw = params[7];
-    let stride_h = params[8];
-    let stride_w = params[9];
-    let positions = sh * sw;
-    let patch_len = channels * kh * kw;
-    let total = params[0] * channels * h * w;
-    let i = (wg.x + wg.y * params[12]) * THREADS + lid;
-    if (i >= total) {
+    let i = (wg.x + wg.y * params[1]) * THREADS + lid;
+    if (i >= params[0] * C * H * W) {
         return;
     }
-    let x = i % w;
-    let y = (i / w) % h;
-    let c = (i / (w * h)) % channels;
-    let b = i / (w * h * channels);
+    let x = i % W;
+    let y = (i / W) % H;
+    let c = (i / (W * H)) % C;
+    let b = i / (W * H * C);
     var sum = 0.0;
-    for (var dy = 0u; dy < kh; dy++) {
+    for (var dy = 0u; dy < KH; dy++) {
         // The window row whose offset dy lands on image row y, if any.
-        let top = i32(y + params[10]) - i32(dy);
-        if (top < 0 || u32(top) % stride_h != 0u || u32(top) / stride_h >= sh) {
+        let top = i32(y + PAD_H) - i32(dy);
+        if (top < 0 || u32(top) % STRIDE_H != 0u || u32(top) / STRIDE_H >= SH) {
             continue;
         }
-        let gy = u32(top) / stride_h;
-        for (var dx = 0u; dx < kw; dx++) {
-            let left = i32(x + params[11]) - i32(dx);
-            if (left < 0 || u32(left) % stride_w != 0u || u32(left) / stride_w >= sw) {
+        let gy = u32(top) / STRIDE_H;
+        for (var dx = 0u; dx < KW; dx++) {
+            let left = i32(x + PAD_W) - i32(dx);
+            if (left < 0 || u32(left) % STRIDE_W != 0u || u32(left) / STRIDE_W >= SW) {
                 continue;
             }
-            let gx = u32(left) / stride_w;
-            let row = (c * kh + dy) * kw + dx;
-            sum += columns[(b * patch_len + row) * positions + gy * sw + gx];
+            let gx = u32(left) / STRIDE_W;
+            let row = (c * KH + dy) * KW + dx;
+            sum += columns[(b * PATCH + row) * POSITIONS + gy * SW + gx];
         }
     }
     image[i] = sum;

@@ -6,43 +6,48 @@
 // weight gradient and input gradient use it on the output gradient.
 
 const THREADS: u32 = 64u;
+// The layer's geometry, fixed per compiled kernel: every division below is by
+// a constant, which the compiler turns into a multiply and a shift (a
+// division by a runtime value is a scalar instruction per lane on CPUs
+// such as lavapipe's, and was most of this kernel's time).
+const C: u32 = {{ channels }}u;
+const H: u32 = {{ h }}u;
+const W: u32 = {{ w }}u;
+const SH: u32 = {{ sh }}u;
+const SW: u32 = {{ sw }}u;
+const KH: u32 = {{ kh }}u;
+const KW: u32 = {{ kw }}u;
+const STRIDE_H: u32 = {{ stride_h }}u;
+const STRIDE_W: u32 = {{ stride_w }}u;
+const PAD_H: i32 = {{ pad_h }};
+const PAD_W: i32 = {{ pad_w }};
+const POSITIONS: u32 = SH * SW;
+const PATCH: u32 = C * KH * KW;
 
 // binding 0: the image, [batch, C, H, W].
 @group(0) @binding(0) var<storage, read_write> image: array<f32>;
 // binding 1: output, the columns, [batch, C * KH * KW, SH * SW].
 @group(0) @binding(1) var<storage, read_write> columns: array<f32>;
-// binding 2: [0] batch, [1] C, [2] H, [3] W, [4] SH, [5] SW, [6] KH, [7] KW,
-// [8] stride h, [9] stride w, [10] padding h, [11] padding w,
-// [12] threads per row of the grid.
+// binding 2: [0] batch, [1] threads per row of the grid.
 @group(0) @binding(2) var<storage, read_write> params: array<u32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let channels = params[1];
-    let h = params[2];
-    let w = params[3];
-    let sh = params[4];
-    let sw = params[5];
-    let kh = params[6];
-    let kw = params[7];
-    let positions = sh * sw;
-    let patch_len = channels * kh * kw;
-    let total = params[0] * patch_len * positions;
-    let i = (wg.x + wg.y * params[12]) * THREADS + lid;
-    if (i >= total) {
+    let i = (wg.x + wg.y * params[1]) * THREADS + lid;
+    if (i >= params[0] * PATCH * POSITIONS) {
         return;
     }
-    let position = i % positions;
-    let row = (i / positions) % patch_len;
-    let b = i / (positions * patch_len);
-    let c = row / (kh * kw);
-    let dy = (row / kw) % kh;
-    let dx = row % kw;
-    let y = i32((position / sw) * params[8] + dy) - i32(params[10]);
-    let x = i32((position % sw) * params[9] + dx) - i32(params[11]);
+    let position = i % POSITIONS;
+    let row = (i / POSITIONS) % PATCH;
+    let b = i / (POSITIONS * PATCH);
+    let c = row / (KH * KW);
+    let dy = (row / KW) % KH;
+    let dx = row % KW;
+    let y = i32((position / SW) * STRIDE_H + dy) - PAD_H;
+    let x = i32((position % SW) * STRIDE_W + dx) - PAD_W;
     var value = 0.0;
-    if (y >= 0 && y < i32(h) && x >= 0 && x < i32(w)) {
-        value = image[((b * channels + c) * h + u32(y)) * w + u32(x)];
+    if (y >= 0 && y < i32(H) && x >= 0 && x < i32(W)) {
+        value = image[((b * C + c) * H + u32(y)) * W + u32(x)];
     }
     columns[i] = value;
 }

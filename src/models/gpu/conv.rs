@@ -37,6 +37,27 @@ fn positions(g: &ConvGeometry) -> usize {
     g.small[1] * g.small[2]
 }
 
+/// The geometry as the kernels' template values: each layer's shapes get
+/// their own compiled kernel, in which every division is by a constant.
+fn geometry_values(g: &ConvGeometry) -> Vec<(&'static str, String)> {
+    [
+        ("channels", g.big[0]),
+        ("h", g.big[1]),
+        ("w", g.big[2]),
+        ("sh", g.small[1]),
+        ("sw", g.small[2]),
+        ("kh", g.kernel[0]),
+        ("kw", g.kernel[1]),
+        ("stride_h", g.stride[0]),
+        ("stride_w", g.stride[1]),
+        ("pad_h", g.padding[0]),
+        ("pad_w", g.padding[1]),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name, value.to_string()))
+    .collect()
+}
+
 fn launch(
     name: &'static str,
     source: &'static str,
@@ -47,25 +68,11 @@ fn launch(
 ) {
     let groups = elements.div_ceil(THREADS as usize) as u32;
     let (width, _) = grid(groups);
-    let params: [u32; 13] = [
-        g.batch as u32,
-        g.big[0] as u32,
-        g.big[1] as u32,
-        g.big[2] as u32,
-        g.small[1] as u32,
-        g.small[2] as u32,
-        g.kernel[0] as u32,
-        g.kernel[1] as u32,
-        g.stride[0] as u32,
-        g.stride[1] as u32,
-        g.padding[0] as u32,
-        g.padding[1] as u32,
-        width * THREADS,
-    ];
+    let params: [u32; 2] = [g.batch as u32, width * THREADS];
     let params = output
         .client
         .create_from_slice(bytemuck::cast_slice(&params));
-    WgslKernel::new(name, source, Vec::new(), THREADS).launch(
+    WgslKernel::new(name, source, geometry_values(g), THREADS).launch(
         &output.client,
         groups,
         KernelArguments::new().with_buffers(vec![
