@@ -1,12 +1,13 @@
-// col2im, the adjoint of im2col.wgsl: columns [batch, C * KH * KW, SH * SW]
+// col2im, the adjoint of im2col.wgsl: columns [C * KH * KW, batch * SH * SW]
 // summed back into the big image [batch, C, H, W], one thread per image
 // value, which adds every (kernel offset, grid position) that read it, so
 // overlapping windows do not race. A convolution's input gradient and a
 // transposed convolution's output are this of a matmul's result.
 
-const THREADS: u32 = 64u;
-// The layer's geometry, fixed per compiled kernel (as im2col.wgsl's, whose
+const THREADS: u32 = 256u;
+// The layer's geometry and batch, fixed per compiled kernel (as im2col.wgsl's, whose
 // comment says why).
+const BATCH: u32 = {{ batch }}u;
 const C: u32 = {{ channels }}u;
 const H: u32 = {{ h }}u;
 const W: u32 = {{ w }}u;
@@ -21,17 +22,17 @@ const PAD_W: u32 = {{ pad_w }}u;
 const POSITIONS: u32 = SH * SW;
 const PATCH: u32 = C * KH * KW;
 
-// binding 0: the columns, [batch, C * KH * KW, SH * SW].
+// binding 0: the columns, [C * KH * KW, batch * SH * SW].
 @group(0) @binding(0) var<storage, read_write> columns: array<f32>;
 // binding 1: output, the image, [batch, C, H, W].
 @group(0) @binding(1) var<storage, read_write> image: array<f32>;
 // binding 2: as im2col.wgsl's.
 @group(0) @binding(2) var<storage, read_write> params: array<u32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wg.x + wg.y * params[1]) * THREADS + lid;
-    if (i >= params[0] * C * H * W) {
+    let i = (wg.x + wg.y * params[0]) * THREADS + lid;
+    if (i >= BATCH * C * H * W) {
         return;
     }
     let x = i % W;
@@ -53,7 +54,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             }
             let gx = u32(left) / STRIDE_W;
             let row = (c * KH + dy) * KW + dx;
-            sum += columns[(b * PATCH + row) * POSITIONS + gy * SW + gx];
+            sum += columns[(row * BATCH + b) * POSITIONS + gy * SW + gx];
         }
     }
     image[i] = sum;

@@ -1,15 +1,18 @@
 // im2col for 2-D convolutions on the GPU: the big image [batch, C, H, W]
-// (NCHW) to columns [batch, C * KH * KW, SH * SW], one thread per column
+// (NCHW) to columns [C * KH * KW, batch * SH * SW], one thread per column
 // value: the image value under kernel offset (kh, kw) of the window at grid
 // position (sh, sw), or 0 in the padding. A convolution's output is then one
-// matmul by the [out, C * KH * KW] weight; a transposed convolution's
-// weight gradient and input gradient use it on the output gradient.
+// matmul by the [out, C * KH * KW] weight for the whole batch (a batched
+// matmul of small products per image was most of a layer's time on
+// lavapipe); a transposed convolution's weight gradient and input gradient
+// use it on the output gradient.
 
-const THREADS: u32 = 64u;
-// The layer's geometry, fixed per compiled kernel: every division below is by
+const THREADS: u32 = 256u;
+// The layer's geometry and batch, fixed per compiled kernel: every division below is by
 // a constant, which the compiler turns into a multiply and a shift (a
 // division by a runtime value is a scalar instruction per lane on CPUs
 // such as lavapipe's, and was most of this kernel's time).
+const BATCH: u32 = {{ batch }}u;
 const C: u32 = {{ channels }}u;
 const H: u32 = {{ h }}u;
 const W: u32 = {{ w }}u;
@@ -26,20 +29,20 @@ const PATCH: u32 = C * KH * KW;
 
 // binding 0: the image, [batch, C, H, W].
 @group(0) @binding(0) var<storage, read_write> image: array<f32>;
-// binding 1: output, the columns, [batch, C * KH * KW, SH * SW].
+// binding 1: output, the columns, [C * KH * KW, batch * SH * SW].
 @group(0) @binding(1) var<storage, read_write> columns: array<f32>;
-// binding 2: [0] batch, [1] threads per row of the grid.
+// binding 2: [0] threads per row of the grid.
 @group(0) @binding(2) var<storage, read_write> params: array<u32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wg.x + wg.y * params[1]) * THREADS + lid;
-    if (i >= params[0] * PATCH * POSITIONS) {
+    let i = (wg.x + wg.y * params[0]) * THREADS + lid;
+    if (i >= BATCH * PATCH * POSITIONS) {
         return;
     }
     let position = i % POSITIONS;
-    let row = (i / POSITIONS) % PATCH;
-    let b = i / (POSITIONS * PATCH);
+    let b = (i / POSITIONS) % BATCH;
+    let row = i / (POSITIONS * BATCH);
     let c = row / (KH * KW);
     let dy = (row / KW) % KH;
     let dx = row % KW;

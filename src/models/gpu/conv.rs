@@ -1,6 +1,6 @@
 //! 2-D convolutions and transposed convolutions on burn's cubecl tensors:
 //! our im2col / col2im kernels (`shaders/im2col.wgsl`, `shaders/col2im.wgsl`)
-//! around burn matmuls, batched over the images, so a layer is a few
+//! around burn matmuls, one over the whole batch, so a layer is a few
 //! dispatches each way. burn's own weight gradient gathers its im2col one
 //! kernel offset at a time (a slice and a slice-assign per offset: 18
 //! dispatches for a 3 x 3 kernel). Geometry as the CPU kernels'
@@ -20,6 +20,7 @@ use crate::models::cpu::conv_op::{ConvSpec, geometry_of};
 
 const IM2COL: &str = include_str!("../../../shaders/im2col.wgsl");
 const COL2IM: &str = include_str!("../../../shaders/col2im.wgsl");
+const BATCH_MAJOR: &str = include_str!("../../../shaders/batch_major.wgsl");
 const THREADS: u32 = 64;
 
 type B = CubeBackend;
@@ -41,6 +42,7 @@ fn positions(g: &ConvGeometry) -> usize {
 /// their own compiled kernel, in which every division is by a constant.
 fn geometry_values(g: &ConvGeometry) -> Vec<(&'static str, String)> {
     [
+        ("batch", g.batch),
         ("channels", g.big[0]),
         ("h", g.big[1]),
         ("w", g.big[2]),
@@ -68,7 +70,7 @@ fn launch(
 ) {
     let groups = elements.div_ceil(THREADS as usize) as u32;
     let (width, _) = grid(groups);
-    let params: [u32; 2] = [g.batch as u32, width * THREADS];
+    let params: [u32; 1] = [width * THREADS];
     let params = output
         .client
         .create_from_slice(bytemuck::cast_slice(&params));
@@ -83,10 +85,11 @@ fn launch(
     );
 }
 
-/// The columns `[batch, patch, positions]` of the big image `image`.
+/// The columns `[patch, batch x positions]` of the big image `image`: one
+/// matmul by the weight covers every image of the batch.
 fn im2col(image: CubeTensor, g: &ConvGeometry) -> CubeTensor {
     let image = into_contiguous(image);
-    let columns = empty(&image, [g.batch, patch(g), positions(g)]);
+    let columns = empty(&image, [patch(g), g.batch * positions(g)]);
     let n = g.batch * patch(g) * positions(g);
     if n > 0 {
         launch("im2col", IM2COL, g, n, &image, &columns);
@@ -94,7 +97,8 @@ fn im2col(image: CubeTensor, g: &ConvGeometry) -> CubeTensor {
     columns
 }
 
-/// The big image `[batch, C, H, W]` that `columns` sum to.
+/// The big image `[batch, C, H, W]` that `columns` (`[patch, batch x
+/// positions]`) sum to.
 fn col2im(columns: CubeTensor, g: &ConvGeometry) -> CubeTensor {
     let columns = into_contiguous(columns);
     let image = empty(&columns, [g.batch, g.big[0], g.big[1], g.big[2]]);
@@ -105,35 +109,74 @@ fn col2im(columns: CubeTensor, g: &ConvGeometry) -> CubeTensor {
     image
 }
 
-/// The weight as `[1, small channels, patch]` (a matmul broadcast over images).
+/// The weight as `[small channels, patch]`.
 fn weight_matrix(weight: CubeTensor, g: &ConvGeometry) -> CubeTensor {
-    B::float_reshape(into_contiguous(weight), shape([1, g.small[0], patch(g)]))
+    B::float_reshape(into_contiguous(weight), shape([g.small[0], patch(g)]))
 }
 
 fn transpose(m: CubeTensor) -> CubeTensor {
-    B::float_swap_dims(m, 1, 2)
+    B::float_swap_dims(m, 0, 1)
+}
+
+/// The small side `[batch, channels, sh, sw]` as `[channels, batch x
+/// positions]`, the layout the matmuls take (a copy).
+fn channels_first(small: CubeTensor, g: &ConvGeometry) -> CubeTensor {
+    let per_image = shape([g.batch, g.small[0], positions(g)]);
+    let swapped = B::float_swap_dims(B::float_reshape(into_contiguous(small), per_image), 0, 1);
+    B::float_reshape(
+        into_contiguous(swapped),
+        shape([g.small[0], g.batch * positions(g)]),
+    )
+}
+
+/// `m`, `[channels, batch x positions]`, as a contiguous `[batch, channels,
+/// sh, sw]` small side, with `bias` added per channel where given (one
+/// kernel: `shaders/batch_major.wgsl`).
+fn batch_first(m: CubeTensor, bias: Option<CubeTensor>, g: &ConvGeometry) -> CubeTensor {
+    let m = into_contiguous(m);
+    let out = empty(&m, [g.batch, g.small[0], g.small[1], g.small[2]]);
+    let n = out.meta.shape().num_elements();
+    if n == 0 {
+        return out;
+    }
+    let groups = n.div_ceil(THREADS as usize) as u32;
+    let (width, _) = grid(groups);
+    let params = out
+        .client
+        .create_from_slice(bytemuck::cast_slice(&[width * THREADS]));
+    let values = vec![
+        ("batch", g.batch.to_string()),
+        ("channels", g.small[0].to_string()),
+        ("positions", positions(g).to_string()),
+        ("with_bias", bias.is_some().to_string()),
+    ];
+    // Without a bias the binding is the input again, never read.
+    let bias = bias.map(into_contiguous).unwrap_or_else(|| m.clone());
+    WgslKernel::new("batch_major", BATCH_MAJOR, values, THREADS).launch(
+        &out.client,
+        groups,
+        KernelArguments::new().with_buffers(vec![
+            m.handle.clone().binding(),
+            bias.handle.clone().binding(),
+            out.handle.clone().binding(),
+            params.binding(),
+        ]),
+    );
+    out
 }
 
 /// `x` through the layer: `[batch, channels, h, w]` out.
 pub fn forward(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, spec: ConvSpec) -> CubeTensor {
     let (g, direction) = geometry_of(x.meta.shape(), weight.meta.shape(), spec);
     let w = weight_matrix(weight, &g);
-    let (out, channels) = match direction {
-        Direction::Conv => {
-            let small = B::float_matmul(w, im2col(x, &g));
-            let out = shape([g.batch, g.small[0], g.small[1], g.small[2]]);
-            (B::float_reshape(small, out), g.small[0])
-        }
+    match direction {
+        Direction::Conv => batch_first(B::float_matmul(w, im2col(x, &g)), Some(bias), &g),
         Direction::Transposed => {
-            let x = B::float_reshape(
-                into_contiguous(x),
-                shape([g.batch, g.small[0], positions(&g)]),
-            );
-            (col2im(B::float_matmul(transpose(w), x), &g), g.big[0])
+            let columns = B::float_matmul(transpose(w), channels_first(x, &g));
+            let bias = B::float_reshape(into_contiguous(bias), shape([1, g.big[0], 1, 1]));
+            B::float_add(col2im(columns, &g), bias)
         }
-    };
-    let bias = B::float_reshape(into_contiguous(bias), shape([1, channels, 1, 1]));
-    B::float_add(out, bias)
+    }
 }
 
 /// Gradients by `x`, `weight` and `bias` from `grad_out`, the gradient by
@@ -145,41 +188,32 @@ pub fn backward(
     spec: ConvSpec,
 ) -> (CubeTensor, CubeTensor, CubeTensor) {
     let weight_shape = weight.meta.shape().clone();
-    let x_shape = x.meta.shape().clone();
-    let (g, direction) = geometry_of(&x_shape, &weight_shape, spec);
+    let (g, direction) = geometry_of(x.meta.shape(), &weight_shape, spec);
     let w = weight_matrix(weight, &g);
-    let grad_out = into_contiguous(grad_out);
-    // Per image, the small side as [channels, positions] and the big side's
-    // columns; and the output's channels and values per channel.
-    let (small, columns, [channels, per_channel]) = match direction {
+    // The small side as [channels, batch x positions] and the big side's columns.
+    let (small, columns) = match direction {
+        Direction::Conv => (channels_first(grad_out.clone(), &g), im2col(x, &g)),
+        Direction::Transposed => (channels_first(x, &g), im2col(grad_out.clone(), &g)),
+    };
+    // Both directions: dW = small · columns^T, one matmul over the batch.
+    let grad_weight = B::float_matmul(small.clone(), transpose(columns.clone()));
+    let grad_weight = B::float_reshape(grad_weight, weight_shape);
+    let (grad_x, grad_bias) = match direction {
         Direction::Conv => {
-            let grad = B::float_reshape(
-                grad_out.clone(),
-                shape([g.batch, g.small[0], positions(&g)]),
-            );
-            (grad, im2col(x.clone(), &g), [g.small[0], positions(&g)])
+            let grad_x = col2im(B::float_matmul(transpose(w), small.clone()), &g);
+            (grad_x, B::float_sum_dim(small, 1))
         }
         Direction::Transposed => {
-            let x = B::float_reshape(
-                into_contiguous(x.clone()),
-                shape([g.batch, g.small[0], positions(&g)]),
-            );
-            let output = [g.big[0], g.big[1] * g.big[2]];
-            (x, im2col(grad_out.clone(), &g), output)
+            let grad_x = batch_first(B::float_matmul(w, columns), None, &g);
+            let per_image = shape([g.batch, g.big[0], g.big[1] * g.big[2]]);
+            let per_image = B::float_reshape(into_contiguous(grad_out), per_image);
+            (grad_x, B::float_sum_dim(B::float_sum_dim(per_image, 2), 0))
         }
     };
-    // Both directions: dW = sum over images of small · columns^T.
-    let grad_weight = B::float_sum_dim(
-        B::float_matmul(small.clone(), transpose(columns.clone())),
-        0,
-    );
-    let grad_weight = B::float_reshape(grad_weight, weight_shape);
-    let grad_x = match direction {
-        Direction::Conv => col2im(B::float_matmul(transpose(w), small), &g),
-        Direction::Transposed => B::float_reshape(B::float_matmul(w, columns), x_shape),
-    };
-    let per_image = B::float_reshape(grad_out, shape([g.batch, channels, per_channel]));
-    let grad_bias = B::float_sum_dim(B::float_sum_dim(per_image, 2), 0);
-    let grad_bias = B::float_reshape(grad_bias, shape([channels]));
-    (grad_x, grad_weight, grad_bias)
+    let channels = grad_bias.meta.shape().num_elements();
+    (
+        grad_x,
+        grad_weight,
+        B::float_reshape(grad_bias, shape([channels])),
+    )
 }
