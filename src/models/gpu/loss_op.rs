@@ -25,9 +25,10 @@ use crate::features::gpu::kernels::{WgslKernel, grid};
 
 const FORWARD: &str = include_str!("../../../shaders/mse_bias.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/mse_bias_backward.wgsl");
+const BACKWARD_NO_BIAS: &str = include_str!("../../../shaders/mse_backward.wgsl");
 const THREADS: u32 = 256;
 
-/// The mean of `(z + bias - target)^2`.
+/// The mean of `(z + bias - target)^2`; a `bias` of no values is none.
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait MseBiasOps: burn::backend::Backend {
     /// The loss `[1]` for `z` and `target` `[rows, columns]`, `bias`
@@ -76,13 +77,25 @@ fn dims(z: &CubeTensor) -> [usize; 2] {
     [shape[0], shape[1]]
 }
 
+/// Whether `bias` holds values (an empty one stands for no bias: [`mse`]).
+fn has_bias(bias: &CubeTensor) -> bool {
+    bias.meta.shape().num_elements() > 0
+}
+
 impl MseBiasOps for CubeBackend {
     fn mse_bias(z: CubeTensor, bias: CubeTensor, target: CubeTensor) -> CubeTensor {
         let [rows, columns] = dims(&z);
         let loss = empty(&z, [1]);
+        let with_bias = has_bias(&bias);
         let [z, bias, target] = [z, bias, target].map(into_contiguous);
-        let params = params(&z, &[rows as u32, columns as u32]);
-        let values = vec![("threads", THREADS.to_string())];
+        // Without a bias its binding is the target again, never read.
+        let bias = if with_bias { bias } else { target.clone() };
+        let params = params(&z, &[rows as u32]);
+        let values = vec![
+            ("threads", THREADS.to_string()),
+            ("columns", columns.to_string()),
+            ("with_bias", with_bias.to_string()),
+        ];
         WgslKernel::new("mse_bias", FORWARD, values, THREADS).launch(
             &z.client,
             1,
@@ -98,6 +111,28 @@ impl MseBiasOps for CubeBackend {
     }
 }
 
+/// The gradient by `z` of the loss without a bias: a thread per value.
+fn mse_backward(z: CubeTensor, target: CubeTensor, grad_loss: CubeTensor) -> CubeTensor {
+    let [rows, columns] = dims(&z);
+    let grad_z = empty(&z, [rows, columns]);
+    let n = rows * columns;
+    let groups = n.div_ceil(THREADS as usize) as u32;
+    let (width, _) = grid(groups);
+    let params = params(&z, &[n as u32, width * THREADS]);
+    WgslKernel::new("mse_backward", BACKWARD_NO_BIAS, Vec::new(), THREADS).launch(
+        &z.client,
+        groups,
+        KernelArguments::new().with_buffers(vec![
+            z.handle.binding(),
+            target.handle.binding(),
+            grad_loss.handle.binding(),
+            grad_z.handle.clone().binding(),
+            params.binding(),
+        ]),
+    );
+    grad_z
+}
+
 impl MseBiasBackwardOps for CubeBackend {
     fn mse_bias_backward(
         z: CubeTensor,
@@ -106,6 +141,10 @@ impl MseBiasBackwardOps for CubeBackend {
         grad_loss: CubeTensor,
     ) -> (CubeTensor, CubeTensor) {
         let [rows, columns] = dims(&z);
+        if !has_bias(&bias) {
+            let [z, target, grad_loss] = [z, target, grad_loss].map(into_contiguous);
+            return (mse_backward(z, target, grad_loss), bias);
+        }
         let grad_z = empty(&z, [rows, columns]);
         let grad_bias = empty(&z, [columns]);
         let [z, bias, target, grad_loss] = [z, bias, target, grad_loss].map(into_contiguous);
@@ -210,17 +249,18 @@ pub fn linear_mse(linear: &Linear, h: Tensor<2>, target: Tensor<2>) -> Tensor<1>
 
 /// The mean squared difference between `reconstruction` and `target`
 /// (`[rows, columns]`): one kernel each way where the GPU kernels run on an
-/// autodiff device (its bias a zero vector), burn's operations elsewhere.
+/// autodiff device (without a bias), burn's operations elsewhere.
 pub fn mse(reconstruction: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
     let device = reconstruction.device();
     let [rows, columns] = reconstruction.dims();
     if !(device.is_autodiff() && runs_kernel(&device, reconstruction.dtype(), rows, columns)) {
         return (reconstruction - target).square().mean();
     }
-    let zero = Tensor::<1>::zeros([columns], &device);
+    // No values: no bias (and no kernel to fill one with zeros).
+    let none = Tensor::<1>::empty([0], &device);
     Tensor::from_dispatch(Dispatch::mse_bias(
         reconstruction.into_dispatch(),
-        zero.into_dispatch(),
+        none.into_dispatch(),
         target.into_dispatch(),
     ))
 }
