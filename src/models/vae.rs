@@ -14,7 +14,7 @@ use super::ae_score::{
     default_latent_components, default_latent_neighbors, is_default_components,
     is_default_neighbors,
 };
-use super::gpu::loss_op::linear_mse;
+use super::gpu::loss_op::{linear_mse, mse};
 
 use super::cae::{
     conv_decode, conv_encode, conv_stack, default_channels, default_kernel, default_stride,
@@ -270,8 +270,8 @@ impl Vae {
     }
 
     /// The training loss on `x`: reconstruction MSE plus `kl_weight` times
-    /// the mean KL (a dense decoder's last layer and the MSE one operation
-    /// on the GPU: [`linear_mse`]).
+    /// the mean KL (on the GPU a dense decoder's last layer and the MSE are
+    /// one operation, [`linear_mse`]; after a convolution the MSE alone is, [`mse`]).
     pub fn loss(&self, x: Tensor<3>, noise: Option<Tensor<2>>, kl_weight: f64) -> Tensor<1> {
         let [batch, frames, coeffs] = x.dims();
         let (mse, kl) = if self.conv_up.is_empty() {
@@ -280,7 +280,8 @@ impl Vae {
             (linear_mse(&self.output, d, flat), kl)
         } else {
             let out = self.forward(x.clone(), noise);
-            ((out.reconstruction - x).square().mean(), out.kl)
+            let recon = out.reconstruction.reshape([batch, frames * coeffs]);
+            (mse(recon, x.reshape([batch, frames * coeffs])), out.kl)
         };
         if kl_weight > 0.0 {
             mse + kl.mean() * kl_weight
