@@ -15,6 +15,7 @@ use super::ae_score::{
     is_default_neighbors,
 };
 use super::gpu::loss_op::{linear_mse, mse};
+use super::gpu::vae_op::{kl_per_sample, kl_term, reparameterize};
 
 use super::cae::{
     conv_decode, conv_encode, conv_stack, default_channels, default_kernel, default_stride,
@@ -257,42 +258,49 @@ impl Vae {
     /// Encodes, samples `z = mean + exp(log_var / 2) * noise` (the mean when
     /// `noise` is `None`, as at evaluation) and decodes.
     pub fn forward(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> VaeOutput {
-        let [batch, frames, coeffs] = x.dims();
-        let (d, kl) = self.decoder_input(x, noise);
-        let reconstruction = if self.conv_up.is_empty() {
+        let [_, frames, coeffs] = x.dims();
+        let (d, [mean, raw]) = self.decoder_input(x, noise);
+        let reconstruction = self.decode_output(d, frames, coeffs);
+        let kl = kl_per_sample(mean, raw, frames * coeffs);
+        VaeOutput { reconstruction, kl }
+    }
+
+    /// The output layer (and a conv decoder) on the last hidden layer `d`.
+    fn decode_output(&self, d: Tensor<2>, frames: usize, coeffs: usize) -> Tensor<3> {
+        let [batch, _] = d.dims();
+        if self.conv_up.is_empty() {
             self.output.forward(d).reshape([batch, frames, coeffs])
         } else {
             let [c, h, w] = self.code_shape;
             let code = relu(self.output.forward(d)).reshape([batch, c, h, w]);
             conv_decode(&self.conv_up, code, frames, coeffs)
-        };
-        VaeOutput { reconstruction, kl }
+        }
     }
 
     /// The training loss on `x`: reconstruction MSE plus `kl_weight` times
-    /// the mean KL (on the GPU a dense decoder's last layer and the MSE are
-    /// one operation, [`linear_mse`]; after a convolution the MSE alone is, [`mse`]).
+    /// the mean KL. On the GPU a dense decoder's last layer and the MSE are
+    /// one operation ([`linear_mse`]; after a convolution the MSE alone is,
+    /// [`mse`]), and so are the sample and the KL term ([`super::gpu::vae_op`]).
     pub fn loss(&self, x: Tensor<3>, noise: Option<Tensor<2>>, kl_weight: f64) -> Tensor<1> {
         let [batch, frames, coeffs] = x.dims();
-        let (mse, kl) = if self.conv_up.is_empty() {
-            let flat = x.clone().reshape([batch, frames * coeffs]);
-            let (d, kl) = self.decoder_input(x, noise);
-            (linear_mse(&self.output, d, flat), kl)
+        let flat = x.clone().reshape([batch, frames * coeffs]);
+        let (d, [mean, raw]) = self.decoder_input(x, noise);
+        let mse = if self.conv_up.is_empty() {
+            linear_mse(&self.output, d, flat)
         } else {
-            let out = self.forward(x.clone(), noise);
-            let recon = out.reconstruction.reshape([batch, frames * coeffs]);
-            (mse(recon, x.reshape([batch, frames * coeffs])), out.kl)
+            let recon = self.decode_output(d, frames, coeffs);
+            mse(recon.reshape([batch, frames * coeffs]), flat)
         };
         if kl_weight > 0.0 {
-            mse + kl.mean() * kl_weight
+            mse + kl_term(mean, raw, frames * coeffs, kl_weight)
         } else {
             mse
         }
     }
 
-    /// The last hidden layer's input to `output` `[batch, width]` and the KL
-    /// per sample.
-    fn decoder_input(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> (Tensor<2>, Tensor<1>) {
+    /// The last hidden layer's input to `output` `[batch, width]`, and the
+    /// posterior's mean and log-variance before its clamp.
+    fn decoder_input(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> (Tensor<2>, [Tensor<2>; 2]) {
         let [batch, frames, coeffs] = x.dims();
         let mut h = if self.conv_down.is_empty() {
             x.reshape([batch, frames * coeffs])
@@ -303,20 +311,15 @@ impl Vae {
             h = relu(layer.forward(h));
         }
         let mean = self.mean.forward(h.clone());
-        // Clamped so that exp() cannot overflow early in training.
-        let log_var = self.log_var.forward(h).clamp(-20.0, 20.0);
+        let raw = self.log_var.forward(h);
         let z = match noise {
-            Some(eps) => mean.clone() + (log_var.clone() * 0.5).exp() * eps,
+            Some(eps) => reparameterize(mean.clone(), raw.clone(), eps),
             None => mean.clone(),
         };
-        let kl = (log_var.clone().exp() + mean.square() - log_var - 1.0)
-            .sum_dim(1)
-            .reshape([batch])
-            * (0.5 / (frames * coeffs) as f64);
         let mut d = z;
         for layer in &self.decoder {
             d = relu(layer.forward(d));
         }
-        (d, kl)
+        (d, [mean, raw])
     }
 }

@@ -21,6 +21,7 @@ mod lstm;
 pub mod lstm_op;
 mod norm;
 pub mod norm_op;
+pub mod vae_op;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::grads::Gradients;
