@@ -15,7 +15,7 @@ use super::ae_score::{
     is_default_neighbors,
 };
 use super::gpu::loss_op::{linear_mse, mse};
-use super::gpu::vae_op::{kl_per_sample, kl_term, reparameterize};
+use super::gpu::vae_op::{kl_per_sample, sample_with_kl};
 
 use super::cae::{
     conv_decode, conv_encode, conv_stack, default_channels, default_kernel, default_stride,
@@ -243,24 +243,19 @@ impl Vae {
 
     /// The posterior mean of each window `[batch, latent]`.
     pub fn encode(&self, x: Tensor<3>) -> Tensor<2> {
-        let [batch, frames, coeffs] = x.dims();
-        let mut h = if self.conv_down.is_empty() {
-            x.reshape([batch, frames * coeffs])
-        } else {
-            conv_encode(&self.conv_down, x).reshape([batch, self.code_shape.iter().product()])
-        };
-        for layer in &self.encoder {
-            h = relu(layer.forward(h));
-        }
-        self.mean.forward(h)
+        self.mean.forward(self.encoder_hidden(x))
     }
 
     /// Encodes, samples `z = mean + exp(log_var / 2) * noise` (the mean when
     /// `noise` is `None`, as at evaluation) and decodes.
     pub fn forward(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> VaeOutput {
         let [_, frames, coeffs] = x.dims();
-        let (d, [mean, raw]) = self.decoder_input(x, noise);
-        let reconstruction = self.decode_output(d, frames, coeffs);
+        let [mean, raw] = self.posterior(x);
+        let z = match noise {
+            Some(eps) => sample_with_kl(mean.clone(), raw.clone(), eps, frames * coeffs, 0.0).0,
+            None => mean.clone(),
+        };
+        let reconstruction = self.decode_output(self.decode_hidden(z), frames, coeffs);
         let kl = kl_per_sample(mean, raw, frames * coeffs);
         VaeOutput { reconstruction, kl }
     }
@@ -280,27 +275,41 @@ impl Vae {
     /// The training loss on `x`: reconstruction MSE plus `kl_weight` times
     /// the mean KL. On the GPU a dense decoder's last layer and the MSE are
     /// one operation ([`linear_mse`]; after a convolution the MSE alone is,
-    /// [`mse`]), and so are the sample and the KL term ([`super::gpu::vae_op`]).
+    /// [`mse`]), and so are the sample and the KL term ([`sample_with_kl`]).
     pub fn loss(&self, x: Tensor<3>, noise: Option<Tensor<2>>, kl_weight: f64) -> Tensor<1> {
         let [batch, frames, coeffs] = x.dims();
-        let flat = x.clone().reshape([batch, frames * coeffs]);
-        let (d, [mean, raw]) = self.decoder_input(x, noise);
+        let values = frames * coeffs;
+        let flat = x.clone().reshape([batch, values]);
+        let [mean, raw] = self.posterior(x);
+        // With noise the KL term comes with the sample (added once, below).
+        let (z, kl) = match noise {
+            Some(eps) => {
+                let (z, term) = sample_with_kl(mean, raw, eps, values, kl_weight);
+                (z, term)
+            }
+            None => {
+                let term = kl_per_sample(mean.clone(), raw, values).mean() * kl_weight;
+                (mean, term)
+            }
+        };
+        let d = self.decode_hidden(z);
         let mse = if self.conv_up.is_empty() {
             linear_mse(&self.output, d, flat)
         } else {
             let recon = self.decode_output(d, frames, coeffs);
-            mse(recon.reshape([batch, frames * coeffs]), flat)
+            mse(recon.reshape([batch, values]), flat)
         };
-        if kl_weight > 0.0 {
-            mse + kl_term(mean, raw, frames * coeffs, kl_weight)
-        } else {
-            mse
-        }
+        if kl_weight > 0.0 { mse + kl } else { mse }
     }
 
-    /// The last hidden layer's input to `output` `[batch, width]`, and the
-    /// posterior's mean and log-variance before its clamp.
-    fn decoder_input(&self, x: Tensor<3>, noise: Option<Tensor<2>>) -> (Tensor<2>, [Tensor<2>; 2]) {
+    /// The posterior's mean and log-variance (before its clamp), `[batch, latent]`.
+    fn posterior(&self, x: Tensor<3>) -> [Tensor<2>; 2] {
+        let h = self.encoder_hidden(x);
+        [self.mean.forward(h.clone()), self.log_var.forward(h)]
+    }
+
+    /// The encoder's last hidden layer, the input of the mean and log-variance.
+    fn encoder_hidden(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, frames, coeffs] = x.dims();
         let mut h = if self.conv_down.is_empty() {
             x.reshape([batch, frames * coeffs])
@@ -310,16 +319,15 @@ impl Vae {
         for layer in &self.encoder {
             h = relu(layer.forward(h));
         }
-        let mean = self.mean.forward(h.clone());
-        let raw = self.log_var.forward(h);
-        let z = match noise {
-            Some(eps) => reparameterize(mean.clone(), raw.clone(), eps),
-            None => mean.clone(),
-        };
+        h
+    }
+
+    /// The decoder's hidden layers on a latent code: the output layer's input.
+    fn decode_hidden(&self, z: Tensor<2>) -> Tensor<2> {
         let mut d = z;
         for layer in &self.decoder {
             d = relu(layer.forward(d));
         }
-        (d, [mean, raw])
+        d
     }
 }
