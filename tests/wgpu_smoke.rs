@@ -171,3 +171,40 @@ fn a_batch_past_one_gpu_buffer_trains_as_micro_batches() {
     let metrics = std::fs::read_to_string(dir.join("runs/big/dense/metrics.json")).unwrap();
     assert!(!metrics.contains("\"failed\""), "{metrics}");
 }
+
+/// The `loss` of every epoch event of `trial` in run `exp` under `dir`.
+fn epoch_losses(dir: &std::path::Path, exp: &str, trial: &str) -> Vec<f64> {
+    let path = dir.join("runs").join(exp).join(trial).join("events.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|e| e["split"].is_string().then(|| e["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+/// The VAE's fused sample-and-KL kernel applies the KL term's gradient
+/// itself, so micro-batches weight their gradients, not their losses: split
+/// into 8 parts, a batch trains to the whole batch's numbers (the VAE has
+/// no batch norm to see the parts).
+#[test]
+fn a_vae_batch_split_into_micro_batches_on_wgpu_trains_as_the_whole_batch() {
+    let model = "[[model]]\nkind = \"vae\"\n[train]\nepochs = 2\nbatch_size = 16\n";
+    let runs: Vec<Vec<f64>> = ["", "max_batch_mib = 0.001\n"]
+        .iter()
+        .map(|split| {
+            let tmp = tempfile::tempdir().unwrap();
+            let out = train_on_wgpu(tmp.path(), (8, 2, 6), "vae", &format!("{model}{split}"));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            epoch_losses(tmp.path(), "vae", "vae")
+        })
+        .collect();
+    assert_eq!(runs[0].len(), 4, "{runs:?}");
+    for (whole, split) in runs[0].iter().zip(&runs[1]) {
+        assert!((whole - split).abs() <= 1e-4 * whole.abs(), "{runs:?}");
+    }
+}

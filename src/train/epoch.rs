@@ -1,6 +1,7 @@
 //! One training epoch: the windows in a seeded order, batch by batch, a
 //! batch past `max_batch_mib` as micro-batches whose gradients are summed.
 
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -25,6 +26,29 @@ pub(super) fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
 pub(super) fn micro_batches_per_step(cfg: &TrainConfig, train: &WindowSet) -> usize {
     let batch: Vec<usize> = (0..cfg.batch_size.min(train.len())).collect();
     micro_batches(&batch, cfg.windows_per_micro_batch(train.window_bytes())).len()
+}
+
+/// `grads` times `factor`, parameter by parameter: a micro-batch's share of
+/// its batch. The share scales the gradients rather than the loss because
+/// the VAE's fused KL term must enter the loss unscaled (its gradient is
+/// applied inside the sample's backward pass: `models::gpu::vae_op`).
+fn scaled(mut grads: GradientsParams, model: &Autoencoder, factor: f64) -> GradientsParams {
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+    }
+    impl ModuleVisitor for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = self.grads.remove::<D>(param.id) {
+                self.grads.register(param.id, grad.mul_scalar(self.factor));
+            }
+        }
+    }
+    model.visit(&mut Scale {
+        grads: &mut grads,
+        factor,
+    });
+    grads
 }
 
 /// One pass over the training windows in the epoch's seeded order: the
@@ -54,8 +78,8 @@ pub(super) fn train_epoch(
         if indices.len() < 2 && train.len() >= 2 {
             continue;
         }
-        // A batch past one device buffer goes as micro-batches: each loss is
-        // weighted by its share, so the summed gradients are the batch's.
+        // A batch past one device buffer goes as micro-batches: each part's
+        // gradients are weighted by its share, so their sum is the batch's.
         let parts = micro_batches(indices, per_part);
         let mut accumulated = GradientsAccumulator::<Autoencoder>::new();
         let mut single = None;
@@ -67,11 +91,14 @@ pub(super) fn train_epoch(
                     .collect();
                 Tensor::<2>::from_data(TensorData::new(values, [part.len(), d]), batches.device())
             });
-            let mut loss = model.loss(x, noise, kl_weight);
-            if parts.len() > 1 {
-                loss = loss.mul_scalar(part.len() as f64 / indices.len() as f64);
-            }
+            let loss = model.loss(x, noise, kl_weight);
+            let share = part.len() as f64 / indices.len() as f64;
             let detached = loss.clone().detach();
+            let detached = if parts.len() > 1 {
+                detached.mul_scalar(share)
+            } else {
+                detached
+            };
             loss_sum = Some(match loss_sum {
                 Some(sum) => sum + detached,
                 None => detached,
@@ -80,7 +107,7 @@ pub(super) fn train_epoch(
             if parts.len() == 1 {
                 single = Some(grads);
             } else {
-                accumulated.accumulate(&model, grads);
+                accumulated.accumulate(&model, scaled(grads, &model, share));
             }
         }
         steps += 1;
