@@ -229,6 +229,9 @@ impl Autoencoder {
     }
 
     /// Training loss: mean squared reconstruction error plus `kl_weight` times the mean KL.
+    /// Call `backward` on it as it is: on the GPU the VAE's KL gradient is
+    /// applied inside the graph for a loss taken whole (to weight a part of a
+    /// batch, scale its gradients, as the training loop's micro-batches do).
     pub fn loss(&self, x: Tensor<3>, noise: Option<Tensor<2>>, kl_weight: f64) -> Tensor<1> {
         match self {
             Autoencoder::Dense(m) => return m.loss(x),
