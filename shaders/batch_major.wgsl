@@ -17,7 +17,7 @@ const WITH_BIAS: bool = {{ with_bias }};
 @group(0) @binding(1) var<storage, read_write> bias: array<f32>;
 // binding 2: output, [BATCH, C, P].
 @group(0) @binding(2) var<storage, read_write> batch_major: array<f32>;
-// binding 3: [0] threads per row of the grid.
+// binding 3: [0] workgroups per row of the grid.
 @group(0) @binding(3) var<storage, read_write> params: array<u32>;
 
 @compute @workgroup_size(256)

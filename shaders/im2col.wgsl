@@ -31,7 +31,7 @@ const PATCH: u32 = C * KH * KW;
 @group(0) @binding(0) var<storage, read_write> image: array<f32>;
 // binding 1: output, the columns, [C * KH * KW, batch * SH * SW].
 @group(0) @binding(1) var<storage, read_write> columns: array<f32>;
-// binding 2: [0] threads per row of the grid.
+// binding 2: [0] workgroups per row of the grid.
 @group(0) @binding(2) var<storage, read_write> params: array<u32>;
 
 @compute @workgroup_size(256)

@@ -12,7 +12,7 @@ const THREADS: u32 = 256u;
 @group(0) @binding(2) var<storage, read_write> grad_loss: array<f32>;
 // binding 3: output, gradient by z (and, negated, by the target), [rows, columns].
 @group(0) @binding(3) var<storage, read_write> grad_z: array<f32>;
-// binding 4: [0] values (rows x columns), [1] threads per row of the grid.
+// binding 4: [0] values (rows x columns), [1] workgroups per row of the grid.
 @group(0) @binding(4) var<storage, read_write> params: array<u32>;
 
 @compute @workgroup_size(256)

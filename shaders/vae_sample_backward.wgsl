@@ -18,7 +18,7 @@ const THREADS: u32 = 256u;
 @group(0) @binding(4) var<storage, read_write> grad_mean: array<f32>;
 // binding 5: output, the gradient by raw, [batch, latent].
 @group(0) @binding(5) var<storage, read_write> grad_raw: array<f32>;
-// binding 6: [0] values, [1] threads per row of the grid.
+// binding 6: [0] values, [1] workgroups per row of the grid.
 @group(0) @binding(6) var<storage, read_write> params: array<u32>;
 // binding 7: [0] scale.
 @group(0) @binding(7) var<storage, read_write> scale: array<f32>;

@@ -21,7 +21,7 @@ use crate::models::cpu::conv_op::{ConvSpec, geometry_of};
 const IM2COL: &str = include_str!("../../../shaders/im2col.wgsl");
 const COL2IM: &str = include_str!("../../../shaders/col2im.wgsl");
 const BATCH_MAJOR: &str = include_str!("../../../shaders/batch_major.wgsl");
-const THREADS: u32 = 64;
+const THREADS: u32 = 256;
 
 type B = CubeBackend;
 
@@ -70,7 +70,7 @@ fn launch(
 ) {
     let groups = elements.div_ceil(THREADS as usize) as u32;
     let (width, _) = grid(groups);
-    let params: [u32; 1] = [width * THREADS];
+    let params: [u32; 1] = [width];
     let params = output
         .client
         .create_from_slice(bytemuck::cast_slice(&params));
@@ -141,9 +141,7 @@ fn batch_first(m: CubeTensor, bias: Option<CubeTensor>, g: &ConvGeometry) -> Cub
     }
     let groups = n.div_ceil(THREADS as usize) as u32;
     let (width, _) = grid(groups);
-    let params = out
-        .client
-        .create_from_slice(bytemuck::cast_slice(&[width * THREADS]));
+    let params = out.client.create_from_slice(bytemuck::cast_slice(&[width]));
     let values = vec![
         ("batch", g.batch.to_string()),
         ("channels", g.small[0].to_string()),

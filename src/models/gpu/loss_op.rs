@@ -118,7 +118,7 @@ fn mse_backward(z: CubeTensor, target: CubeTensor, grad_loss: CubeTensor) -> Cub
     let n = rows * columns;
     let groups = n.div_ceil(THREADS as usize) as u32;
     let (width, _) = grid(groups);
-    let params = params(&z, &[n as u32, width * THREADS]);
+    let params = params(&z, &[n as u32, width]);
     WgslKernel::new("mse_backward", BACKWARD_NO_BIAS, Vec::new(), THREADS).launch(
         &z.client,
         groups,

@@ -137,7 +137,7 @@ impl VaeSampleBackwardOps for CubeBackend {
         let n = mean.meta.shape().num_elements();
         let groups = n.div_ceil(THREADS as usize) as u32;
         let (width, _) = grid(groups);
-        let [params, scale] = constants(&mean, &[n as u32, width * THREADS], scale);
+        let [params, scale] = constants(&mean, &[n as u32, width], scale);
         WgslKernel::new("vae_sample_backward", BACKWARD, Vec::new(), THREADS).launch(
             &mean.client,
             groups,
