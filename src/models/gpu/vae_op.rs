@@ -26,7 +26,8 @@ use crate::features::gpu::kernels::{WgslKernel, grid};
 const FORWARD: &str = include_str!("../../../shaders/vae_sample.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/vae_sample_backward.wgsl");
 const THREADS: u32 = 256;
-/// The log-variance's clamp, which keeps exp() finite early in training.
+/// The log-variance's clamp, which keeps exp() finite early in training (the
+/// kernels hold the same ±20).
 pub const LOG_VAR_LIMIT: f64 = 20.0;
 
 /// The sample `z` and the KL term.
