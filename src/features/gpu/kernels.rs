@@ -171,6 +171,14 @@ pub(crate) fn clip_max_segments(clips: &[(usize, usize)], n_mels: usize) -> Vec<
     segments
 }
 
+/// Workgroups of `threads` for `values` values, one a thread, and the grid's
+/// row width in workgroups: what a kernel indexing `(wg.x + wg.y * width) *
+/// THREADS + lid` takes (rows counted in workgroups, never in threads).
+pub(crate) fn per_value(values: usize, threads: u32) -> (u32, u32) {
+    let groups = values.div_ceil(threads as usize) as u32;
+    (groups, grid(groups).0)
+}
+
 /// Rows of at most 65,535 workgroups: (width, rows).
 pub(crate) fn grid(workgroups: u32) -> (u32, u32) {
     const MAX: u32 = 65_535;

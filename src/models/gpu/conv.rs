@@ -14,7 +14,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::tensor::Shape;
 
 use super::empty;
-use crate::features::gpu::kernels::{WgslKernel, grid};
+use crate::features::gpu::kernels::{WgslKernel, per_value};
 use crate::models::cpu::conv::{ConvGeometry, Direction};
 use crate::models::cpu::conv_op::{ConvSpec, geometry_of};
 
@@ -68,8 +68,7 @@ fn launch(
     input: &CubeTensor,
     output: &CubeTensor,
 ) {
-    let groups = elements.div_ceil(THREADS as usize) as u32;
-    let (width, _) = grid(groups);
+    let (groups, width) = per_value(elements, THREADS);
     let params: [u32; 1] = [width];
     let params = output
         .client
@@ -139,8 +138,7 @@ fn batch_first(m: CubeTensor, bias: Option<CubeTensor>, g: &ConvGeometry) -> Cub
     if n == 0 {
         return out;
     }
-    let groups = n.div_ceil(THREADS as usize) as u32;
-    let (width, _) = grid(groups);
+    let (groups, width) = per_value(n, THREADS);
     let params = out.client.create_from_slice(bytemuck::cast_slice(&[width]));
     let values = vec![
         ("batch", g.batch.to_string()),

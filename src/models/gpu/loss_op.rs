@@ -21,7 +21,7 @@ use burn::prelude::*;
 use burn::tensor::Shape;
 
 use super::{empty, register_grads};
-use crate::features::gpu::kernels::{WgslKernel, grid};
+use crate::features::gpu::kernels::{WgslKernel, grid, per_value};
 
 const FORWARD: &str = include_str!("../../../shaders/mse_bias.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/mse_bias_backward.wgsl");
@@ -116,8 +116,7 @@ fn mse_backward(z: CubeTensor, target: CubeTensor, grad_loss: CubeTensor) -> Cub
     let [rows, columns] = dims(&z);
     let grad_z = empty(&z, [rows, columns]);
     let n = rows * columns;
-    let groups = n.div_ceil(THREADS as usize) as u32;
-    let (width, _) = grid(groups);
+    let (groups, width) = per_value(n, THREADS);
     let params = params(&z, &[n as u32, width]);
     WgslKernel::new("mse_backward", BACKWARD_NO_BIAS, Vec::new(), THREADS).launch(
         &z.client,

@@ -21,7 +21,7 @@ use burn::prelude::*;
 use burn::tensor::Shape;
 
 use super::{empty, register_grads};
-use crate::features::gpu::kernels::{WgslKernel, grid};
+use crate::features::gpu::kernels::{WgslKernel, per_value};
 
 const FORWARD: &str = include_str!("../../../shaders/vae_sample.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/vae_sample_backward.wgsl");
@@ -136,8 +136,7 @@ impl VaeSampleBackwardOps for CubeBackend {
         let grad_mean = empty(&mean, mean.meta.shape().clone());
         let grad_raw = empty(&raw, raw.meta.shape().clone());
         let n = mean.meta.shape().num_elements();
-        let groups = n.div_ceil(THREADS as usize) as u32;
-        let (width, _) = grid(groups);
+        let (groups, width) = per_value(n, THREADS);
         let [params, scale] = constants(&mean, &[n as u32, width], scale);
         WgslKernel::new("vae_sample_backward", BACKWARD, Vec::new(), THREADS).launch(
             &mean.client,
