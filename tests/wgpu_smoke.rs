@@ -78,6 +78,43 @@ fn a_small_training_run_passes_on_wgpu() {
     // The adapter chosen is the one recorded.
     assert!(record.contains("device = \"wgpu:0: "), "{record}");
 
+    // The features were extracted on the training device and the frames built
+    // there: nothing of them went up. A second run finds them in the cache,
+    // on the host, uploads them, and trains to the same numbers.
+    let first = start_event(dir, "runs/gpu/cae");
+    assert_eq!(first["windows_on_device"], true, "{first}");
+    assert_eq!(first["resident_upload_bytes"], 0, "{first}");
+    assert!(first["resident_bytes"].as_u64().unwrap() > 0, "{first}");
+    let again = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .current_dir(dir)
+        .env("EARSHOT_CACHE_DIR", dir.join("cache"))
+        .args([
+            "train",
+            "gpu.toml",
+            "--device",
+            "wgpu:0",
+            "--runs-dir",
+            "again",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let second = start_event(dir, "again/gpu/cae");
+    assert_eq!(
+        second["resident_upload_bytes"], first["resident_bytes"],
+        "{second}"
+    );
+    let built = epoch_losses(&dir.join("runs/gpu/cae"));
+    let uploaded = epoch_losses(&dir.join("again/gpu/cae"));
+    assert_eq!(built.len(), 4, "{built:?}");
+    for (b, u) in built.iter().zip(&uploaded) {
+        assert!((b - u).abs() <= 1e-5 * u.abs(), "{built:?} vs {uploaded:?}");
+    }
+
     // An adapter that does not exist is refused before anything runs, with the list.
     let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
         .current_dir(dir)
@@ -172,9 +209,19 @@ fn a_batch_past_one_gpu_buffer_trains_as_micro_batches() {
     assert!(!metrics.contains("\"failed\""), "{metrics}");
 }
 
-/// The `loss` of every epoch event of `trial` in run `exp` under `dir`.
-fn epoch_losses(dir: &std::path::Path, exp: &str, trial: &str) -> Vec<f64> {
-    let path = dir.join("runs").join(exp).join(trial).join("events.jsonl");
+/// The `start` event of the trial in `trial_dir` (relative to `dir`).
+fn start_event(dir: &std::path::Path, trial_dir: &str) -> serde_json::Value {
+    let events = std::fs::read_to_string(dir.join(trial_dir).join("events.jsonl")).unwrap();
+    events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "start")
+        .unwrap_or_else(|| panic!("no start event in {events}"))
+}
+
+/// The `loss` of every epoch event of the trial in `trial_dir`.
+fn epoch_losses(trial_dir: &std::path::Path) -> Vec<f64> {
+    let path = trial_dir.join("events.jsonl");
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -200,7 +247,7 @@ fn a_vae_batch_split_into_micro_batches_on_wgpu_trains_as_the_whole_batch() {
                 "{}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            epoch_losses(tmp.path(), "vae", "vae")
+            epoch_losses(&tmp.path().join("runs/vae/vae"))
         })
         .collect();
     assert_eq!(runs[0].len(), 4, "{runs:?}");

@@ -68,8 +68,17 @@ pub fn adapter(index: usize) -> anyhow::Result<AdapterSelection> {
 /// A training device on adapter `index`, with its description.
 pub fn adapter_device(index: usize) -> anyhow::Result<(Device, String)> {
     let chosen = adapter(index)?;
+    // When `fix_process_settings` made this adapter wgpu's default device, the
+    // feature kernels run on burn's default device: train on that same device,
+    // not a second one on the same adapter, so their output stays for training.
+    let is_default = std::env::var("CUBECL_WGPU_DEFAULT_DEVICE").ok() == Some(chosen.env_value);
+    let kind = if is_default {
+        DeviceKind::DefaultDevice
+    } else {
+        chosen.kind
+    };
     Ok((
-        Device::wgpu(chosen.kind),
+        Device::wgpu(kind),
         format!(
             "wgpu:{index}: {} ({})",
             chosen.summary.name, chosen.summary.backend

@@ -3,6 +3,7 @@
 
 mod bad;
 mod dcase;
+mod device_rows;
 mod folders;
 pub mod inspect;
 mod load;
@@ -20,6 +21,7 @@ pub use bad::list_bad;
 pub use dcase::{
     DCASE_TEST_FOLDERS, DcaseName, Domain, list_dcase, machine_ids, parse_dcase, parse_dcase_name,
 };
+pub use device_rows::{RESIDENT_LIMIT_BYTES, device_rows};
 pub use folders::{DatasetFiles, Label, list_folders};
 pub use load::{FileFailure, LoadedClip, load_features};
 pub use manifest::list_manifest;

@@ -119,6 +119,26 @@ impl WindowSet {
         &self.rows
     }
 
+    /// Where each of [`Self::rows`] came from, as `(clip, frame)`, for a set
+    /// made by [`Self::cut`], given the frame count of every clip it was cut
+    /// from (in the order given): what a device builds the rows with from the clips'
+    /// features where they already lie.
+    pub fn row_origins(&self, clip_frames: &[usize]) -> Vec<(usize, usize)> {
+        let mut origins = Vec::with_capacity(self.rows.len() / self.coeffs.max(1));
+        let mut w = 0;
+        while w < self.clip.len() {
+            let clip = self.clip[w];
+            let first_row = self.starts[w];
+            let last = w + self.clip[w..].iter().take_while(|&&c| c == clip).count() - 1;
+            let rows = self.starts[last] + self.frames - first_row;
+            // A clip shorter than one window was wrapped around to fill it.
+            let frames = clip_frames[clip].max(1);
+            origins.extend((0..rows).map(|r| (clip, r % frames)));
+            w = last + 1;
+        }
+        origins
+    }
+
     /// The rows of the windows at `indices`, window after window: what a
     /// gather from [`Self::rows`] takes to build their batch.
     pub fn row_indices(&self, indices: &[usize]) -> Vec<usize> {
@@ -176,5 +196,25 @@ mod tests {
         for i in 0..5 {
             assert_eq!(copied.window(i), set.window(i));
         }
+    }
+
+    #[test]
+    fn row_origins_name_the_clip_frame_of_every_row() {
+        // Clip 1 has no frames (no windows); clip 2 is wrapped.
+        let clips = [
+            clip(7, 2, 0.0),
+            clip(0, 2, 50.0),
+            clip(2, 2, 100.0),
+            clip(4, 2, 200.0),
+        ];
+        let set = WindowSet::cut(&clips, 3, 2);
+        let origins = set.row_origins(&[7, 0, 2, 4]);
+        assert_eq!(origins.len() * 2, set.rows().len());
+        let rebuilt: Vec<f32> = origins
+            .iter()
+            .flat_map(|&(c, t)| clips[c].frame(t).to_vec())
+            .collect();
+        assert_eq!(rebuilt, set.rows());
+        assert_eq!(origins[7..10], [(2, 0), (2, 1), (2, 0)]);
     }
 }

@@ -1,6 +1,8 @@
 //! Data for an experiment, prepared once for all its trials: files listed by
 //! layout, features through the cache (in parallel, failures collected),
-//! normalisation fitted on training files only, windows cut.
+//! normalisation fitted on training files only, windows cut. Features our
+//! WGSL kernels computed on the training device stay there too, and the
+//! training and validation frames are built from them on the device.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,6 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Experiment, Progress, RunError, RunOptions};
 use crate::data::{self, DataError, FileFailure, Label, LoadedClip, Normalizer, WindowSet};
+use burn::prelude::{Device, Tensor};
+use burn::tensor::DeviceKind;
+
 use crate::features::{CpuExtractor, FeatureEngine, Features};
 
 /// Prepared data: normalised windows for training, validation and test.
@@ -17,6 +22,10 @@ pub(super) struct Prepared {
     pub(super) valid: WindowSet,
     pub(super) valid_clips: usize,
     pub(super) test: WindowSet,
+    /// The training and validation sets' frames, normalised, on the training
+    /// device when their features were extracted there (see
+    /// [`data::device_rows`]); `None` where the host copy must go up instead.
+    pub(super) device_rows: [Option<Tensor<2>>; 2],
     /// Path and label of each test clip, in window-set clip order.
     pub(super) test_clips: Vec<(PathBuf, Label)>,
     /// Normalised features of every clip, [train, valid, test], in window-set
@@ -85,6 +94,17 @@ pub(super) fn prepare(
         ]),
         files: [groups[0].len(), groups[1].len(), groups[2].len()],
     };
+    // The GPU kernels run on wgpu's default device: their output can stay for
+    // training only when training runs there too. Test features are scored
+    // from the host, so only training and validation keep theirs.
+    let keeps = opts.gpu_features && opts.device == Device::wgpu(DeviceKind::DefaultDevice);
+    let budget = |group: usize| {
+        if keeps && group < 2 {
+            data::RESIDENT_LIMIT_BYTES
+        } else {
+            0
+        }
+    };
     progress(Progress::Features);
     let done = AtomicUsize::new(0);
     let mut loaded: Vec<Vec<LoadedClip>> = Vec::new();
@@ -97,7 +117,10 @@ pub(super) fn prepare(
             };
             let out: Vec<_> = groups
                 .iter()
-                .map(|g| data::load_features(g, &engine.0, opts.cache.as_ref(), &tick))
+                .enumerate()
+                .map(|(i, g)| {
+                    data::load_features(g, &engine.0, opts.cache.as_ref(), &tick, budget(i))
+                })
                 .collect();
             drop(tx);
             out
@@ -141,6 +164,10 @@ pub(super) fn prepare(
         )
     };
     let (train, valid, test) = (cut(&train_clips), cut(&valid_clips), cut(&test_clips));
+    let device_rows = [
+        data::device_rows(&train, &train_clips, &normalizer),
+        data::device_rows(&valid, &valid_clips, &normalizer),
+    ];
     let test_labels = test_clips
         .iter()
         .map(|c| (c.path.clone(), labels[&c.path]))
@@ -152,6 +179,7 @@ pub(super) fn prepare(
         valid,
         valid_clips: valid_clips.len(),
         test,
+        device_rows,
         test_clips: test_labels,
         clip_features: [
             features(train_clips),

@@ -379,7 +379,14 @@ fn train_one(
     let lock = claimed.claim.path();
     Ok(train::train_trial(
         &trial,
-        (&prepared.train, &prepared.valid),
+        train::TrialData {
+            train: &prepared.train,
+            valid: &prepared.valid,
+            on_device: [
+                prepared.device_rows[0].as_ref(),
+                prepared.device_rows[1].as_ref(),
+            ],
+        },
         &mut |report| {
             claim::touch(lock);
             progress(Progress::Epoch(name, report))

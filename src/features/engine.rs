@@ -1,13 +1,18 @@
 //! The feature engine in use: the CPU reference or our WGSL kernels, behind
-//! one call that turns audio files into features (through the cache).
+//! one call that turns audio files into features (through the cache). On the
+//! GPU the kernels' output can also stay where it is, for training on the
+//! same device ([`DeviceClip`]).
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::cache::FeatureCache;
 use super::gpu::GpuExtractor;
-use super::{CpuExtractor, FeatureConfig, FeatureError, Features, FileFeatures, extract_file};
+use super::{
+    CpuExtractor, FeatureBatch, FeatureConfig, FeatureError, Features, FileFeatures, extract_file,
+};
 use crate::audio;
 
 /// Files per GPU batch: enough to fill a launch, few enough to bound host memory.
@@ -58,21 +63,58 @@ impl FeatureEngine {
         cache: Option<&FeatureCache>,
         on_file: &(dyn Fn() + Sync),
     ) -> Vec<Result<FileFeatures, String>> {
+        self.extract_files_on_device(paths, cache, on_file, 0).0
+    }
+
+    /// [`extract_files`](Self::extract_files) that also keeps the GPU
+    /// kernels' output on the device, up to `device_budget` bytes of it: each
+    /// file extracted there has its [`DeviceClip`]. Files read from the cache,
+    /// failed, or past the budget have none, nor has any file on the CPU.
+    pub fn extract_files_on_device(
+        &self,
+        paths: &[PathBuf],
+        cache: Option<&FeatureCache>,
+        on_file: &(dyn Fn() + Sync),
+        device_budget: usize,
+    ) -> (Vec<Result<FileFeatures, String>>, Vec<Option<DeviceClip>>) {
         match self {
-            FeatureEngine::Cpu(cpu) => paths
-                .par_iter()
-                .map(|p| {
-                    let r = extract_file(p, cpu, cache);
-                    on_file();
-                    r
-                })
-                .collect(),
-            FeatureEngine::Gpu(gpu) => paths
-                .chunks(GPU_GROUP_FILES)
-                .flat_map(|group| gpu_group(gpu, group, cache, on_file))
-                .collect(),
+            FeatureEngine::Cpu(cpu) => {
+                let files = paths
+                    .par_iter()
+                    .map(|p| {
+                        let r = extract_file(p, cpu, cache);
+                        on_file();
+                        r
+                    })
+                    .collect();
+                (files, vec![None; paths.len()])
+            }
+            FeatureEngine::Gpu(gpu) => {
+                let mut budget = device_budget;
+                let (mut files, mut kept) = (Vec::new(), Vec::new());
+                for (id, group) in paths.chunks(GPU_GROUP_FILES).enumerate() {
+                    let (f, k) = gpu_group(gpu, group, cache, on_file, (id, &mut budget));
+                    files.extend(f);
+                    kept.extend(k);
+                }
+                (files, kept)
+            }
         }
     }
+}
+
+/// A clip's features where the WGSL kernels wrote them: slot `slot` of a
+/// `[clips, max_frames, coeffs]` tensor on the wgpu device, zero past each
+/// clip's end, as extracted (before deltas or a clip summary). The host copy
+/// in [`FileFeatures`] holds the same values.
+#[derive(Debug, Clone)]
+pub struct DeviceClip {
+    /// Which tensor of the call this is, counting from 0 (clips of one group share it).
+    pub group: usize,
+    /// The group's features.
+    pub tensor: Tensor<3>,
+    /// The clip's index in the tensor's first dimension.
+    pub slot: usize,
 }
 
 enum Loaded {
@@ -96,12 +138,48 @@ fn load(
     Ok(Loaded::Audio(clip))
 }
 
+/// The group's features on the device when they fit `budget` (which they
+/// then use up), read back for the host; else through the host alone.
+fn extract_group(
+    gpu: &GpuExtractor,
+    audio: &[&[f32]],
+    (group, budget): (usize, &mut usize),
+) -> Result<(FeatureBatch, Option<Tensor<3>>), FeatureError> {
+    let config = gpu.config();
+    let max_frames = audio
+        .iter()
+        .filter_map(|a| config.frame_count(a.len()))
+        .max()
+        .unwrap_or(0);
+    let bytes = audio.len() * max_frames * config.coeffs() * std::mem::size_of::<f32>();
+    if bytes == 0 || bytes > *budget {
+        return gpu.extract_batch(audio).map(|b| (b, None));
+    }
+    let on_device = gpu.extract_tensor(audio)?;
+    let data = on_device
+        .tensor
+        .clone()
+        .try_into_data()
+        .map_err(|e| FeatureError::Device(format!("reading group {group}'s features: {e:?}")))?
+        .try_to_vec::<f32>()
+        .map_err(|e| FeatureError::Device(format!("group {group}'s features: {e:?}")))?;
+    *budget -= bytes;
+    let batch = FeatureBatch {
+        max_frames: on_device.tensor.dims()[1],
+        coeffs: config.coeffs(),
+        frames: on_device.frames,
+        data,
+    };
+    Ok((batch, Some(on_device.tensor)))
+}
+
 fn gpu_group(
     gpu: &GpuExtractor,
     group: &[PathBuf],
     cache: Option<&FeatureCache>,
     on_file: &(dyn Fn() + Sync),
-) -> Vec<Result<FileFeatures, String>> {
+    (group_id, budget): (usize, &mut usize),
+) -> (Vec<Result<FileFeatures, String>>, Vec<Option<DeviceClip>>) {
     let config = gpu.config();
     let loaded: Vec<Result<Loaded, String>> =
         group.par_iter().map(|p| load(p, config, cache)).collect();
@@ -112,12 +190,19 @@ fn gpu_group(
             _ => None,
         })
         .collect();
-    let batch = (!audio.is_empty()).then(|| gpu.extract_batch(&audio).map_err(|e| e.to_string()));
+    let batch = (!audio.is_empty())
+        .then(|| extract_group(gpu, &audio, (group_id, budget)).map_err(|e| e.to_string()));
+    let tensor = match &batch {
+        Some(Ok((_, Some(t)))) => Some(t.clone()),
+        _ => None,
+    };
+    let mut kept = vec![None; group.len()];
     let mut next_audio = 0;
-    group
+    let files = group
         .iter()
         .zip(loaded)
-        .map(|(path, loaded)| {
+        .enumerate()
+        .map(|(file, (path, loaded))| {
             let result = loaded.and_then(|l| match l {
                 Loaded::Cached(features) => Ok(FileFeatures {
                     features,
@@ -128,11 +213,16 @@ fn gpu_group(
                 Loaded::Audio(clip) => {
                     let at = next_audio;
                     next_audio += 1;
-                    let batch = batch
+                    let (batch, _) = batch
                         .as_ref()
                         .expect("a batch when any audio was loaded")
                         .as_ref()
                         .map_err(Clone::clone)?;
+                    kept[file] = tensor.as_ref().map(|t| DeviceClip {
+                        group: group_id,
+                        tensor: t.clone(),
+                        slot: at,
+                    });
                     let features = Features {
                         frames: batch.frames[at],
                         coeffs: batch.coeffs,
@@ -152,5 +242,6 @@ fn gpu_group(
             on_file();
             result
         })
-        .collect()
+        .collect();
+    (files, kept)
 }

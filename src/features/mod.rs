@@ -14,7 +14,7 @@ pub mod npy;
 use serde::{Deserialize, Serialize};
 
 pub use cpu::{CpuExtractor, FeatureStream};
-pub use engine::FeatureEngine;
+pub use engine::{DeviceClip, FeatureEngine};
 pub use file::{FileFeatures, extract_file};
 
 /// Which features to compute.

@@ -1,10 +1,12 @@
 //! Where batches of windows come from. On a GPU the frames the windows are
-//! cut from are uploaded once and each batch is cut and gathered on the
-//! device (one small upload of row indices and one dispatch), so an epoch
-//! moves almost nothing across PCIe and overlapping windows take no more
-//! device memory than their frames;
-//! on the CPU, and for sets past [`RESIDENT_LIMIT_BYTES`], each batch is
-//! copied from the host as before. Both give the same values.
+//! cut from live on the device, and each batch is cut and gathered there
+//! (one small upload of row indices and one dispatch), so an epoch moves
+//! almost nothing across PCIe and overlapping windows take no more device
+//! memory than their frames. The frames are built there from the features
+//! our WGSL kernels left on the same device when a run has them
+//! ([`TrialData::on_device`]), else uploaded once. On the CPU, and for sets
+//! past [`RESIDENT_LIMIT_BYTES`], each batch is copied from the host. All
+//! three give the same values.
 
 use burn::prelude::*;
 
@@ -12,10 +14,50 @@ use super::evaluate::batch_tensor;
 use crate::data::WindowSet;
 use crate::models::gpu;
 
-/// The largest set of frames kept on the device: WebGPU's default
-/// storage-buffer binding limit, which every adapter meets (a larger buffer
-/// could not be bound by the gather); larger sets go batch by batch.
-pub const RESIDENT_LIMIT_BYTES: usize = 128 << 20;
+pub use crate::data::RESIDENT_LIMIT_BYTES;
+
+/// What one trial trains and validates on.
+#[derive(Clone, Copy)]
+pub struct TrialData<'a> {
+    /// The training windows.
+    pub train: &'a WindowSet,
+    /// The validation windows.
+    pub valid: &'a WindowSet,
+    /// Each set's frames already on a device, `[train, valid]`, as
+    /// [`crate::data::device_rows`] builds them; used when that device is the
+    /// trial's.
+    pub on_device: [Option<&'a Tensor<2>>; 2],
+}
+
+impl<'a> From<(&'a WindowSet, &'a WindowSet)> for TrialData<'a> {
+    fn from((train, valid): (&'a WindowSet, &'a WindowSet)) -> Self {
+        Self {
+            train,
+            valid,
+            on_device: [None, None],
+        }
+    }
+}
+
+impl<'a> TrialData<'a> {
+    /// Training batches (with autodiff) and validation batches on `device`.
+    pub fn batches(&self, device: &Device) -> (Batches<'a>, Batches<'a>) {
+        let on = |set: &'a WindowSet, rows: Option<&Tensor<2>>, autodiff: bool| match rows
+            .filter(|r| r.device() == *device)
+        {
+            Some(rows) if autodiff => {
+                Batches::from_device_rows(set, Tensor::from_inner(rows.clone()))
+            }
+            Some(rows) => Batches::from_device_rows(set, rows.clone()),
+            None if autodiff => Batches::new(set, &device.clone().autodiff()),
+            None => Batches::new(set, device),
+        };
+        (
+            on(self.train, self.on_device[0], true),
+            on(self.valid, self.on_device[1], false),
+        )
+    }
+}
 
 /// Batches of one window set on one device.
 pub struct Batches<'a> {
@@ -23,6 +65,8 @@ pub struct Batches<'a> {
     device: Device,
     /// The set's frames, `[n_rows, coeffs]`, when they live on the device.
     resident: Option<Tensor<2>>,
+    /// Whether those frames were built on the device (nothing uploaded).
+    built_on_device: bool,
 }
 
 impl<'a> Batches<'a> {
@@ -39,6 +83,23 @@ impl<'a> Batches<'a> {
             set,
             device: device.clone(),
             resident,
+            built_on_device: false,
+        }
+    }
+
+    /// Batches of `set` gathered from `rows`, its frames already on the
+    /// device the batches are made on (see [`crate::data::device_rows`]).
+    pub fn from_device_rows(set: &'a WindowSet, rows: Tensor<2>) -> Self {
+        assert_eq!(
+            rows.dims(),
+            [set.rows().len() / set.coeffs.max(1), set.coeffs],
+            "device rows of another window set"
+        );
+        Self {
+            set,
+            device: rows.device(),
+            resident: Some(rows),
+            built_on_device: true,
         }
     }
 
@@ -48,6 +109,7 @@ impl<'a> Batches<'a> {
             set,
             device: device.clone(),
             resident: None,
+            built_on_device: false,
         }
     }
 
@@ -98,11 +160,21 @@ impl<'a> Batches<'a> {
         }
     }
 
-    /// Bytes uploaded once to keep the set on the device (0 when it is not).
+    /// Bytes of the set's frames kept on the device (0 when they are not).
     pub fn resident_bytes(&self) -> usize {
         match self.resident {
             Some(_) => std::mem::size_of_val(self.set.rows()),
             None => 0,
+        }
+    }
+
+    /// Bytes uploaded once to put the frames on the device: none when they
+    /// were built there from the GPU's own features.
+    pub fn resident_upload_bytes(&self) -> usize {
+        if self.built_on_device {
+            0
+        } else {
+            self.resident_bytes()
         }
     }
 }

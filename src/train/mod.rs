@@ -14,6 +14,7 @@ mod optimizer;
 pub mod outputs;
 mod trainer;
 
+pub use batches::TrialData;
 pub use config::{OptimizerKind, Schedule, TrainConfig};
 pub use evaluate::{WindowErrors, evaluate, mean};
 pub use optimizer::TrainOptimizer;

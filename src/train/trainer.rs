@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
-use super::batches::Batches;
+use super::batches::TrialData;
 use super::checkpoint::{self, Checkpoint, LoopState};
 use super::epoch::{micro_batches_per_step, train_epoch};
 use super::evaluate::{evaluate_batches, mean};
@@ -114,12 +114,13 @@ fn record_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
 }
 
 /// Trains one trial to the end (or to divergence), writing its run directory.
-pub fn train_trial(
+pub fn train_trial<'a>(
     trial: &Trial,
-    data: (&WindowSet, &WindowSet),
+    data: impl Into<TrialData<'a>>,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<TrialResult, TrainError> {
-    let (train, valid) = data;
+    let data = data.into();
+    let (train, valid) = (data.train, data.valid);
     if train.is_empty() {
         return Err(TrainError::NoData(format!(
             "trial {} got 0 windows",
@@ -158,9 +159,9 @@ pub fn train_trial(
         last_train: f64::NAN,
         run_id: Some(trial.run_id.to_string()),
     };
-    // On a GPU both sets' frames go up once; each batch is cut and gathered there.
-    let train_batches = Batches::new(train, &autodiff);
-    let valid_batches = Batches::new(valid, &trial.device);
+    // On a GPU both sets' frames live there (built there, or uploaded once);
+    // each batch is cut and gathered there.
+    let (train_batches, valid_batches) = data.batches(&trial.device);
     let upload_per_epoch =
         train_batches.upload_bytes_per_pass() + valid_batches.upload_bytes_per_pass();
     if trial.resume
@@ -173,7 +174,7 @@ pub fn train_trial(
             .map_err(io(&events_path))?;
     } else {
         events
-            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "resident_bytes": train_batches.resident_bytes() + valid_batches.resident_bytes(), "upload_bytes_per_epoch": upload_per_epoch, "micro_batches_per_step": micro_batches_per_step(trial.train, train)}))
+            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "resident_bytes": train_batches.resident_bytes() + valid_batches.resident_bytes(), "resident_upload_bytes": train_batches.resident_upload_bytes() + valid_batches.resident_upload_bytes(), "upload_bytes_per_epoch": upload_per_epoch, "micro_batches_per_step": micro_batches_per_step(trial.train, train)}))
             .map_err(io(&events_path))?;
     }
 
