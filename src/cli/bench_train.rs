@@ -34,9 +34,10 @@ pub struct TrainBenchArgs {
     #[arg(long, default_value = "dense,rnn,cae")]
     only: String,
     /// Also count GPU kernel dispatches per training step (wgpu): each model
-    /// runs twice more in a child process with cubecl's kernel log on, for
-    /// --samples and 2 x --samples, and the difference is divided by the
-    /// extra steps (warm-up and autotuning cancel out).
+    /// runs three more times in child processes with cubecl's kernel log on:
+    /// once to fill cubecl's autotune cache, then for --samples and
+    /// 2 x --samples, and the difference is divided by the extra steps
+    /// (warm-up cancels out).
     #[arg(long)]
     dispatches: bool,
 }
@@ -207,6 +208,11 @@ fn dispatches(args: &TrainBenchArgs, model: &str, samples: usize) -> anyhow::Res
 
 /// Dispatches per training step of `model` (see [`dispatches`]).
 fn dispatches_per_step(args: &TrainBenchArgs, model: &str) -> anyhow::Result<f64> {
+    // A first run fills cubecl's autotune cache, shared by the processes: on a
+    // cold cache both counting runs would also launch autotune's candidate
+    // kernels, as many as the race between them lets each do (the VAE counted
+    // 64 instead of 49 on a fresh machine).
+    dispatches(args, model, args.samples)?;
     // The two counting runs are independent processes: run side by side.
     let (once, twice) = std::thread::scope(|s| {
         let twice = s.spawn(|| dispatches(args, model, 2 * args.samples));
