@@ -67,15 +67,26 @@ fn host_set(clips: &[LoadedClip], normalizer: &Normalizer) -> WindowSet {
     WindowSet::cut(&normalised, 8, 3)
 }
 
-#[test]
-fn frames_built_on_the_gpu_equal_the_hosts_normalised_rows() {
+/// The files of [`files`] in a scratch folder, the GPU engine at default
+/// settings, and their features kept on the device with the full budget.
+fn loaded_on_device() -> Option<(
+    tempfile::TempDir,
+    Vec<PathBuf>,
+    FeatureEngine,
+    Vec<LoadedClip>,
+)> {
     let tmp = tempfile::tempdir().unwrap();
     let paths = files(tmp.path());
-    let config = FeatureConfig::default();
-    let Some(engine) = gpu_engine(&config) else {
+    let engine = gpu_engine(&FeatureConfig::default())?;
+    let clips = load(&paths, &engine, RESIDENT_LIMIT_BYTES);
+    Some((tmp, paths, engine, clips))
+}
+
+#[test]
+fn frames_built_on_the_gpu_equal_the_hosts_normalised_rows() {
+    let Some((_tmp, _, _, clips)) = loaded_on_device() else {
         return;
     };
-    let clips = load(&paths, &engine, RESIDENT_LIMIT_BYTES);
     assert_eq!(clips.len(), 43);
     assert!(clips.iter().all(|c| c.on_device.is_some()));
     let groups: HashSet<usize> = clips
@@ -105,13 +116,9 @@ fn frames_built_on_the_gpu_equal_the_hosts_normalised_rows() {
 
 #[test]
 fn clips_without_a_device_copy_leave_the_set_to_the_host() {
-    let tmp = tempfile::tempdir().unwrap();
-    let paths = files(tmp.path());
-    let config = FeatureConfig::default();
-    let Some(engine) = gpu_engine(&config) else {
+    let Some((tmp, paths, engine, all)) = loaded_on_device() else {
         return;
     };
-    let all = load(&paths, &engine, RESIDENT_LIMIT_BYTES);
     let normalizer = Normalizer::fit(Normalization::Zscore, 20, all.iter().map(|c| &c.features));
     let set = host_set(&all, &normalizer);
 

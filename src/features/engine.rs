@@ -192,10 +192,6 @@ fn gpu_group(
         .collect();
     let batch = (!audio.is_empty())
         .then(|| extract_group(gpu, &audio, (group_id, budget)).map_err(|e| e.to_string()));
-    let tensor = match &batch {
-        Some(Ok((_, Some(t)))) => Some(t.clone()),
-        _ => None,
-    };
     let mut kept = vec![None; group.len()];
     let mut next_audio = 0;
     let files = group
@@ -213,12 +209,12 @@ fn gpu_group(
                 Loaded::Audio(clip) => {
                     let at = next_audio;
                     next_audio += 1;
-                    let (batch, _) = batch
+                    let (batch, on_device) = batch
                         .as_ref()
                         .expect("a batch when any audio was loaded")
                         .as_ref()
                         .map_err(Clone::clone)?;
-                    kept[file] = tensor.as_ref().map(|t| DeviceClip {
+                    kept[file] = on_device.as_ref().map(|t| DeviceClip {
                         group: group_id,
                         tensor: t.clone(),
                         slot: at,
