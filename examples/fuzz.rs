@@ -3,7 +3,8 @@
 //!     cargo run --release --example fuzz -- TARGET [--iterations N] [--seed S]
 //!     cargo run --release --example fuzz -- all --iterations 1000000
 //!
-//! Targets: wav flac mp3 ogg toml manifest bad dcase npy events (see
+//! Targets: wav flac mp3 ogg toml manifest bad dcase npy events zip targz
+//! http (see
 //! tests/common/fuzz_targets.rs). Inputs are seed files mutated by byte flips,
 //! interesting integers, inserts, deletions, splices, truncation and format
 //! tokens. A panic is caught, counted and its input saved under
@@ -167,7 +168,7 @@ fn fuzz(target: &str, iterations: u64, seed: u64, repo: &Path) -> bool {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: fuzz TARGET|all [--iterations N] [--seed S]; targets: wav flac mp3 ogg toml manifest bad dcase npy events";
+    let usage = "usage: fuzz TARGET|all [--iterations N] [--seed S]; targets: wav flac mp3 ogg toml manifest bad dcase npy events zip targz http";
     let Some(target) = args.first() else {
         eprintln!("{usage}");
         std::process::exit(2);

@@ -178,6 +178,11 @@ pub struct TrialMetrics {
     /// `earshot eval`: the dataset root scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_on: Option<PathBuf>,
+    /// The dataset root that `scores.csv`'s paths are relative to (relative
+    /// to the data folder where it lies there). Absent in older runs, whose
+    /// `scores.csv` paths are whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_root: Option<PathBuf>,
     /// `earshot eval`: files scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_files: Option<usize>,
@@ -319,6 +324,22 @@ impl EventLine {
     /// Parses one line; `None` for a line that is not a JSON object.
     pub fn parse(line: &[u8]) -> Option<Self> {
         serde_json::from_slice(line).ok()
+    }
+
+    /// The last final status in a trial folder's `events.jsonl` and its
+    /// reason; `None` when the run never ended (still running, or killed).
+    pub fn final_status(trial_dir: &std::path::Path) -> Option<(TrialStatus, Option<String>)> {
+        let text = std::fs::read(trial_dir.join("events.jsonl")).ok()?;
+        let mut last = None;
+        for line in text.split(|&b| b == b'\n') {
+            match Self::parse(line) {
+                // A new run of the folder starts without a status.
+                Some(e) if e.event.as_deref() == Some("start") => last = None,
+                Some(e) if e.status.is_some() => last = e.status.map(|s| (s, e.reason)),
+                _ => {}
+            }
+        }
+        last
     }
 
     /// The (epoch, split, loss) of a loss line.

@@ -77,8 +77,15 @@ fn fitted_scorers_score_the_same_in_training_eval_and_detect() {
                 "{trial} {f1}: {a} vs {b}"
             );
         }
-        // detect on one file gives its score too.
+        // detect on one file gives its score too (scores.csv's paths are
+        // relative to the root metrics.json names).
         let (file, expected) = &trained[0];
+        let root = TrialMetrics::read(&trial_dir.join("metrics.json"))
+            .unwrap()
+            .data_root
+            .expect("metrics.json names the data root");
+        let file = root.join(file).display().to_string();
+        let file = &file;
         let out = common::ok(
             &earshot(dir)
                 .args([

@@ -107,6 +107,26 @@ fn state_reads_trials_incrementally_and_survives_bad_lines_and_deletions() {
         cae.status(SystemTime::now() + Duration::from_secs(600)),
         Status::Stale
     );
+    // Its lock names a process of this machine that is gone: interrupted, at once.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let claims = root.join("exp/.claims");
+    std::fs::create_dir_all(&claims).unwrap();
+    std::fs::write(
+        claims.join("cae.lock"),
+        format!("{} {dead}\n", earshot::fsx::host()),
+    )
+    .unwrap();
+    assert_eq!(cae.status(SystemTime::now()), Status::Interrupted);
+    // A live holder (this process) keeps it running.
+    std::fs::write(
+        claims.join("cae.lock"),
+        format!("{} {}\n", earshot::fsx::host(), std::process::id()),
+    )
+    .unwrap();
+    assert_eq!(cae.status(SystemTime::now()), Status::Running);
+    std::fs::remove_dir_all(&claims).unwrap();
 
     // A trial appearing, and one deleted while watched.
     std::fs::create_dir_all(root.join("exp2/gru")).unwrap();

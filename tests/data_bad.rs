@@ -11,6 +11,7 @@ use std::path::Path;
 
 use earshot::data::{Label, list_bad};
 use earshot::datasets::bad::{BAD_MARKER, prepare_bad};
+use earshot::datasets::extract::UnpackLimits;
 use earshot::datasets::prepare::{Outcome, PrepareError};
 
 fn wav(seed: u32) -> Vec<u8> {
@@ -50,7 +51,14 @@ fn sets_are_merged_one_at_a_time_into_the_folder_layout_bad_reads() {
         "w.csv",
         "\u{feff}itemid,datasetid,hasbird\nw1,warblrb10k,0\nw2,warblrb10k,1\nw3,warblrb10k,0\nw4,warblrb10k,1\n",
     );
-    let got = prepare_bad("warblrb10k", &warblr, &warblr_labels, &data).unwrap();
+    let got = prepare_bad(
+        "warblrb10k",
+        &warblr,
+        &warblr_labels,
+        &data,
+        UnpackLimits::default(),
+    )
+    .unwrap();
     assert_eq!(got, Outcome::Built(data.join("bad"), [3, 1, 1]));
     let ff = archive(&src, "f.zip", &["f1", "f2"]);
     let ff_labels = labels(
@@ -58,7 +66,14 @@ fn sets_are_merged_one_at_a_time_into_the_folder_layout_bad_reads() {
         "f.csv",
         "itemid,datasetid,hasbird\nf1,ff1010bird,1\nf2,ff1010bird,0\n",
     );
-    let got = prepare_bad("ff1010bird", &ff, &ff_labels, &data).unwrap();
+    let got = prepare_bad(
+        "ff1010bird",
+        &ff,
+        &ff_labels,
+        &data,
+        UnpackLimits::default(),
+    )
+    .unwrap();
     assert_eq!(got, Outcome::Built(data.join("bad"), [2, 1, 0]));
 
     let bad = data.join("bad");
@@ -83,7 +98,14 @@ fn sets_are_merged_one_at_a_time_into_the_folder_layout_bad_reads() {
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
 
     // A set prepared before is left as it is.
-    let again = prepare_bad("warblrb10k", &warblr, &warblr_labels, &data).unwrap();
+    let again = prepare_bad(
+        "warblrb10k",
+        &warblr,
+        &warblr_labels,
+        &data,
+        UnpackLimits::default(),
+    )
+    .unwrap();
     assert_eq!(again, Outcome::AlreadyThere(bad.clone()));
 
     // The layout reads it: train on warblrb10k's clips without birds, test on ff1010bird.
@@ -122,7 +144,7 @@ fn bad_inputs_are_named_and_nothing_is_left_half_done() {
     let zip = archive(&src, "w.zip", &["w1"]);
 
     let wrong = labels(&src, "x.csv", "file,label\nw1,0\n");
-    let err = prepare_bad("warblrb10k", &zip, &wrong, &data).unwrap_err();
+    let err = prepare_bad("warblrb10k", &zip, &wrong, &data, UnpackLimits::default()).unwrap_err();
     assert!(
         err.to_string()
             .contains("expected \"itemid,datasetid,hasbird\""),
@@ -140,7 +162,14 @@ fn bad_inputs_are_named_and_nothing_is_left_half_done() {
         z.finish().unwrap();
     }
     let good = labels(&src, "w.csv", "itemid,datasetid,hasbird\nw1,warblrb10k,0\n");
-    let err = prepare_bad("warblrb10k", &not_audio, &good, &data).unwrap_err();
+    let err = prepare_bad(
+        "warblrb10k",
+        &not_audio,
+        &good,
+        &data,
+        UnpackLimits::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, PrepareError::Content { .. }) && err.to_string().contains("no .wav files"),
         "{err}"
@@ -156,7 +185,7 @@ fn bad_inputs_are_named_and_nothing_is_left_half_done() {
     let other = tmp.path().join("other");
     std::fs::create_dir_all(other.join("bad")).unwrap();
     std::fs::write(other.join("bad/mine.txt"), "keep").unwrap();
-    let err = prepare_bad("warblrb10k", &zip, &good, &other).unwrap_err();
+    let err = prepare_bad("warblrb10k", &zip, &good, &other, UnpackLimits::default()).unwrap_err();
     assert!(
         err.to_string().contains("was not prepared by earshot"),
         "{err}"

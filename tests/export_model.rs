@@ -122,3 +122,131 @@ fn export_refuses_what_is_not_a_network_and_names_the_file() {
         "{text}"
     );
 }
+
+/// Exports never destroy: not into the trial's own files, not from a failed
+/// or unfinished run without saying so; and detection is never silently off.
+#[test]
+fn exports_and_detection_refuse_what_would_lose_or_hide_something() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    trained(dir);
+    let model = dir.join("runs/x/dense/model/model.bin");
+    let before = std::fs::read(&model).unwrap();
+
+    // --out onto the trial's own model: refused, the model intact.
+    let out = earshot(dir)
+        .args([
+            "export",
+            "model",
+            "runs/x/dense",
+            "--out",
+            "runs/x/dense/model/model.bin",
+        ])
+        .output()
+        .unwrap();
+    let text = common::text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("inside the trial folder"), "{text}");
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+    // The same through another spelling of the path.
+    let out = earshot(dir)
+        .args([
+            "export",
+            "model",
+            "runs/x/dense",
+            "--out",
+            "runs/x/../x/dense/config.toml",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", common::text(&out));
+
+    // A run that never ended (killed): refused, then exported with its status.
+    let events = dir.join("runs/x/dense/events.jsonl");
+    let log = std::fs::read_to_string(&events).unwrap();
+    let unfinished: String = log
+        .lines()
+        .filter(|l| !l.contains("\"status\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&events, &unfinished).unwrap();
+    let out = earshot(dir)
+        .args(["export", "model", "runs/x/dense", "--out", "d.safetensors"])
+        .output()
+        .unwrap();
+    let text = common::text(&out);
+    assert!(
+        !out.status.success() && text.contains("--allow-unfinished"),
+        "{text}"
+    );
+    assert!(!dir.join("d.safetensors").exists());
+    common::ok(
+        &earshot(dir)
+            .args([
+                "export",
+                "model",
+                "runs/x/dense",
+                "--out",
+                "d.safetensors",
+                "--allow-unfinished",
+            ])
+            .output()
+            .unwrap(),
+    );
+    let (_, meta) = deserialize(&std::fs::read(dir.join("d.safetensors")).unwrap()).unwrap();
+    assert_eq!(meta["status"], "unfinished");
+    // A failed run: refused, its reason named.
+    std::fs::write(
+        &events,
+        format!(
+            "{unfinished}{{\"status\":\"failed\",\"reason\":\"loss became NaN in epoch 1\"}}\n"
+        ),
+    )
+    .unwrap();
+    let out = earshot(dir)
+        .args(["export", "model", "runs/x/dense", "--out", "f.safetensors"])
+        .output()
+        .unwrap();
+    let text = common::text(&out);
+    assert!(
+        !out.status.success() && text.contains("failed") && text.contains("NaN"),
+        "{text}"
+    );
+    std::fs::write(&events, &log).unwrap();
+
+    // Detection: a garbled or emptied threshold.json is an error naming it.
+    common::synth_data(&dir.join("new"), 1, 1, 3);
+    let threshold = dir.join("runs/x/dense/model/threshold.json");
+    let good = std::fs::read(&threshold).unwrap();
+    for broken in [&b""[..], &b"{\"value\": tru"[..]] {
+        std::fs::write(&threshold, broken).unwrap();
+        let out = earshot(dir)
+            .args(["detect", "--model", "runs/x/dense", "new"])
+            .output()
+            .unwrap();
+        let text = common::text(&out);
+        assert!(!out.status.success(), "{text}");
+        assert!(
+            text.contains("threshold.json") && text.contains("unreadable"),
+            "{text}"
+        );
+    }
+    // Deleted, while metrics.json records a fitted threshold: also an error.
+    std::fs::remove_file(&threshold).unwrap();
+    let out = earshot(dir)
+        .args(["detect", "--model", "runs/x/dense", "new"])
+        .output()
+        .unwrap();
+    let text = common::text(&out);
+    assert!(!out.status.success() && text.contains("missing"), "{text}");
+    std::fs::write(&threshold, good).unwrap();
+    // A trial whose model/ was deleted: the error names model/, not a file inside it.
+    std::fs::remove_dir_all(dir.join("runs/x/dense/model")).unwrap();
+    let out = earshot(dir)
+        .args(["detect", "--model", "runs/x/dense", "new"])
+        .output()
+        .unwrap();
+    let text = common::text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("dense/model: missing"), "{text}");
+}

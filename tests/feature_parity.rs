@@ -162,6 +162,31 @@ fn invalid_settings_name_the_field() {
             },
             "win_length",
         ),
+        // Settings that make a feature meaningless name the range.
+        (
+            FeatureConfig {
+                n_fft: 2,
+                ..Default::default()
+            },
+            "`n_fft` is 2, must be >= 16",
+        ),
+        (
+            FeatureConfig {
+                hop_length: 2048,
+                ..Default::default()
+            },
+            "must be in 1..=1024 (n_fft",
+        ),
+        (
+            FeatureConfig {
+                n_fft: 64,
+                hop_length: 32,
+                n_mels: 40,
+                n_mfcc: 13,
+                ..Default::default()
+            },
+            "must be in 1..=33 (n_fft/2+1",
+        ),
     ];
     for (config, field) in cases {
         let message = CpuExtractor::new(&config)

@@ -76,6 +76,7 @@ fn a_lost_device_fails_the_trial_and_keeps_the_last_checkpoint() {
 
     let kept = checkpoint::latest(&dir.path().join("checkpoints"), Some("run-1"))
         .unwrap()
+        .checkpoint
         .expect("the checkpoint of epoch 1");
     assert_eq!(kept.state.epochs_done, 1);
 

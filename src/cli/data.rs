@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use earshot::datasets::bad::{prepare_bad, prepare_bad_test};
-use earshot::datasets::download::{Algorithm, Fetched, download};
-use earshot::datasets::prepare::{Outcome, check_fsdd, prepare_dcase, prepare_fsdd};
+use earshot::datasets::download::{Algorithm, Fetched, Limits, download_with};
+use earshot::datasets::extract::{ExtractError, UnpackLimits};
+use earshot::datasets::prepare::{Outcome, PrepareError, check_fsdd, prepare_dcase, prepare_fsdd};
 use earshot::datasets::{CATALOG, DatasetInfo, Kind, data_dir, find};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -52,9 +53,15 @@ pub struct FetchArgs {
     /// The data folder [default: $EARSHOT_DATA, else ~/.cache/earshot/data].
     #[arg(long)]
     to: Option<PathBuf>,
-    /// Download from this address instead (a mirror), for one archive.
+    /// Download from this address instead (a mirror), for one archive: with
+    /// a dataset of several archives, name which with --machine.
     #[arg(long)]
     url: Option<String>,
+    /// Seconds to wait to connect, for the server's answer, and for any data;
+    /// a transfer slower than 1 KiB/s over that long is cut too. A cut
+    /// download is kept as <file>.part and resumes on the next run.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
     /// The archive's expected digest, a SHA-256 or an MD5 (checked before it
     /// is kept) [default: the publisher's digest earshot pins, where `earshot data list` says so].
     #[arg(long, visible_aliases = ["sha256", "md5"], value_name = "HEX")]
@@ -72,6 +79,31 @@ pub struct PrepareArgs {
     /// For bad with --from: the set's labels CSV (itemid,datasetid,hasbird).
     #[arg(long, requires = "from")]
     labels: Option<PathBuf>,
+    /// The most an archive may unpack to, e.g. 500M, 200G [default: 10x the
+    /// archive's size, at least 256M: far above any audio archive, far below
+    /// a zip bomb]. Checked while writing; nothing is kept when it is passed.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_unpacked: Option<u64>,
+}
+
+/// A size in bytes with an optional K, M, G or T suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| {
+            format!("{text:?} is not a size: give bytes, or a number with K, M, G or T (e.g. 200G)")
+        })
 }
 
 /// Runs `earshot data`.
@@ -104,10 +136,11 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
         }
         DataCommand::Fetch(args) => {
             let info = dataset(&args.name)?;
-            for machine in info
+            let machines = info
                 .machines_for(args.machine.as_deref())
-                .map_err(anyhow::Error::msg)?
-            {
+                .map_err(anyhow::Error::msg)?;
+            one_archive_per_url(info, &machines, &args)?;
+            for machine in machines {
                 fetch_one(info, machine, &args)?;
                 fetch_labels(info, machine, &args)?;
             }
@@ -123,6 +156,24 @@ fn dataset(name: &str) -> anyhow::Result<&'static DatasetInfo> {
         bail!("{} is not downloaded by earshot: {how}", info.name);
     }
     Ok(info)
+}
+
+/// `--url` names one archive: a dataset of several needs `--machine` with it,
+/// or the one download would be saved (and recorded) as every archive.
+fn one_archive_per_url(
+    info: &DatasetInfo,
+    machines: &[&str],
+    args: &FetchArgs,
+) -> anyhow::Result<()> {
+    if args.url.is_some() && machines.len() > 1 {
+        bail!(
+            "--url gives one archive but {} has {}: add --machine (one of {})",
+            info.name,
+            machines.len(),
+            info.machines.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Downloads one archive, with a progress bar of bytes and rate.
@@ -169,7 +220,11 @@ fn fetch_file(
         }
         bar.set_position(done);
     };
-    let fetched = download(url, &dir, file_name, expected, &mut on_bytes)
+    let limits = Limits {
+        timeout: std::time::Duration::from_secs(args.timeout),
+        ..Limits::default()
+    };
+    let fetched = download_with(url, &dir, file_name, expected, limits, &mut on_bytes)
         .with_context(|| format!("fetching {} ({})", info.name, file_name))?;
     bar.finish_and_clear();
     Ok(match fetched {
@@ -205,6 +260,7 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
     let machines = info
         .machines_for(args.fetch.machine.as_deref())
         .map_err(anyhow::Error::msg)?;
+    one_archive_per_url(info, &machines, &args.fetch)?;
     if args.from.is_some() && machines.len() > 1 {
         bail!(
             "--from gives one archive: add --machine (one of {})",
@@ -237,18 +293,26 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
             info.name
         ));
         spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+        let limits = UnpackLimits {
+            max_bytes: args.max_unpacked,
+            ..UnpackLimits::default()
+        };
         let outcome = match info.kind {
-            Kind::Fsdd => prepare_fsdd(&source, &data),
-            Kind::BadTest => prepare_bad_test(&source, &data),
+            Kind::Fsdd => prepare_fsdd(&source, &data, limits),
+            Kind::BadTest => prepare_bad_test(&source, &data, limits),
             Kind::Bad => {
                 let labels = labels.as_deref().context("the set's labels CSV")?;
-                prepare_bad(machine, &source, labels, &data)
+                prepare_bad(machine, &source, labels, &data, limits)
             }
-            _ => prepare_dcase(info.name, machine, &source, &data),
-        }
-        .with_context(|| format!("preparing {}", info.name));
+            _ => prepare_dcase(info.name, machine, &source, &data, limits),
+        };
         spinner.finish_and_clear();
-        let outcome = outcome?;
+        if let Err(PrepareError::Extract(ExtractError::Interrupted(e))) = &outcome {
+            // 128 + SIGINT, the status a shell gives an interrupted command.
+            eprintln!("error: preparing {}: {e}", info.name);
+            return Ok(ExitCode::from(130));
+        }
+        let outcome = outcome.with_context(|| format!("preparing {}", info.name))?;
         let (Outcome::Built(prepared, _) | Outcome::AlreadyThere(prepared)) = &outcome;
         let prepared = prepared.clone();
         match outcome {

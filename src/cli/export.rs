@@ -49,9 +49,13 @@ pub struct ModelArgs {
     /// The format; safetensors is the one there is (burn 0.22 has no ONNX export).
     #[arg(long, default_value = "safetensors")]
     pub format: ExportFormat,
-    /// Output file [default: RUN_DIR/model/model.safetensors].
+    /// Output file, outside the trial folder [default: RUN_DIR/model/model.safetensors].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Export a failed or unfinished (killed, still running) trial too; the
+    /// metadata's `status` then says which.
+    #[arg(long)]
+    pub allow_unfinished: bool,
 }
 
 /// Model formats.
@@ -60,6 +64,9 @@ pub enum ExportFormat {
     /// Hugging Face safetensors.
     Safetensors,
 }
+
+/// The lock file an export holds in the folder it reads.
+const EXPORT_LOCK: &str = ".earshot-export.lock";
 
 /// Runs `earshot export`.
 pub fn run(cmd: ExportCommand) -> anyhow::Result<ExitCode> {
@@ -83,6 +90,10 @@ fn export_tensorboard(args: TensorboardArgs) -> anyhow::Result<ExitCode> {
             args.runs_dir.display()
         );
     }
+    // Two exports into one runs folder at once take turns (both rewrite the same event files).
+    let lock_path = args.runs_dir.join(EXPORT_LOCK);
+    let _lock = earshot::fsx::lock_exclusive(&lock_path)
+        .with_context(|| format!("locking {}", lock_path.display()))?;
     let (mut wrote, mut live) = (0, 0);
     for trial in &trials {
         match tensorboard::export_trial(trial)
@@ -128,12 +139,18 @@ fn trial_folders(root: &std::path::Path) -> Vec<PathBuf> {
 
 fn export_model(args: ModelArgs) -> anyhow::Result<ExitCode> {
     let ExportFormat::Safetensors = args.format;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| args.run_dir.join("model").join("model.safetensors"));
-    let summary = earshot::experiment::export::export_safetensors(&args.run_dir, &out)
-        .with_context(|| format!("exporting {}", args.run_dir.display()))?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        args.run_dir
+            .join("model")
+            .join(earshot::experiment::export::DEFAULT_EXPORT)
+    });
+    // Two exports of one trial at once take turns.
+    let lock_path = args.run_dir.join(EXPORT_LOCK);
+    let _lock = earshot::fsx::lock_exclusive(&lock_path)
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    let summary =
+        earshot::experiment::export::export_safetensors(&args.run_dir, &out, args.allow_unfinished)
+            .with_context(|| format!("exporting {}", args.run_dir.display()))?;
     println!(
         "{}: {} tensors, {} parameters ({})",
         out.display(),

@@ -21,6 +21,27 @@ pub struct InitArgs {
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let summary = inspect(&args.data_root)
         .with_context(|| format!("inspecting {}", args.data_root.display()))?;
+    // Every file unreadable (not audio, or broken): a starter would be written
+    // for clips of length NaN. Say which files and stop.
+    if summary.rates.is_empty() || !summary.median_seconds.is_finite() {
+        let examples: Vec<String> = summary
+            .unreadable
+            .iter()
+            .take(3)
+            .map(|(p, why)| format!("{}: {why}", p.display()))
+            .collect();
+        anyhow::bail!(
+            "{}: none of its {} file(s) could be read as audio{}; earshot reads WAV, FLAC, MP3 and Ogg Vorbis. \
+             Point init at a folder of recordings (train/normal, test/normal, test/anomaly)",
+            args.data_root.display(),
+            summary.unreadable.len(),
+            if examples.is_empty() {
+                String::new()
+            } else {
+                format!(" (e.g. {})", examples.join("; "))
+            }
+        );
+    }
     let folder = args
         .data_root
         .canonicalize()

@@ -13,8 +13,9 @@ pub struct OverrideArgs {
     /// (one model). Values are TOML (numbers, [lists], "strings"); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<Override>,
-    /// Override the experiment's seed.
-    #[arg(long)]
+    /// Override the experiment's seed (0 to 9223372036854775807: experiment
+    /// files are TOML, whose integers are 64-bit signed).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
     pub seed: Option<u64>,
     /// Use this dataset folder instead of the experiment's `[data] root`.
     #[arg(long, value_name = "ROOT")]

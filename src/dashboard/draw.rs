@@ -65,6 +65,7 @@ pub(super) fn status_style(s: &Status) -> Style {
         Status::Stopped(_) => Color::Yellow,
         Status::Failed(_) => Color::Red,
         Status::Stale => Color::DarkGray,
+        Status::Interrupted => Color::Magenta,
     })
 }
 

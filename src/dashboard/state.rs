@@ -23,6 +23,9 @@ pub enum Status {
     Failed(String),
     /// No event for a while and no final status: probably killed.
     Stale,
+    /// The process that held the trial's lock on this machine is gone
+    /// without a final status: killed, or crashed.
+    Interrupted,
 }
 
 impl Status {
@@ -44,6 +47,7 @@ impl Status {
             Status::Stopped(_) => "stopped",
             Status::Failed(_) => "failed",
             Status::Stale => "stale",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -115,9 +119,48 @@ impl TrialView {
         if let Some(m) = &self.metrics {
             return Status::from_record(m.status, m.reason.as_deref());
         }
+        if self.holder_is_gone() {
+            return Status::Interrupted;
+        }
         match self.last_event {
             Some(t) if now.duration_since(t).unwrap_or_default() > STALE_AFTER => Status::Stale,
             _ => Status::Running,
+        }
+    }
+
+    /// The trial's run lock (`<experiment>/.claims/<trial>.lock`; a sweep's
+    /// `<model>-tNNN` folder is claimed as `tNNN`).
+    fn lock_path(&self) -> Option<PathBuf> {
+        let name = self.dir.file_name()?.to_str()?;
+        let claims = self.dir.parent()?.join(".claims");
+        let sweep_id = name.rsplit_once('-').map(|(_, id)| id).filter(|id| {
+            id.len() > 1 && id.starts_with('t') && id[1..].chars().all(|c| c.is_ascii_digit())
+        });
+        [Some(name), sweep_id]
+            .into_iter()
+            .flatten()
+            .map(|n| claims.join(format!("{n}.lock")))
+            .find(|p| p.is_file())
+    }
+
+    /// Whether the lock names a process of this machine that no longer runs
+    /// (a lock of another machine cannot be judged from here).
+    fn holder_is_gone(&self) -> bool {
+        let Some(text) = self
+            .lock_path()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        else {
+            return false;
+        };
+        let mut parts = text.split_whitespace();
+        match (
+            parts.next(),
+            parts.next().and_then(|p| p.parse::<u32>().ok()),
+        ) {
+            (Some(host), Some(pid)) if host == crate::fsx::host() => {
+                Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+            }
+            _ => false,
         }
     }
 

@@ -6,11 +6,14 @@
 //! never downloads a verified archive again and never takes half a file for
 //! whole.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use md5::Md5;
+
+pub use super::http::{Limits, redact};
+use super::http::{Resume, transfer};
 use sha2::{Digest, Sha256};
 
 /// Which hash a pinned digest is, told by its length.
@@ -110,7 +113,7 @@ pub enum DownloadError {
     },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
     move |source| {
         let path = path.to_path_buf();
         if source.raw_os_error() == Some(libc::ENOSPC) {
@@ -158,11 +161,7 @@ pub fn sha256_of(path: &Path) -> Result<String, DownloadError> {
 /// The digest recorded beside a verified archive for `algorithm`; an archive
 /// verified before MD5s were recorded is hashed once more (and recorded).
 fn recorded(path: &Path, algorithm: Algorithm) -> Option<String> {
-    let record = |a: Algorithm| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(format!(".{}", a.extension()));
-        PathBuf::from(name)
-    };
+    let record = |a: Algorithm| record_path(path, a);
     let sha = std::fs::read_to_string(record(Algorithm::Sha256)).ok()?;
     match algorithm {
         Algorithm::Sha256 => Some(sha.trim().to_string()),
@@ -199,7 +198,7 @@ pub enum Fetched {
 /// Progress of a transfer: (bytes so far, total when the server says).
 pub type OnBytes<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 
-/// Fetches `url` to `dir/file_name` (see the module's contract).
+/// Fetches `url` to `dir/file_name` with the default [`Limits`].
 pub fn download(
     url: &str,
     dir: &Path,
@@ -207,91 +206,45 @@ pub fn download(
     expected: Option<&str>,
     on_bytes: OnBytes,
 ) -> Result<Fetched, DownloadError> {
+    download_with(url, dir, file_name, expected, Limits::default(), on_bytes)
+}
+
+/// Fetches `url` to `dir/file_name` (see the module's contract).
+pub fn download_with(
+    url: &str,
+    dir: &Path,
+    file_name: &str,
+    expected: Option<&str>,
+    limits: Limits,
+    on_bytes: OnBytes,
+) -> Result<Fetched, DownloadError> {
     let pinned = expected
         .map(|e| Algorithm::of(e).map(|a| (a, e)))
         .transpose()?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(file_name);
-    if path.is_file() {
-        let algorithm = pinned.map_or(Algorithm::Sha256, |(a, _)| a);
-        if let (Some(sha), Some(digest)) = (
-            recorded(&path, Algorithm::Sha256),
-            recorded(&path, algorithm),
-        ) && pinned.is_none_or(|(_, e)| e.eq_ignore_ascii_case(&digest))
-        {
-            return Ok(Fetched::AlreadyVerified(path, sha));
-        }
+    if let Some(sha) = verified_before(&path, pinned)? {
+        return Ok(Fetched::AlreadyVerified(path, sha));
     }
     let part = dir.join(format!("{file_name}.part"));
-    let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(5)
-        .build()
-        .into();
-    let mut request = agent.get(url);
-    if have > 0 {
-        request = request.header("Range", format!("bytes={have}-"));
-    }
-    let response = request.call().map_err(|e| DownloadError::Transfer {
-        url: url.to_string(),
-        reason: e.to_string(),
-    })?;
-    let status = response.status().as_u16();
-    let resumed = status == 206 && have > 0;
-    if !(status == 200 || resumed) {
-        let hint = match status {
-            404 => "; the file is not there (has the dataset moved? pass --url with a mirror)".to_string(),
-            416 => "; the partial download does not fit the file: it was removed, run the command again".to_string(),
-            _ => String::new(),
-        };
-        if status == 416 {
-            let _ = std::fs::remove_file(&part);
-        }
-        return Err(DownloadError::Status {
-            url: url.to_string(),
-            status,
-            hint,
-        });
-    }
-    let length = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let start = if resumed { have } else { 0 };
-    let total = length.map(|l| l + start);
-    let mut out = if resumed {
-        OpenOptions::new().append(true).open(&part)
-    } else {
-        File::create(&part)
-    }
-    .map_err(io(&part))?;
-    let mut body = response.into_body().into_reader();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut done = start;
-    loop {
-        let n = body.read(&mut buf).map_err(|e| DownloadError::Transfer {
-            url: url.to_string(),
-            reason: format!(
-                "{e}; {done} bytes kept in {}, run the command again to resume",
-                part.display()
-            ),
-        })?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n]).map_err(io(&part))?;
-        done += n as u64;
-        on_bytes(done, total);
-    }
-    out.flush().map_err(io(&part))?;
-    drop(out);
+    let (done, total, resumed) = match transfer(url, &part, limits, &mut *on_bytes)? {
+        Resume::Done(done, total, resumed) => (done, total, resumed),
+        // The server's bytes did not continue the partial file: it was removed, start over.
+        Resume::Mismatch => match transfer(url, &part, limits, on_bytes)? {
+            Resume::Done(done, total, _) => (done, total, false),
+            Resume::Mismatch => {
+                return Err(DownloadError::Transfer {
+                    url: redact(url),
+                    reason: "the server's bytes changed between two requests".into(),
+                });
+            }
+        },
+    };
     if let Some(total) = total
         && done < total
     {
         return Err(DownloadError::Transfer {
-            url: url.to_string(),
+            url: redact(url),
             reason: format!(
                 "the connection closed after {done} of {total} bytes; kept in {}, run the command again to resume",
                 part.display()
@@ -316,7 +269,7 @@ pub fn download(
     }
     std::fs::rename(&part, &path).map_err(io(&path))?;
     for (algorithm, digest) in [(Algorithm::Sha256, &sha256), (Algorithm::Md5, &md5)] {
-        let record = dir.join(format!("{file_name}.{}", algorithm.extension()));
+        let record = record_path(&path, algorithm);
         crate::fsx::write_atomic(&record, format!("{digest}\n").as_bytes()).map_err(io(&record))?;
     }
     Ok(Fetched::Downloaded {
@@ -324,4 +277,47 @@ pub fn download(
         sha256,
         resumed,
     })
+}
+
+fn record_path(path: &Path, algorithm: Algorithm) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}", algorithm.extension()));
+    PathBuf::from(name)
+}
+
+/// The SHA-256 of an archive downloaded and verified before, re-hashed now:
+/// a file whose bytes no longer match its record (or the pin) is removed
+/// with its records and downloaded again, never called verified.
+fn verified_before(
+    path: &Path,
+    pinned: Option<(Algorithm, &str)>,
+) -> Result<Option<String>, DownloadError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let algorithm = pinned.map_or(Algorithm::Sha256, |(a, _)| a);
+    let (Some(sha), Some(digest)) = (recorded(path, Algorithm::Sha256), recorded(path, algorithm))
+    else {
+        return Ok(None);
+    };
+    if !pinned.is_none_or(|(_, e)| e.eq_ignore_ascii_case(&digest)) {
+        return Ok(None);
+    }
+    let (now_sha, now_md5) = digests_of(path)?;
+    let now = match algorithm {
+        Algorithm::Sha256 => &now_sha,
+        Algorithm::Md5 => &now_md5,
+    };
+    if now_sha == sha && *now == digest {
+        return Ok(Some(sha));
+    }
+    tracing::warn!(
+        "{}: its bytes no longer match the digest recorded when it was downloaded; downloading it again",
+        path.display()
+    );
+    for record in [Algorithm::Sha256, Algorithm::Md5].map(|a| record_path(path, a)) {
+        let _ = std::fs::remove_file(record);
+    }
+    std::fs::remove_file(path).map_err(io(path))?;
+    Ok(None)
 }

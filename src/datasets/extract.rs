@@ -1,31 +1,67 @@
 //! Zip and tar.gz archives unpacked into a temporary folder beside the
-//! target and renamed into place only when complete; an entry whose path
-//! would leave the target (zip-slip: `../x`, an absolute path) or a link
-//! entry refuses the archive and nothing of it is kept.
+//! target and renamed into place only when complete. Every entry is checked
+//! before anything is written: one whose path would leave the target
+//! (zip-slip: `../x`, an absolute path), a link, FIFO or device entry, or two
+//! entries of one name refuse the archive. While writing, the bytes unpacked
+//! are counted against [`UnpackLimits`] (a bomb is cut, not a disk filled);
+//! files get the user's umask and never a world-writable mode; a full disk is
+//! named as such (the archive is fine). The staging folder is removed on any
+//! error, on Ctrl-C/SIGTERM, and, after a kill -9, by the next run.
 
+use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use crate::interrupt;
 
 /// Why an archive could not be unpacked.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    /// Not a readable zip archive.
-    #[error("{path}: not a zip archive this can read ({reason}); remove it and download again")]
+    /// Not a readable archive.
+    #[error("{path}: not an archive this can read ({reason}); remove it and download again")]
     Archive {
         /// The archive.
         path: PathBuf,
         /// What the reader said.
         reason: String,
     },
-    /// An entry would be written outside the target.
-    #[error(
-        "{path}: entry {entry:?} points outside the folder it unpacks into; refused, nothing written"
-    )]
+    /// An entry would be written outside the target, or is not a plain file or folder.
+    #[error("{path}: entry {entry:?} {why}; refused, nothing written")]
     Escapes {
         /// The archive.
         path: PathBuf,
         /// The entry's name.
         entry: String,
+        /// What is wrong with it.
+        why: &'static str,
     },
+    /// The archive unpacks to more than the limits allow.
+    #[error(
+        "{path}: unpacks to more than {limit} bytes ({why}); refused as a likely archive bomb and nothing kept. \
+         If it is genuine, pass --max-unpacked with a larger size (e.g. --max-unpacked 200G)"
+    )]
+    TooLarge {
+        /// The archive.
+        path: PathBuf,
+        /// The bound.
+        limit: u64,
+        /// Which bound.
+        why: String,
+    },
+    /// The disk filled while unpacking.
+    #[error(
+        "{target}: the disk is full while unpacking {archive}; the archive is fine and kept, what was unpacked was removed: \
+         free some space (or prepare into another disk with --to DIR) and run the command again"
+    )]
+    DiskFull {
+        /// The archive.
+        archive: PathBuf,
+        /// Where it was unpacking to.
+        target: PathBuf,
+    },
+    /// Stopped by Ctrl-C or SIGTERM.
+    #[error(transparent)]
+    Interrupted(#[from] interrupt::Interrupted),
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -36,44 +72,307 @@ pub enum ExtractError {
     },
 }
 
-/// Unpacks a `.zip`, `.tar.gz` or `.tgz` archive (by its name) into `target`.
-pub fn extract_archive(archive: &Path, target: &Path) -> Result<usize, ExtractError> {
-    let name = archive.to_string_lossy().to_ascii_lowercase();
-    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        extract_tar_gz(archive, target)
-    } else {
-        extract_zip(archive, target)
+/// How much an archive may unpack to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackLimits {
+    /// An absolute bound on the bytes written; `None`: [`Self::ratio`] × the
+    /// archive's size, but never below [`Self::floor`].
+    pub max_bytes: Option<u64>,
+    /// Unpacked bytes per archive byte. Audio barely compresses (WAV in a
+    /// zip: 1.1-2x), so 10x is far above any real set and far below a bomb.
+    pub ratio: u64,
+    /// What any archive may unpack to, however small it is.
+    pub floor: u64,
+}
+
+impl Default for UnpackLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: None,
+            ratio: 10,
+            floor: 256 << 20,
+        }
     }
 }
 
-/// The staging folder beside `target`.
-fn staging_for(target: &Path) -> Result<PathBuf, ExtractError> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|source| ExtractError::Io {
-        path: parent.to_path_buf(),
-        source,
-    })?;
-    let staging = parent.join(format!(
-        ".{}.partial-{}",
-        target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&staging);
-    Ok(staging)
+impl UnpackLimits {
+    /// The bound for an archive of `archive_bytes`, and how it was set.
+    fn bound(&self, archive_bytes: u64) -> (u64, String) {
+        match self.max_bytes {
+            Some(max) => (max, "--max-unpacked".into()),
+            None => (
+                archive_bytes.saturating_mul(self.ratio).max(self.floor),
+                format!(
+                    "{}x the archive's {archive_bytes} bytes, at least {} bytes",
+                    self.ratio, self.floor
+                ),
+            ),
+        }
+    }
+}
+
+/// Unpacks a `.zip`, `.tar.gz` or `.tgz` archive (by its name) into `target`
+/// with the default [`UnpackLimits`]; the number of files written.
+pub fn extract_archive(archive: &Path, target: &Path) -> Result<usize, ExtractError> {
+    extract_archive_with(archive, target, UnpackLimits::default())
+}
+
+/// [`extract_archive`] with the given limits.
+pub fn extract_archive_with(
+    archive: &Path,
+    target: &Path,
+    limits: UnpackLimits,
+) -> Result<usize, ExtractError> {
+    let name = archive.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        extract_tar_gz_with(archive, target, limits)
+    } else {
+        extract_zip_with(archive, target, limits)
+    }
+}
+
+/// Unpacks a gzip-compressed tar archive into `target` (default limits).
+pub fn extract_tar_gz(archive: &Path, target: &Path) -> Result<usize, ExtractError> {
+    extract_tar_gz_with(archive, target, UnpackLimits::default())
+}
+
+/// Unpacks a zip archive into `target` (default limits).
+pub fn extract_zip(archive: &Path, target: &Path) -> Result<usize, ExtractError> {
+    extract_zip_with(archive, target, UnpackLimits::default())
+}
+
+/// What an entry is, as far as unpacking cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    File,
+    Dir,
+    /// Metadata that writes nothing (a pax global header).
+    Skip,
+    /// A symlink, hard link, FIFO, device or anything else.
+    Refused(&'static str),
+}
+
+/// The checks every entry passes before anything is written: its path stays
+/// inside, its kind is a file or folder, and no file name repeats.
+struct Census<'a> {
+    archive: &'a Path,
+    files: HashSet<PathBuf>,
+    declared: u64,
+}
+
+impl<'a> Census<'a> {
+    fn new(archive: &'a Path) -> Self {
+        Self {
+            archive,
+            files: HashSet::new(),
+            declared: 0,
+        }
+    }
+
+    fn admit(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        kind: EntryKind,
+        size: u64,
+    ) -> Result<(), ExtractError> {
+        let refuse = |why| ExtractError::Escapes {
+            path: self.archive.to_path_buf(),
+            entry: name.to_string(),
+            why,
+        };
+        let Some(path) = path.filter(|p| stays_inside(p)) else {
+            return Err(refuse("points outside the folder it unpacks into"));
+        };
+        match kind {
+            EntryKind::Refused(why) => return Err(refuse(why)),
+            EntryKind::File => {
+                let normal: PathBuf = path
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .collect();
+                if !self.files.insert(normal) {
+                    return Err(refuse(
+                        "appears twice (a later copy would silently replace the first)",
+                    ));
+                }
+                self.declared = self.declared.saturating_add(size);
+            }
+            EntryKind::Dir | EntryKind::Skip => {}
+        }
+        Ok(())
+    }
 }
 
 /// Whether an entry's relative path stays inside the folder it unpacks into.
 fn stays_inside(path: &Path) -> bool {
     use std::path::Component;
-    path.components()
-        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    path.components().next().is_some()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
-/// Unpacks a gzip-compressed tar archive into `target` (see [`extract_zip`]).
-pub fn extract_tar_gz(archive: &Path, target: &Path) -> Result<usize, ExtractError> {
+/// Writes entries into a staging folder, counting bytes against the bound.
+struct Writer<'a> {
+    archive: &'a Path,
+    target: &'a Path,
+    staging: PathBuf,
+    limit: (u64, String),
+    written: u64,
+    files: usize,
+}
+
+impl Writer<'_> {
+    fn io(&self, path: &Path, source: std::io::Error) -> ExtractError {
+        if source.raw_os_error() == Some(libc::ENOSPC) {
+            ExtractError::DiskFull {
+                archive: self.archive.to_path_buf(),
+                target: self.target.to_path_buf(),
+            }
+        } else {
+            ExtractError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+
+    fn too_large(&self) -> ExtractError {
+        ExtractError::TooLarge {
+            path: self.archive.to_path_buf(),
+            limit: self.limit.0,
+            why: self.limit.1.clone(),
+        }
+    }
+
+    fn dir(&self, relative: &Path) -> Result<(), ExtractError> {
+        let out = self.staging.join(relative);
+        make_dirs(&out).map_err(|e| self.io(&out, e))
+    }
+
+    /// Copies one file's bytes; `read_error` says what a failed read means.
+    fn file(
+        &mut self,
+        relative: &Path,
+        body: &mut dyn Read,
+        entry: &str,
+    ) -> Result<(), ExtractError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let out = self.staging.join(relative);
+        if let Some(dir) = out.parent() {
+            make_dirs(dir).map_err(|e| self.io(dir, e))?;
+        }
+        // 0644 before the umask: never world-writable, whatever the archive says.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&out)
+            .map_err(|e| self.io(&out, e))?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            interrupt::check()?;
+            let n = body.read(&mut buf).map_err(|e| ExtractError::Archive {
+                path: self.archive.to_path_buf(),
+                reason: format!("{entry}: {e}"),
+            })?;
+            if n == 0 {
+                break;
+            }
+            self.written += n as u64;
+            if self.written > self.limit.0 {
+                return Err(self.too_large());
+            }
+            file.write_all(&buf[..n]).map_err(|e| self.io(&out, e))?;
+        }
+        file.flush().map_err(|e| self.io(&out, e))?;
+        self.files += 1;
+        Ok(())
+    }
+}
+
+fn make_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+}
+
+/// Runs `write` into a fresh staging folder beside `target`, and renames it
+/// to `target` when it succeeds; removes it otherwise.
+fn staged(
+    archive: &Path,
+    target: &Path,
+    limit: (u64, String),
+    write: impl FnOnce(&mut Writer) -> Result<(), ExtractError>,
+) -> Result<usize, ExtractError> {
+    let parent = target.parent().unwrap_or(Path::new("."));
+    make_dirs(parent).map_err(|source| ExtractError::Io {
+        path: parent.to_path_buf(),
+        source,
+    })?;
+    interrupt::sweep_stale(parent);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let _signals = interrupt::catch();
+    let mut writer = Writer {
+        archive,
+        target,
+        staging: staging.clone(),
+        limit,
+        written: 0,
+        files: 0,
+    };
+    let result = make_dirs(&staging)
+        .map_err(|e| writer.io(&staging, e))
+        .and_then(|_| write(&mut writer))
+        .and_then(|_| interrupt::check().map_err(ExtractError::from))
+        .and_then(|_| std::fs::rename(&staging, target).map_err(|e| writer.io(target, e)));
+    match result {
+        Ok(()) => Ok(writer.files),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
+fn archive_size(archive: &Path) -> Result<u64, ExtractError> {
+    std::fs::metadata(archive)
+        .map(|m| m.len())
+        .map_err(|source| ExtractError::Io {
+            path: archive.to_path_buf(),
+            source,
+        })
+}
+
+/// The kind of a tar entry.
+fn tar_kind(kind: tar::EntryType) -> EntryKind {
+    use tar::EntryType as T;
+    match kind {
+        T::Regular | T::Continuous => EntryKind::File,
+        T::Directory => EntryKind::Dir,
+        T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => EntryKind::Skip,
+        T::Symlink | T::Link => {
+            EntryKind::Refused("is a link (links are refused: one could point outside the folder)")
+        }
+        T::Fifo | T::Char | T::Block => EntryKind::Refused("is a FIFO or device, not a recording"),
+        _ => EntryKind::Refused("is not a plain file or folder"),
+    }
+}
+
+/// [`extract_tar_gz`] with the given limits.
+pub fn extract_tar_gz_with(
+    archive: &Path,
+    target: &Path,
+    limits: UnpackLimits,
+) -> Result<usize, ExtractError> {
     let bad = |reason: String| ExtractError::Archive {
         path: archive.to_path_buf(),
         reason,
@@ -85,104 +384,167 @@ pub fn extract_tar_gz(archive: &Path, target: &Path) -> Result<usize, ExtractErr
         })?;
         Ok(tar::Archive::new(flate2::read::GzDecoder::new(file)))
     };
-    // First pass: every name and type is checked before anything is written.
+    let limit = limits.bound(archive_size(archive)?);
+    // First pass: every name and kind is checked before anything is written.
+    let mut census = Census::new(archive);
     for entry in open()?.entries().map_err(|e| bad(e.to_string()))? {
+        interrupt::check()?;
         let entry = entry.map_err(|e| bad(e.to_string()))?;
         let path = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
-        let kind = entry.header().entry_type();
-        if !stays_inside(&path) || kind.is_symlink() || kind.is_hard_link() {
-            return Err(ExtractError::Escapes {
-                path: archive.to_path_buf(),
-                entry: path.to_string_lossy().into_owned(),
-            });
-        }
+        let size = entry.header().size().unwrap_or(0);
+        census.admit(
+            &path.to_string_lossy(),
+            Some(&path),
+            tar_kind(entry.header().entry_type()),
+            size,
+        )?;
     }
-    let staging = staging_for(target)?;
-    let result = (|| {
-        // `unpack_in` resolves paths against an existing folder.
-        std::fs::create_dir_all(&staging).map_err(|source| ExtractError::Io {
-            path: staging.clone(),
-            source,
-        })?;
-        let mut files = 0;
+    refuse_declared(archive, census.declared, &limit)?;
+    staged(archive, target, limit, |writer| {
         for entry in open()?.entries().map_err(|e| bad(e.to_string()))? {
             let mut entry = entry.map_err(|e| bad(e.to_string()))?;
-            if entry.header().entry_type().is_file() {
-                files += 1;
+            let path = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
+            let name = path.to_string_lossy().into_owned();
+            match tar_kind(entry.header().entry_type()) {
+                EntryKind::File => writer.file(&path, &mut entry, &name)?,
+                EntryKind::Dir => writer.dir(&path)?,
+                _ => {}
             }
-            entry.unpack_in(&staging).map_err(|e| bad(e.to_string()))?;
         }
-        Ok(files)
-    })();
-    match result {
-        Ok(files) => {
-            std::fs::rename(&staging, target).map_err(|source| ExtractError::Io {
-                path: target.to_path_buf(),
-                source,
-            })?;
-            Ok(files)
+        Ok(())
+    })
+}
+
+/// Refuses before writing when the entries' own sizes already exceed the bound.
+fn refuse_declared(
+    archive: &Path,
+    declared: u64,
+    limit: &(u64, String),
+) -> Result<(), ExtractError> {
+    if declared > limit.0 {
+        return Err(ExtractError::TooLarge {
+            path: archive.to_path_buf(),
+            limit: limit.0,
+            why: format!("{}; its entries declare {declared} bytes", limit.1),
+        });
+    }
+    Ok(())
+}
+
+/// The kind of a zip entry, from its Unix mode where the archive records one.
+fn zip_kind(entry: &zip::read::ZipFile) -> EntryKind {
+    const S_IFMT: u32 = 0o170000;
+    match entry.unix_mode().map(|m| m & S_IFMT) {
+        Some(0o120000) => EntryKind::Refused(
+            "is a symbolic link (links are refused: one could point outside the folder)",
+        ),
+        Some(0o010000 | 0o020000 | 0o060000 | 0o140000) => {
+            EntryKind::Refused("is a FIFO, socket or device, not a recording")
         }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            Err(e)
-        }
+        _ if entry.is_dir() => EntryKind::Dir,
+        _ => EntryKind::File,
     }
 }
 
-/// Unpacks `archive` so that its entries end up under `target` (which must
-/// not exist yet); returns the number of files written.
-pub fn extract_zip(archive: &Path, target: &Path) -> Result<usize, ExtractError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ExtractError::Io { path, source }
-    };
+/// [`extract_zip`] with the given limits.
+pub fn extract_zip_with(
+    archive: &Path,
+    target: &Path,
+    limits: UnpackLimits,
+) -> Result<usize, ExtractError> {
     let bad = |reason: String| ExtractError::Archive {
         path: archive.to_path_buf(),
         reason,
     };
-    let file = std::fs::File::open(archive).map_err(io(archive))?;
+    let file = std::fs::File::open(archive).map_err(|source| ExtractError::Io {
+        path: archive.to_path_buf(),
+        source,
+    })?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
-    // Every name is checked before anything is written.
+    let limit = limits.bound(archive_size(archive)?);
+    let mut census = Census::new(archive);
     for i in 0..zip.len() {
-        let entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
-        if entry.enclosed_name().is_none() {
-            return Err(ExtractError::Escapes {
-                path: archive.to_path_buf(),
-                entry: entry.name().to_string(),
-            });
-        }
+        let entry = zip.by_index_raw(i).map_err(|e| bad(e.to_string()))?;
+        census.admit(
+            entry.name(),
+            entry.enclosed_name(),
+            zip_kind(&entry),
+            entry.size(),
+        )?;
     }
-    let staging = staging_for(target)?;
-    let result = (|| {
-        let mut files = 0;
+    refuse_declared(archive, census.declared, &limit)?;
+    staged(archive, target, limit, |writer| {
         for i in 0..zip.len() {
             let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
             let Some(relative) = entry.enclosed_name().map(Path::to_path_buf) else {
-                continue; // checked above
+                continue; // refused by the census
             };
-            let out = staging.join(relative);
-            if entry.is_dir() {
-                std::fs::create_dir_all(&out).map_err(io(&out))?;
-                continue;
+            let name = entry.name().to_string();
+            match zip_kind(&entry) {
+                EntryKind::Dir => writer.dir(&relative)?,
+                EntryKind::File => writer.file(&relative, &mut entry, &name)?,
+                _ => {}
             }
-            if let Some(dir) = out.parent() {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-            }
-            let mut writer = std::fs::File::create(&out).map_err(io(&out))?;
-            std::io::copy(&mut entry, &mut writer)
-                .map_err(|e| bad(format!("{}: {e}", entry.name())))?;
-            files += 1;
         }
-        Ok(files)
-    })();
-    match result {
-        Ok(files) => {
-            std::fs::rename(&staging, target).map_err(io(target))?;
-            Ok(files)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            Err(e)
-        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_zip(path: &Path) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        zip.start_file("a/one.wav", zip::write::FileOptions::default())
+            .unwrap();
+        zip.write_all(&[1u8; 1000]).unwrap();
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn a_signal_while_unpacking_removes_the_staging_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let archive = tmp.path().join("a.zip");
+        small_zip(&archive);
+        let target = tmp.path().join("out");
+        let guard = interrupt::catch();
+        // SAFETY: the guard's handler only raises a flag.
+        unsafe { libc::raise(libc::SIGTERM) };
+        let err = extract_zip(&archive, &target).unwrap_err();
+        drop(guard);
+        assert!(matches!(err, ExtractError::Interrupted(_)), "{err}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("a.zip")]);
+        // The next run, with no signal, unpacks it.
+        assert_eq!(extract_zip(&archive, &target).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_full_disk_is_named_and_the_archive_is_not_blamed() {
+        let writer = Writer {
+            archive: Path::new("sets/a.zip"),
+            target: Path::new("data/a"),
+            staging: PathBuf::from("data/.a.partial-1"),
+            limit: (1, String::new()),
+            written: 0,
+            files: 0,
+        };
+        let err = writer.io(
+            Path::new("data/.a.partial-1/x.wav"),
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        let text = err.to_string();
+        assert!(matches!(err, ExtractError::DiskFull { .. }), "{text}");
+        assert!(
+            text.contains("disk is full") && text.contains("the archive is fine"),
+            "{text}"
+        );
+        assert!(!text.contains("download again"), "{text}");
     }
 }

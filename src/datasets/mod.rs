@@ -9,6 +9,7 @@
 pub mod bad;
 pub mod download;
 pub mod extract;
+mod http;
 pub mod prepare;
 
 use std::path::PathBuf;

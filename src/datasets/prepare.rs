@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::extract::{ExtractError, extract_archive};
+use super::extract::{ExtractError, UnpackLimits, extract_archive_with};
 use crate::fsx::{GENERATED_MARKER, mark_generated};
 
 /// FSDD speakers whose held-out takes are the normal test clips.
@@ -98,7 +98,11 @@ fn fsdd_split(speaker: &str, take: u32) -> Option<&'static str> {
 }
 
 /// Builds `data/fsdd` from the release archive or a folder of its recordings.
-pub fn prepare_fsdd(source: &Path, data: &Path) -> Result<Outcome, PrepareError> {
+pub fn prepare_fsdd(
+    source: &Path,
+    data: &Path,
+    limits: UnpackLimits,
+) -> Result<Outcome, PrepareError> {
     let target = data.join("fsdd");
     if let Some(done) = existing(&target)? {
         return Ok(done);
@@ -109,7 +113,7 @@ pub fn prepare_fsdd(source: &Path, data: &Path) -> Result<Outcome, PrepareError>
     let folder = if source.is_dir() {
         source.to_path_buf()
     } else {
-        extract_archive(source, &unpacked)?;
+        extract_archive_with(source, &unpacked, limits)?;
         unpacked.clone()
     };
     let staging = data.join(format!(".fsdd.partial-{}", std::process::id()));
@@ -190,6 +194,7 @@ pub fn prepare_dcase(
     machine: &str,
     archive: &Path,
     data: &Path,
+    limits: UnpackLimits,
 ) -> Result<Outcome, PrepareError> {
     let target = data.join(name).join(machine);
     if let Some(done) = existing(&target)? {
@@ -198,7 +203,7 @@ pub fn prepare_dcase(
     let unpacked = data
         .join(name)
         .join(format!(".{machine}-unpacked-{}", std::process::id()));
-    extract_archive(archive, &unpacked)?;
+    extract_archive_with(archive, &unpacked, limits)?;
     // The archives hold `<machine>/train` and `<machine>/test`, at some depth.
     let root = walkdir::WalkDir::new(&unpacked)
         .max_depth(3)

@@ -103,9 +103,55 @@ fn read(path: &Path, hint: &str) -> Result<String, DetectError> {
     })
 }
 
+/// The stored decision rule: `None` only where the trial had none (its
+/// metrics record no threshold, or the model folder travels alone). A file
+/// that is there but unreadable, or missing where the metrics say one was
+/// fitted, is an error: detection must never be silently switched off.
+fn read_threshold(model_dir: &Path) -> Result<Option<Threshold>, DetectError> {
+    let path = model_dir.join("threshold.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| DetectError::Model {
+            path: path.clone(),
+            reason: format!(
+                "unreadable ({e}); detection needs it: restore it from a copy of the run, or retrain the trial (earshot train EXPERIMENT --overwrite)"
+            ),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let metrics = model_dir.parent().map(|d| d.join("metrics.json"));
+            let fitted = metrics
+                .as_deref()
+                .and_then(crate::records::TrialMetrics::read)
+                .and_then(|m| m.threshold);
+            match fitted {
+                Some(value) => Err(DetectError::Model {
+                    path,
+                    reason: format!(
+                        "missing, though metrics.json records a threshold of {value} fitted in training; \
+                         restore it from a copy of the run, or retrain the trial (earshot train EXPERIMENT --overwrite)"
+                    ),
+                }),
+                None => Ok(None),
+            }
+        }
+        Err(e) => Err(DetectError::Model {
+            path,
+            reason: e.to_string(),
+        }),
+    }
+}
+
 impl Detector {
     /// Loads `dir` (a trial folder `runs/<experiment>/<model>` or its `model/`).
     pub fn load(dir: &Path, device: Device) -> Result<Self, DetectError> {
+        // A trial folder (it has events) whose model/ is gone: say so, not a file inside it.
+        if !dir.join("model").is_dir() && dir.join("events.jsonl").is_file() {
+            return Err(DetectError::Model {
+                path: dir.join("model"),
+                reason: "missing: this trial folder has no trained model (deleted, or training never finished); \
+                         train it again (earshot train EXPERIMENT --resume)"
+                    .into(),
+            });
+        }
         let model_dir = TrialRecord::model_dir(dir);
         let config_path = model_dir.join("config.toml");
         let record = TrialRecord::read(&model_dir)
@@ -210,10 +256,7 @@ impl Detector {
                 });
             }
         };
-        let threshold_path = model_dir.join("threshold.json");
-        let threshold = std::fs::read_to_string(&threshold_path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
+        let threshold = read_threshold(&model_dir)?;
         Ok(Self {
             extractor,
             normalizer,

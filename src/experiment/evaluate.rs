@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
 
-use super::{DetectError, Detector};
+use super::{DetectError, Detector, TrialRecord};
 use crate::data::{DataError, FileFailure, Label};
 use crate::eval::{calibration_mask, detection_metrics};
 use crate::records::TrialMetrics;
@@ -126,8 +126,18 @@ pub fn evaluate_trial(
     let detector = Detector::load(trial, device)?;
     let record = detector.record().clone();
     let mut data = record.experiment.data.clone();
-    if let Some(root) = data_root {
-        data.root = root.to_path_buf();
+    match data_root {
+        Some(root) => data.root = root.to_path_buf(),
+        // Records keep a root under the data folder relative to it.
+        None => {
+            let config = TrialRecord::model_dir(trial).join("config.toml");
+            data.root = super::overrides::resolve_root(
+                &data.root,
+                &config,
+                super::overrides::data_dir(None).as_deref(),
+            )
+            .map_err(|e| EvalError::NoTest(format!("{e} (or pass --data ROOT)")))?;
+        }
     }
     let (files, mut failures) = data.list()?;
     if files.test.is_empty() {
@@ -180,11 +190,14 @@ pub fn evaluate_trial(
                 source,
             }
         })?;
-    metrics.evaluated_on = Some(data.root.clone());
+    metrics.evaluated_on = Some(super::overrides::portable_root(&data.root));
+    metrics.data_root = Some(super::overrides::portable_root(&data.root));
     metrics.evaluated_files = Some(labelled.len());
     metrics.failed_files = Some(failures.len());
     let csv = report::scores_csv(
-        scored.iter().map(|(p, s, a)| (p.as_path(), *s, *a)),
+        scored
+            .iter()
+            .map(|(p, s, a)| (p.strip_prefix(&data.root).unwrap_or(p), *s, *a)),
         threshold,
     );
     let write = |path: PathBuf, bytes: &[u8]| {

@@ -88,12 +88,88 @@ pub fn named_tensors<M: Module>(model: &M) -> Vec<NamedTensor> {
     collector.tensors
 }
 
+/// How the trial's run ended, for the export's metadata: `done`, `stopped`,
+/// `failed` or `unfinished`. Failed and unfinished runs are refused unless
+/// `allow_unfinished` (their weights are whatever the last checkpoint held).
+fn run_status(trial_dir: &Path, allow_unfinished: bool) -> Result<String, ExportError> {
+    use crate::records::{EventLine, TrialStatus};
+    let (word, reason) = match EventLine::final_status(trial_dir) {
+        Some((TrialStatus::Failed, reason)) => ("failed", reason),
+        Some((status, _)) => return Ok(status.word().to_string()),
+        None => ("unfinished", None),
+    };
+    if allow_unfinished {
+        return Ok(word.to_string());
+    }
+    Err(ExportError::Trial {
+        path: trial_dir.join("events.jsonl"),
+        reason: format!(
+            "the trial's run is {word}{}; its weights are not a finished model. \
+             Train it to the end, or pass --allow-unfinished (the export then records status = {word:?})",
+            reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        ),
+    })
+}
+
+/// Refuses an output inside the trial folder other than the export's own
+/// default file: a path there could replace the trial's model or records.
+fn refuse_inside_trial(trial_dir: &Path, out: &Path) -> Result<(), ExportError> {
+    let resolve = |p: &Path| -> PathBuf {
+        let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // The deepest existing ancestor is canonicalised (links resolved), the rest appended.
+        let mut head = absolute.clone();
+        let mut tail = Vec::new();
+        while !head.exists() {
+            match (head.file_name().map(|n| n.to_owned()), head.parent()) {
+                (Some(name), Some(parent)) => {
+                    tail.push(name);
+                    head = parent.to_path_buf();
+                }
+                _ => break,
+            }
+        }
+        let mut resolved = head.canonicalize().unwrap_or(head);
+        resolved.extend(tail.iter().rev());
+        resolved
+    };
+    let (trial, target) = (resolve(trial_dir), resolve(out));
+    let own = trial.join("model").join(DEFAULT_EXPORT);
+    if target.starts_with(&trial) && target != own {
+        return Err(ExportError::Write {
+            path: out.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "is inside the trial folder {}, whose files are the trial's own; write the export elsewhere \
+                     (or leave out --out for model/{DEFAULT_EXPORT})",
+                    trial_dir.display()
+                ),
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The file name an export gets in the trial's `model/` when no output is given.
+pub const DEFAULT_EXPORT: &str = "model.safetensors";
+
 /// Exports the trial in `run_dir` (or its `model/`) to `out`.
-pub fn export_safetensors(run_dir: &Path, out: &Path) -> Result<ExportSummary, ExportError> {
+pub fn export_safetensors(
+    run_dir: &Path,
+    out: &Path,
+    allow_unfinished: bool,
+) -> Result<ExportSummary, ExportError> {
     let model_dir = TrialRecord::model_dir(run_dir);
     let config_path = model_dir.join("config.toml");
+    let trial_dir = if model_dir.file_name().is_some_and(|n| n == "model") {
+        model_dir.parent().unwrap_or(&model_dir).to_path_buf()
+    } else {
+        model_dir.clone()
+    };
+    refuse_inside_trial(&trial_dir, out)?;
     let record = TrialRecord::read(&model_dir)
         .map_err(|(path, reason)| ExportError::Trial { path, reason })?;
+    let status = run_status(&trial_dir, allow_unfinished)?;
     let trial_err = |reason: String| ExportError::Trial {
         path: config_path.clone(),
         reason,
@@ -123,6 +199,7 @@ pub fn export_safetensors(run_dir: &Path, out: &Path) -> Result<ExportSummary, E
         ("format".to_string(), "earshot".to_string()),
         ("earshot_version".into(), crate::VERSION.into()),
         ("trial".into(), record.trial.clone()),
+        ("status".into(), status),
         ("kind".into(), super::run::kind_of(model_config)),
         (
             "model".into(),

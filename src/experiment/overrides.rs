@@ -257,6 +257,18 @@ pub fn data_dir(flag: Option<&Path>) -> Option<std::path::PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/earshot/data")))
 }
 
+/// A dataset root as run records keep it: one under the data folder
+/// ([`data_dir`] without a flag: `$EARSHOT_DATA`, else `~/.cache/earshot/data`)
+/// relative to it (`fsdd`, as an experiment names it), so a runs folder
+/// shared with colleagues holds no home directory; any other root as it is.
+/// [`resolve_root`] finds either form again.
+pub fn portable_root(root: &Path) -> std::path::PathBuf {
+    data_dir(None)
+        .and_then(|base| root.strip_prefix(&base).ok().map(Path::to_path_buf))
+        .filter(|rest| !rest.as_os_str().is_empty())
+        .unwrap_or_else(|| root.to_path_buf())
+}
+
 /// Resolves a relative `[data] root` so an experiment travels: as given (from
 /// the current folder), else beside the experiment file `path`, else under the
 /// data folder ([`data_dir`]). The first that exists is returned; when none
@@ -305,6 +317,16 @@ mod root_tests {
         let resolve = |root: &str| resolve_root(Path::new(root), &file, Some(&data));
         assert_eq!(resolve("beside").unwrap(), exp_dir.join("beside"));
         assert_eq!(resolve("fsdd").unwrap(), data.join("fsdd"));
+        // Records keep a root under the data folder relative to it (HOME-free).
+        if std::env::var_os("EARSHOT_DATA").is_none()
+            && let Some(base) = data_dir(None)
+        {
+            assert_eq!(portable_root(&base.join("fsdd")), Path::new("fsdd"));
+        }
+        assert_eq!(
+            portable_root(&exp_dir.join("beside")),
+            exp_dir.join("beside")
+        );
         let err = resolve("nowhere").unwrap_err().to_string();
         assert!(
             err.contains("nowhere") && err.contains("not found") && err.contains("--data"),

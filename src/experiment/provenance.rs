@@ -26,11 +26,33 @@ pub struct Provenance {
     pub files: [usize; 3],
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
+/// Settings that make git start no program of the repository's choosing:
+/// the repository may be a downloaded folder, and its `.git/config` is the
+/// author's. fsmonitor and hooks (`post-index-change`) are switched off, the
+/// index is never rewritten (`--no-optional-locks`), submodules (whose own
+/// configs would run) are not entered, and no pager or editor is asked for.
+const NEUTRAL: [&str; 8] = [
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.untrackedCache=false",
+    "--no-optional-locks",
+    "--no-pager",
+];
+
+fn git(dir: &Path, extra: &[String], args: &[&str]) -> Option<String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
+        .args(NEUTRAL)
+        .args(extra)
         .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .stdin(std::process::Stdio::null())
         .output()
         .ok()?;
     out.status
@@ -38,16 +60,58 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The commit and dirty flag of the repository around `file` (none outside one, or without git).
+/// `-c filter.NAME.clean= -c filter.NAME.process=` for every filter driver
+/// any config names: `git status` would run a driver's clean command on each
+/// file whose stat data changed, and an empty command means no filter.
+fn neutral_filters(dir: &Path) -> Vec<String> {
+    let listed = git(
+        dir,
+        &[],
+        &[
+            "config",
+            "--name-only",
+            "--get-regexp",
+            r"^filter\..*\.(clean|process|smudge)$",
+        ],
+    )
+    .unwrap_or_default();
+    let mut names: Vec<&str> = listed
+        .lines()
+        .filter_map(|key| {
+            key.strip_prefix("filter.")?
+                .rsplit_once('.')
+                .map(|(n, _)| n)
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .iter()
+        .flat_map(|n| {
+            ["clean", "smudge", "process"]
+                .map(|var| ["-c".to_string(), format!("filter.{n}.{var}=")])
+        })
+        .flatten()
+        .collect()
+}
+
+/// The commit and dirty flag of the repository around `file` (none outside
+/// one, or without git). Nothing the repository configures is executed.
 pub fn git_state(file: &Path) -> (Option<String>, Option<bool>) {
     let dir = file
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let Some(commit) = git(dir, &["rev-parse", "HEAD"]) else {
+    let Some(commit) = git(dir, &[], &["rev-parse", "HEAD"]) else {
         return (None, None);
     };
-    let dirty = git(dir, &["status", "--porcelain"]).map(|s| !s.is_empty());
+    let filters = neutral_filters(dir);
+    let dirty = git(
+        dir,
+        &filters,
+        &["status", "--porcelain", "--ignore-submodules=all"],
+    )
+    .map(|s| !s.is_empty());
     (Some(commit), dirty)
 }
 
@@ -98,5 +162,62 @@ mod tests {
         );
         // A folder outside any repository has no commit.
         assert_eq!(git_state(&a), (None, None));
+    }
+
+    /// A downloaded experiment folder whose `.git` names programs for
+    /// fsmonitor, a hook and a clean filter: none of them may run.
+    #[test]
+    fn a_hostile_repository_runs_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("bundle");
+        std::fs::create_dir(&repo).unwrap();
+        let run = |args: &[&str]| {
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args([
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@t",
+                    "-c",
+                    "init.defaultBranch=main",
+                ])
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        run(&["init", "-q"]);
+        std::fs::write(repo.join("exp.toml"), "name = \"x\"\n").unwrap();
+        std::fs::write(repo.join(".gitattributes"), "* filter=evil\n").unwrap();
+        run(&["add", "."]);
+        run(&["commit", "-q", "-m", "one"]);
+        let marker = |what: &str| tmp.path().join(format!("ran-{what}"));
+        let touch = |what: &str| format!("touch '{}'; false", marker(what).display());
+        run(&["config", "core.fsmonitor", &touch("fsmonitor")]);
+        run(&["config", "filter.evil.clean", &touch("clean")]);
+        run(&["config", "filter.evil.process", &touch("process")]);
+        let hooks = repo.join(".git/hooks");
+        std::fs::create_dir_all(&hooks).unwrap();
+        let hook = hooks.join("post-index-change");
+        std::fs::write(&hook, format!("#!/bin/sh\n{}\n", touch("hook"))).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A changed file makes status look at its content (where a filter runs).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(repo.join("exp.toml"), "name = \"y\"\n").unwrap();
+
+        let (commit, dirty) = git_state(&repo.join("exp.toml"));
+        assert_eq!(commit.map(|c| c.len()), Some(40));
+        assert_eq!(dirty, Some(true));
+        for what in ["fsmonitor", "clean", "process", "hook"] {
+            assert!(
+                !marker(what).exists(),
+                "git ran the repository's {what} command"
+            );
+        }
     }
 }

@@ -330,7 +330,13 @@ fn write_trial_record(
         seed: exp.seed,
         window: [exp.data.frames, exp.features.model_coeffs()],
         provenance: prepared.provenance.clone(),
-        experiment: exp.clone(),
+        experiment: Experiment {
+            data: crate::data::DataConfig {
+                root: super::overrides::portable_root(&exp.data.root),
+                ..exp.data.clone()
+            },
+            ..exp.clone()
+        },
     };
     let record_text = toml::to_string_pretty(&record).expect("records serialise");
     write(&claimed.dir.join("config.toml"), record_text.as_bytes())?;

@@ -258,8 +258,11 @@ pub(super) fn decide_and_report(
         .iter()
         .zip(&test_scores)
         .filter_map(|((path, label), score)| {
-            score.map(|s| (path.as_path(), s, *label == Label::Anomaly))
+            let relative = path.strip_prefix(&scoring.data.root).unwrap_or(path);
+            score.map(|s| (relative, s, *label == Label::Anomaly))
         });
+    // Paths relative to the root, the root once (portable) in metrics.json.
+    metrics.data_root = Some(super::overrides::portable_root(&scoring.data.root));
     let csv = report::scores_csv(rows, threshold);
     let scored: Vec<(std::path::PathBuf, f64)> = prepared
         .test_clips

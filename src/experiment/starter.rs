@@ -15,6 +15,18 @@ fn window_frames(summary: &DatasetSummary, rate: u32, hop_length: usize) -> usiz
     ((clip_frames / 2.0) as usize).clamp(4, 32)
 }
 
+/// The share of training clips held out for validation.
+const VALID_FRACTION: f64 = 0.1;
+
+/// The ensemble of the clip-level references.
+const ENSEMBLE: &str = r#"# Both clip-level references on a common scale (z-scores of validation clips).
+[[ensemble]]
+name = "knn_gmm"
+members = ["knn", "gmm_clip"]
+method = "zscore_mean"
+
+"#;
+
 /// The experiment text for `summary`, named `name`, to be saved as `file`.
 pub fn starter_experiment(summary: &DatasetSummary, name: &str, file: &str) -> String {
     let rate = summary
@@ -27,6 +39,15 @@ pub fn starter_experiment(summary: &DatasetSummary, name: &str, file: &str) -> S
         Layout::Dcase => "dcase",
         _ => "folders",
     };
+    // The clips the references are fitted on, after the validation share
+    // (as `data::split_by_file` takes it): k and components must not exceed them.
+    let valid = ((summary.train as f64 * VALID_FRACTION).round() as usize)
+        .min(summary.train.saturating_sub(1));
+    let fit = (summary.train - valid).max(1);
+    let k = fit.min(3);
+    let components = fit.min(4);
+    // An ensemble puts scores on a common scale with at least 2 validation clips.
+    let ensemble = if valid >= 2 { ENSEMBLE } else { "" };
     let rates: Vec<String> = summary
         .rates
         .iter()
@@ -47,7 +68,7 @@ root = {root:?}
 frames = {frames}
 hop = {hop}
 normalization = "zscore"
-valid_fraction = 0.1
+valid_fraction = {VALID_FRACTION}
 
 # Log-mel bands at the data's own rate (no resampling), 64 bands as the
 # references of peer_detect.py use.
@@ -65,15 +86,16 @@ clip_score = "percentile"
 percentile = 90
 
 # Reference detectors: fitted in seconds, and often the ones to beat.
-# Mean distance to the 3 nearest training clips (standardised mean + std per band).
+# Mean distance to the {k} nearest training clips (standardised mean + std per band).
 [[model]]
 kind = "knn"
-k = 3
+k = {k}
 
-# A Gaussian mixture on the same clip vectors (4 components; diagonal covariance above 40 dimensions).
+# A Gaussian mixture on the same clip vectors ({components} components; diagonal covariance above 40 dimensions).
 [[model]]
 kind = "gmm"
 name = "gmm_clip"
+components = {components}
 
 # A mixture of frames; clip score = 90th percentile of the frames' -log p.
 [[model]]
@@ -93,13 +115,7 @@ kind = "cae"
 channels = [16, 32]
 latent = 16
 
-# Both clip-level references on a common scale (z-scores of validation clips).
-[[ensemble]]
-name = "knn_gmm"
-members = ["knn", "gmm_clip"]
-method = "zscore_mean"
-
-[train]
+{ensemble}[train]
 epochs = 30
 batch_size = 64
 learning_rate = 1e-3

@@ -202,17 +202,35 @@ impl FeatureConfig {
                 ),
             );
         }
-        if self.n_fft < 2 {
+        // Below 16 samples a frame holds no spectrum worth the name (n_fft = 2
+        // trained to AUC 0.5 without a word).
+        if self.n_fft < 16 {
             return bad(
                 "n_fft",
                 format!(
-                    "is {}, must be >= 2 (usually 512, 1024 or 2048)",
+                    "is {}, must be >= 16 (usually 512, 1024 or 2048)",
                     self.n_fft
                 ),
             );
         }
-        if self.hop_length == 0 {
-            return bad("hop_length", "must be >= 1".into());
+        if self.hop_length == 0 || self.hop_length > self.n_fft {
+            return bad(
+                "hop_length",
+                format!(
+                    "is {}, must be in 1..={} (n_fft: a larger hop skips audio between frames; usually n_fft/4 or n_fft/2)",
+                    self.hop_length, self.n_fft
+                ),
+            );
+        }
+        if self.n_mels > self.n_fft / 2 + 1 {
+            return bad(
+                "n_mels",
+                format!(
+                    "is {}, must be in 1..={} (n_fft/2+1 frequency bins: more bands than bins leaves bands empty)",
+                    self.n_mels,
+                    self.n_fft / 2 + 1
+                ),
+            );
         }
         if self.window_length() == 0 || self.window_length() > self.n_fft {
             return bad(

@@ -35,7 +35,7 @@ impl BoardWriter {
     /// folder's `config.toml`).
     pub fn start(trial_dir: &Path) -> std::io::Result<Self> {
         let now = now();
-        let host = crate::experiment::sweep::claim::host();
+        let host = crate::fsx::host();
         let name = format!("{PREFIX}{}.{host}{LIVE_SUFFIX}", now as u64);
         let path = trial_dir.join(name);
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;

@@ -10,6 +10,40 @@ use serde_json::{Value, json};
 
 use crate::tensorboard::BoardWriter;
 
+/// Where a partial last line of `events.jsonl` is moved (appended).
+pub const FRAGMENTS: &str = "events.jsonl.fragments";
+
+/// A log cut mid-line (a crash, a full disk) would glue the next event onto
+/// the fragment: the fragment is moved to [`FRAGMENTS`] and the log cut back
+/// to its last whole line. Nothing is deleted.
+fn repair_last_line(path: &Path) -> std::io::Result<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if bytes.last().is_none_or(|&b| b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let aside = path.with_file_name(FRAGMENTS);
+    let mut fragments = OpenOptions::new().create(true).append(true).open(&aside)?;
+    fragments.write_all(&bytes[keep..])?;
+    fragments.write_all(b"\n")?;
+    fragments.sync_all()?;
+    OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .set_len(keep as u64)?;
+    eprintln!(
+        "note: {} ended in a partial line ({} bytes, from a run that stopped mid-write); moved to {}",
+        path.display(),
+        bytes.len() - keep,
+        aside.display()
+    );
+    Ok(())
+}
+
 /// The event log of one trial.
 pub struct EventLog {
     file: File,
@@ -23,6 +57,7 @@ impl EventLog {
     /// Opens (appending) `path` for run `run_id` of `trial`; events are
     /// mirrored into the folder's live TensorBoard file when it has one.
     pub fn open(path: &Path, trial: &str, run_id: &str) -> std::io::Result<Self> {
+        repair_last_line(path)?;
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let board = match path.parent() {
             Some(dir) => BoardWriter::open_live(dir)?,
@@ -80,5 +115,33 @@ impl EventLog {
     /// The trial's final status by name ("done", "failed", "stopped").
     pub fn status_named(&mut self, status: &str, reason: Option<&str>) -> std::io::Result<()> {
         self.write(json!({"status": status, "reason": reason}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_last_line_is_moved_aside_before_appending() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("events.jsonl");
+        std::fs::write(&path, "{\"epoch\":1}\n{\"epoch\":2,\"spl").unwrap();
+        let mut log = EventLog::open(&path, "dense", "r1").unwrap();
+        log.write(json!({"event": "resume", "epoch": 1})).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0], "{\"epoch\":1}");
+        let resumed: Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(resumed["event"], "resume");
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join(FRAGMENTS)).unwrap(),
+            "{\"epoch\":2,\"spl\n"
+        );
+        // A whole log is left as it is.
+        drop(log);
+        EventLog::open(&path, "dense", "r1").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 }

@@ -114,12 +114,32 @@ fn record_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
 }
 
 /// Trains one trial to the end (or to divergence), writing its run directory.
+/// A run stopped by a file error (a full disk, a folder gone read-only)
+/// still ends with a `failed` event where one can be written, so it never
+/// looks as if it were running.
 pub fn train_trial<'a>(
     trial: &Trial,
     data: impl Into<TrialData<'a>>,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<TrialResult, TrainError> {
-    let data = data.into();
+    let result = train_trial_inner(trial, data.into(), on_epoch);
+    if let Err(e @ TrainError::Io { .. }) = &result {
+        let path = trial.dir.join("events.jsonl");
+        if path.is_file()
+            && let Ok(mut events) = EventLog::open(&path, trial.name, trial.run_id)
+        {
+            // Best effort: the disk may still be full.
+            let _ = events.status(false, Some(&format!("stopped by an error: {e}")));
+        }
+    }
+    result
+}
+
+fn train_trial_inner(
+    trial: &Trial,
+    data: TrialData<'_>,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<TrialResult, TrainError> {
     let (train, valid) = (data.train, data.valid);
     if train.is_empty() {
         return Err(TrainError::NoData(format!(
@@ -164,13 +184,35 @@ pub fn train_trial<'a>(
     let (train_batches, valid_batches) = data.batches(&trial.device);
     let upload_per_epoch =
         train_batches.upload_bytes_per_pass() + valid_batches.upload_bytes_per_pass();
-    if trial.resume
-        && let Some(ckpt) =
-            checkpoint::latest(&checkpoints, Some(trial.run_id)).map_err(io(&checkpoints))?
-    {
+    let found = if trial.resume {
+        checkpoint::latest(&checkpoints, Some(trial.run_id)).map_err(io(&checkpoints))?
+    } else {
+        checkpoint::Resumable::default()
+    };
+    if let (None, Some((epoch, _))) = (&found.checkpoint, found.damaged.last()) {
+        let list: Vec<String> = found
+            .damaged
+            .iter()
+            .map(|(e, why)| format!("epoch {e}: {why}"))
+            .collect();
+        return Err(TrainError::Record {
+            path: checkpoints.join(format!("epoch-{epoch:05}")),
+            reason: format!(
+                "no intact checkpoint to resume from ({}); start the trial over with --overwrite",
+                list.join("; ")
+            ),
+        });
+    }
+    if let Some(ckpt) = found.checkpoint {
+        for (epoch, why) in &found.damaged {
+            eprintln!(
+                "warning: {}: the checkpoint of epoch {epoch} is damaged ({why}); resuming from epoch {} instead",
+                trial.name, ckpt.state.epochs_done
+            );
+        }
         (model, optim, state) = restore(model, optim, ckpt, trial.run_id, &checkpoints)?;
         events
-            .write(serde_json::json!({"event": "resume", "epoch": state.epochs_done}))
+            .write(serde_json::json!({"event": "resume", "epoch": state.epochs_done, "damaged_checkpoints": found.damaged.iter().map(|d| d.0).collect::<Vec<_>>()}))
             .map_err(io(&events_path))?;
     } else {
         events

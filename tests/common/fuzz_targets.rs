@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 /// Every target, by name.
-pub const TARGETS: [&str; 10] = [
-    "wav", "flac", "mp3", "ogg", "toml", "manifest", "bad", "dcase", "npy", "events",
+pub const TARGETS: [&str; 13] = [
+    "wav", "flac", "mp3", "ogg", "toml", "manifest", "bad", "dcase", "npy", "events", "zip",
+    "targz", "http",
 ];
 
 /// A scratch folder a target may write its input into (one per worker).
@@ -32,6 +33,102 @@ impl Scratch {
         std::fs::write(&path, bytes).unwrap();
         path
     }
+}
+
+/// A small zip of two WAV-named files, one deflated.
+fn zip_seed() -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let stored =
+            zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("set/a.wav", stored).unwrap();
+        zip.write_all(b"RIFF....WAVEfmt ").unwrap();
+        zip.add_directory("set/sub/", stored).unwrap();
+        zip.start_file("set/sub/b.wav", zip::write::FileOptions::default())
+            .unwrap();
+        zip.write_all(&[0u8; 3000]).unwrap();
+        zip.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+/// A small tar.gz of a folder and two files.
+fn targz_seed() -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    for (name, bytes) in [
+        ("fan/train/a.wav", &b"RIFF....WAVE"[..]),
+        ("fan/test/b.wav", &[0u8; 2000][..]),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(name).unwrap();
+        header.set_mode(0o644);
+        header.set_size(bytes.len() as u64);
+        header.set_cksum();
+        builder.append(&header, bytes).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// Unpacks `input` (named `name`) into a fresh folder of the scratch, with a
+/// bound small enough that a mutated length cannot fill the disk; whatever
+/// happens, nothing may appear outside that folder.
+fn unpack(scratch: &Scratch, name: &str, input: &[u8]) {
+    let archive = scratch.file(name, input);
+    let target = scratch.dir.join("unpacked");
+    let _ = std::fs::remove_dir_all(&target);
+    let limits = earshot::datasets::extract::UnpackLimits {
+        max_bytes: Some(4 << 20),
+        ..Default::default()
+    };
+    let _ = earshot::datasets::extract::extract_archive_with(&archive, &target, limits);
+    let outside: Vec<_> = std::fs::read_dir(&scratch.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            !["root", "unpacked", name].contains(&n.as_str())
+                && !n.ends_with(".toml")
+                && !n.ends_with(".csv")
+                && !n.starts_with("input.")
+                && n != "runs"
+                && n != "dl"
+        })
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "an archive wrote outside its folder: {outside:?}"
+    );
+    let _ = std::fs::remove_dir_all(&target);
+}
+
+/// Answers one request on a loopback port with `response` as raw bytes, then
+/// closes; a download from it must end (an error is fine) without hanging.
+fn http_once(scratch: &Scratch, response: &[u8]) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x.zip", listener.local_addr().unwrap());
+    let response = response.to_vec();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&response);
+        }
+    });
+    let dir = scratch.dir.join("dl");
+    let _ = std::fs::remove_dir_all(&dir);
+    let limits = earshot::datasets::download::Limits {
+        timeout: std::time::Duration::from_secs(2),
+        min_bytes_per_sec: 1,
+    };
+    let mut quiet = |_: u64, _: Option<u64>| {};
+    let _ =
+        earshot::datasets::download::download_with(&url, &dir, "x.zip", None, limits, &mut quiet);
+    server.join().unwrap();
 }
 
 /// Seed inputs of a target: real files where they exist, else small hand-made ones.
@@ -80,6 +177,14 @@ pub fn seeds(target: &str, repo: &Path) -> Vec<Vec<u8>> {
             )
             .as_bytes()
             .to_vec(),
+        ],
+        "zip" => vec![zip_seed()],
+        "targz" => vec![targz_seed()],
+        "http" => vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec(),
+            b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-4/10\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
+            b"HTTP/1.1 302 Found\r\nLocation: /y.zip\r\nContent-Length: 0\r\n\r\n".to_vec(),
         ],
         other => panic!("unknown target {other}; targets: {TARGETS:?}"),
     }
@@ -142,6 +247,9 @@ pub fn run(target: &str, input: &[u8], scratch: &Scratch) {
             let _ = earshot::report::loss_curves(&trial.join("events.jsonl"));
             let _ = earshot::report::read_scores_csv(&String::from_utf8_lossy(input));
         }
+        "zip" => unpack(scratch, "input.zip", input),
+        "targz" => unpack(scratch, "input.tar.gz", input),
+        "http" => http_once(scratch, input),
         other => panic!("unknown target {other}; targets: {TARGETS:?}"),
     }
 }

@@ -41,16 +41,7 @@ pub enum ClaimError {
     },
 }
 
-/// This machine's name.
-pub fn host() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "unknown-host".into())
-}
+pub use crate::fsx::host;
 
 fn owner_line() -> String {
     format!("{} {}", host(), std::process::id())
