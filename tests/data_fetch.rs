@@ -6,10 +6,12 @@
 mod common;
 use common::earshot;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use common::http;
 
 use earshot::datasets::download::{DownloadError, Fetched, download, sha256_of};
 use earshot::datasets::extract::{ExtractError, extract_archive, extract_zip};
@@ -18,63 +20,34 @@ use earshot::datasets::extract::{ExtractError, extract_archive, extract_zip};
 /// half its body on the first request and closes. Returns the base address
 /// and the requests seen (path and Range header).
 fn serve(routes: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    std::thread::spawn(move || {
-        let mut cut_once = false;
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let mut range = None;
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                if h.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
-                    range = v.trim().trim_end_matches('-').parse::<usize>().ok();
-                }
-            }
-            log.lock().unwrap().push(format!("{path} {range:?}"));
-            if path == "/moved.zip" {
-                let _ = stream.write_all(b"HTTP/1.1 302 Found\r\nLocation: /good.zip\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                continue;
-            }
-            let name = path.trim_start_matches("/cut");
-            let Some((_, body)) = routes.iter().find(|(p, _)| *p == name) else {
-                let _ = stream.write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-                continue;
-            };
-            let from = range.unwrap_or(0).min(body.len());
-            let head = if from > 0 {
-                format!(
-                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
-                    body.len() - from,
-                    body.len() - 1,
-                    body.len()
-                )
-            } else {
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-            };
-            let _ = stream.write_all(head.as_bytes());
-            let mut rest = &body[from..];
-            if path.starts_with("/cut") && !cut_once {
-                cut_once = true;
-                rest = &rest[..rest.len() / 2];
-            }
-            let _ = stream.write_all(rest);
+    let cut_once = AtomicBool::new(false);
+    let base = http::serve(move |path, range, stream| {
+        log.lock().unwrap().push(format!("{path} {range:?}"));
+        if path == "/moved.zip" {
+            let _ = stream.write_all(b"HTTP/1.1 302 Found\r\nLocation: /good.zip\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
         }
+        let name = path.trim_start_matches("/cut");
+        let Some((_, body)) = routes.iter().find(|(p, _)| *p == name) else {
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            return;
+        };
+        let from = (range.unwrap_or(0) as usize).min(body.len());
+        let head = if from > 0 {
+            http::partial_head(from, body.len())
+        } else {
+            http::ok_head(body.len())
+        };
+        let _ = stream.write_all(head.as_bytes());
+        let mut rest = &body[from..];
+        if path.starts_with("/cut") && !cut_once.swap(true, Ordering::SeqCst) {
+            rest = &rest[..rest.len() / 2];
+        }
+        let _ = stream.write_all(rest);
     });
     (base, seen)
 }

@@ -130,35 +130,30 @@ fn exports_and_detection_refuse_what_would_lose_or_hide_something() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     trained(dir);
+    let export = |args: &[&str]| {
+        earshot(dir)
+            .args(["export", "model", "runs/x/dense", "--out"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let detect = || {
+        earshot(dir)
+            .args(["detect", "--model", "runs/x/dense", "new"])
+            .output()
+            .unwrap()
+    };
     let model = dir.join("runs/x/dense/model/model.bin");
     let before = std::fs::read(&model).unwrap();
 
     // --out onto the trial's own model: refused, the model intact.
-    let out = earshot(dir)
-        .args([
-            "export",
-            "model",
-            "runs/x/dense",
-            "--out",
-            "runs/x/dense/model/model.bin",
-        ])
-        .output()
-        .unwrap();
+    let out = export(&["runs/x/dense/model/model.bin"]);
     let text = common::text(&out);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("inside the trial folder"), "{text}");
     assert_eq!(std::fs::read(&model).unwrap(), before);
     // The same through another spelling of the path.
-    let out = earshot(dir)
-        .args([
-            "export",
-            "model",
-            "runs/x/dense",
-            "--out",
-            "runs/x/../x/dense/config.toml",
-        ])
-        .output()
-        .unwrap();
+    let out = export(&["runs/x/../x/dense/config.toml"]);
     assert!(!out.status.success(), "{}", common::text(&out));
 
     // A run that never ended (killed): refused, then exported with its status.
@@ -170,29 +165,14 @@ fn exports_and_detection_refuse_what_would_lose_or_hide_something() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&events, &unfinished).unwrap();
-    let out = earshot(dir)
-        .args(["export", "model", "runs/x/dense", "--out", "d.safetensors"])
-        .output()
-        .unwrap();
+    let out = export(&["d.safetensors"]);
     let text = common::text(&out);
     assert!(
         !out.status.success() && text.contains("--allow-unfinished"),
         "{text}"
     );
     assert!(!dir.join("d.safetensors").exists());
-    common::ok(
-        &earshot(dir)
-            .args([
-                "export",
-                "model",
-                "runs/x/dense",
-                "--out",
-                "d.safetensors",
-                "--allow-unfinished",
-            ])
-            .output()
-            .unwrap(),
-    );
+    common::ok(&export(&["d.safetensors", "--allow-unfinished"]));
     let (_, meta) = deserialize(&std::fs::read(dir.join("d.safetensors")).unwrap()).unwrap();
     assert_eq!(meta["status"], "unfinished");
     // A failed run: refused, its reason named.
@@ -203,10 +183,7 @@ fn exports_and_detection_refuse_what_would_lose_or_hide_something() {
         ),
     )
     .unwrap();
-    let out = earshot(dir)
-        .args(["export", "model", "runs/x/dense", "--out", "f.safetensors"])
-        .output()
-        .unwrap();
+    let out = export(&["f.safetensors"]);
     let text = common::text(&out);
     assert!(
         !out.status.success() && text.contains("failed") && text.contains("NaN"),
@@ -220,10 +197,7 @@ fn exports_and_detection_refuse_what_would_lose_or_hide_something() {
     let good = std::fs::read(&threshold).unwrap();
     for broken in [&b""[..], &b"{\"value\": tru"[..]] {
         std::fs::write(&threshold, broken).unwrap();
-        let out = earshot(dir)
-            .args(["detect", "--model", "runs/x/dense", "new"])
-            .output()
-            .unwrap();
+        let out = detect();
         let text = common::text(&out);
         assert!(!out.status.success(), "{text}");
         assert!(
@@ -233,19 +207,13 @@ fn exports_and_detection_refuse_what_would_lose_or_hide_something() {
     }
     // Deleted, while metrics.json records a fitted threshold: also an error.
     std::fs::remove_file(&threshold).unwrap();
-    let out = earshot(dir)
-        .args(["detect", "--model", "runs/x/dense", "new"])
-        .output()
-        .unwrap();
+    let out = detect();
     let text = common::text(&out);
     assert!(!out.status.success() && text.contains("missing"), "{text}");
     std::fs::write(&threshold, good).unwrap();
     // A trial whose model/ was deleted: the error names model/, not a file inside it.
     std::fs::remove_dir_all(dir.join("runs/x/dense/model")).unwrap();
-    let out = earshot(dir)
-        .args(["detect", "--model", "runs/x/dense", "new"])
-        .output()
-        .unwrap();
+    let out = detect();
     let text = common::text(&out);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("dense/model: missing"), "{text}");

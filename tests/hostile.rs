@@ -7,8 +7,10 @@
 mod common;
 use common::earshot;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
+
+use common::http::{ok_head, partial_head, serve};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,39 +19,6 @@ use earshot::datasets::download::{DownloadError, Fetched, Limits, download_with,
 use earshot::datasets::extract::{
     ExtractError, UnpackLimits, extract_archive, extract_archive_with,
 };
-
-/// Serves each connection, on its own thread, with `answer(path, range start)`, on 127.0.0.1.
-fn serve(answer: impl Fn(&str, Option<u64>, &mut TcpStream) + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let answer = std::sync::Arc::new(answer);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let answer = answer.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    return;
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let mut range = None;
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
-                        range = v.trim().trim_end_matches('-').parse::<u64>().ok();
-                    }
-                }
-                answer(&path, range, &mut stream);
-            });
-        }
-    });
-    base
-}
 
 fn fast() -> Limits {
     Limits {
@@ -60,10 +29,6 @@ fn fast() -> Limits {
 
 fn body(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
-}
-
-fn ok_head(len: usize) -> String {
-    format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
 }
 
 #[test]
@@ -83,15 +48,7 @@ fn stalled_and_trickling_servers_are_cut_and_the_partial_file_resumes() {
         // The resumed request: the rest, from where it was asked.
         "/stall" => {
             let from = range.unwrap() as usize;
-            let _ = s.write_all(
-                format!(
-                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
-                    served.len() - from,
-                    served.len() - 1,
-                    served.len()
-                )
-                .as_bytes(),
-            );
+            let _ = s.write_all(partial_head(from, served.len()).as_bytes());
             let _ = s.write_all(&served[from..]);
         }
         // One byte every 200 ms: alive, but far below 1 KiB/s.
@@ -170,17 +127,8 @@ fn a_206_with_junk_is_never_recorded_as_verified_and_a_changed_file_is_fetched_a
             // A resume answered with other bytes that claim to be the right range.
             ("/junk", Some(from)) => {
                 let from = from as usize;
-                let junk = vec![0x55u8; served.len() - from];
-                let _ = s.write_all(
-                    format!(
-                        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
-                        junk.len(),
-                        served.len() - 1,
-                        served.len()
-                    )
-                    .as_bytes(),
-                );
-                let _ = s.write_all(&junk);
+                let _ = s.write_all(partial_head(from, served.len()).as_bytes());
+                let _ = s.write_all(&vec![0x55u8; served.len() - from]);
             }
             _ => {
                 let _ = s.write_all(ok_head(served.len()).as_bytes());
