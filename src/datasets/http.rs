@@ -165,6 +165,13 @@ pub(super) fn transfer(
                 ),
             ),
         },
+        CopyError::Slow(reason, done) => DownloadError::Transfer {
+            url: redact(url),
+            reason: format!(
+                "{reason}; {done} bytes kept in {}, run the command again to resume",
+                part.display()
+            ),
+        },
     })?;
     out.flush().map_err(io(part))?;
     Ok(Resume::Done(done, total, resumed))
@@ -225,6 +232,8 @@ fn overlap_matches(
 enum CopyError {
     /// The network side: what happened, bytes in the file.
     Read(String, u64),
+    /// Slower than the limits allow: why, bytes in the file.
+    Slow(String, u64),
     /// The disk side.
     Write(std::io::Error),
 }
@@ -255,7 +264,7 @@ fn copy_body(
         if elapsed >= limits.timeout {
             let floor = limits.min_bytes_per_sec as f64 * elapsed.as_secs_f64();
             if ((done - window.1) as f64) < floor {
-                return Err(CopyError::Read(
+                return Err(CopyError::Slow(
                     format!(
                         "the transfer fell below {} bytes/s for {} s (--timeout to wait longer)",
                         limits.min_bytes_per_sec,
