@@ -133,6 +133,23 @@ fn training_writes_live_event_files_and_export_writes_the_same_records() {
             .unwrap(),
     );
     assert_eq!(event_files(&copy).len(), 1);
+    // Exports of one folder at once take turns (a lock): each succeeds and
+    // one event file remains, round after round.
+    for _ in 0..5 {
+        let spawn = || {
+            earshot(dir)
+                .args(["export", "tensorboard", "copy"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        for child in [a, b] {
+            common::ok(&child.wait_with_output().unwrap());
+        }
+        assert_eq!(event_files(&copy).len(), 1);
+    }
 }
 
 #[test]
