@@ -11,6 +11,7 @@ pub mod download;
 pub mod extract;
 mod http;
 pub mod prepare;
+mod staging;
 
 use std::path::PathBuf;
 
