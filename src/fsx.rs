@@ -43,6 +43,25 @@ pub fn host() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
+/// Whether process `pid` of this machine no longer runs (a PID that is
+/// alive, even reused or another user's, counts as running).
+pub fn process_gone(pid: u32) -> bool {
+    // A number beyond the kernel's PID range names no process.
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
+    // SAFETY: signal 0 only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
+}
+
+/// The (host, pid) a run lock records (`<host> <pid>`), if it is readable.
+pub fn lock_holder(text: &str) -> Option<(&str, u32)> {
+    let mut parts = text.split_whitespace();
+    Some((parts.next()?, parts.next()?.parse().ok()?))
+}
+
 /// 64-bit FNV-1a: a stable hash (std's hasher may change between releases).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {

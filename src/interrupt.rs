@@ -59,17 +59,6 @@ pub fn check() -> Result<(), Interrupted> {
     }
 }
 
-/// Whether process `pid` is gone (a PID that is alive, even reused, is kept).
-fn gone(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only asks whether the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    !alive
-}
-
 /// The PID at the end of a staging folder's name: `.<x>.partial-<pid>` or
 /// `.<x>-unpacked-<pid>` (what earshot's staging folders are called).
 pub fn staging_pid(name: &str) -> Option<u32> {
@@ -94,7 +83,7 @@ pub fn sweep_stale(dir: &Path) -> Vec<String> {
         if let Some(pid) = staging_pid(&name)
             && is_dir
             && pid != std::process::id()
-            && gone(pid)
+            && crate::fsx::process_gone(pid)
             && std::fs::remove_dir_all(entry.path()).is_ok()
         {
             tracing::info!(

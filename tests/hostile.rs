@@ -27,6 +27,11 @@ fn fast() -> Limits {
     }
 }
 
+/// A download with [`fast`] limits and no progress output.
+fn fetch(url: &str, dir: &Path, name: &str) -> Result<Fetched, DownloadError> {
+    download_with(url, dir, name, None, fast(), &mut |_, _| {})
+}
+
 fn body(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
 }
@@ -66,18 +71,9 @@ fn stalled_and_trickling_servers_are_cut_and_the_partial_file_resumes() {
     });
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut quiet = |_: u64, _: Option<u64>| {};
     for (route, kept_part) in [("silent", false), ("stall", true), ("trickle", true)] {
         let started = Instant::now();
-        let err = download_with(
-            &format!("{base}/{route}"),
-            dir,
-            route,
-            None,
-            fast(),
-            &mut quiet,
-        )
-        .unwrap_err();
+        let err = fetch(&format!("{base}/{route}"), dir, route).unwrap_err();
         let took = started.elapsed();
         assert!(took < Duration::from_secs(8), "{route}: cut after {took:?}");
         let text = err.to_string();
@@ -94,15 +90,7 @@ fn stalled_and_trickling_servers_are_cut_and_the_partial_file_resumes() {
         }
     }
     // The stalled one resumes, and only the partial file's tail is asked again.
-    let got = download_with(
-        &format!("{base}/stall"),
-        dir,
-        "stall",
-        None,
-        fast(),
-        &mut quiet,
-    )
-    .unwrap();
+    let got = fetch(&format!("{base}/stall"), dir, "stall").unwrap();
     assert!(
         matches!(got, Fetched::Downloaded { resumed: true, .. }),
         "{got:?}"
@@ -138,29 +126,12 @@ fn a_206_with_junk_is_never_recorded_as_verified_and_a_changed_file_is_fetched_a
     });
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut quiet = |_: u64, _: Option<u64>| {};
     // Cut: 15,000 bytes kept.
-    let err = download_with(
-        &format!("{base}/junk"),
-        dir,
-        "j.bin",
-        None,
-        fast(),
-        &mut quiet,
-    )
-    .unwrap_err();
+    let err = fetch(&format!("{base}/junk"), dir, "j.bin").unwrap_err();
     assert!(err.to_string().contains("resume"), "{err}");
     // The junk 206's overlap does not match: the partial file is dropped and
     // the whole file fetched again (the server answers a plain request whole).
-    let got = download_with(
-        &format!("{base}/junk"),
-        dir,
-        "j.bin",
-        None,
-        fast(),
-        &mut quiet,
-    )
-    .unwrap();
+    let got = fetch(&format!("{base}/junk"), dir, "j.bin").unwrap();
     assert!(
         matches!(got, Fetched::Downloaded { resumed: false, .. }),
         "{got:?}"
@@ -171,15 +142,7 @@ fn a_206_with_junk_is_never_recorded_as_verified_and_a_changed_file_is_fetched_a
     let mut bytes = std::fs::read(dir.join("j.bin")).unwrap();
     bytes[100] ^= 1;
     std::fs::write(dir.join("j.bin"), bytes).unwrap();
-    let again = download_with(
-        &format!("{base}/whole"),
-        dir,
-        "j.bin",
-        None,
-        fast(),
-        &mut quiet,
-    )
-    .unwrap();
+    let again = fetch(&format!("{base}/whole"), dir, "j.bin").unwrap();
     assert!(matches!(again, Fetched::Downloaded { .. }), "{again:?}");
     assert_eq!(std::fs::read(dir.join("j.bin")).unwrap(), data);
 }
@@ -202,8 +165,7 @@ fn credentials_never_reach_a_message() {
         .port();
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("http://alice:s3cret@127.0.0.1:{port}/a.zip");
-    let mut quiet = |_: u64, _: Option<u64>| {};
-    let err = download_with(&url, tmp.path(), "a.zip", None, fast(), &mut quiet).unwrap_err();
+    let err = fetch(&url, tmp.path(), "a.zip").unwrap_err();
     assert!(!err.to_string().contains("s3cret"), "{err}");
     assert!(err.to_string().contains("***@127.0.0.1"), "{err}");
     // A 404 from a live server, through the command line.

@@ -152,16 +152,8 @@ impl TrialView {
         else {
             return false;
         };
-        let mut parts = text.split_whitespace();
-        match (
-            parts.next(),
-            parts.next().and_then(|p| p.parse::<u32>().ok()),
-        ) {
-            (Some(host), Some(pid)) if host == crate::fsx::host() => {
-                Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
-            }
-            _ => false,
-        }
+        crate::fsx::lock_holder(&text)
+            .is_some_and(|(host, pid)| host == crate::fsx::host() && crate::fsx::process_gone(pid))
     }
 
     /// The best validation loss so far.

@@ -17,14 +17,22 @@ pub const FRAGMENTS: &str = "events.jsonl.fragments";
 /// the fragment: the fragment is moved to [`FRAGMENTS`] and the log cut back
 /// to its last whole line. Nothing is deleted.
 fn repair_last_line(path: &Path) -> std::io::Result<()> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    if bytes.last().is_none_or(|&b| b == b'\n') {
+    // Only the last byte decides; a whole log is not read at every open.
+    let mut last = [b'\n'];
+    if file.seek(SeekFrom::End(0))? > 0 {
+        file.seek(SeekFrom::End(-1))?;
+        file.read_exact(&mut last)?;
+    }
+    if last[0] == b'\n' {
         return Ok(());
     }
+    let bytes = std::fs::read(path)?;
     let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let aside = path.with_file_name(FRAGMENTS);
     let mut fragments = OpenOptions::new().create(true).append(true).open(&aside)?;

@@ -50,11 +50,7 @@ fn owner_line() -> String {
 /// Whether the process named in a lock is gone: on this host by its pid, from
 /// another host by a heartbeat older than `stale_after`.
 fn is_stale(content: &str, heartbeat: Option<SystemTime>, stale_after: Duration) -> bool {
-    let mut parts = content.split_whitespace();
-    let (Some(h), Some(pid)) = (
-        parts.next(),
-        parts.next().and_then(|p| p.parse::<u32>().ok()),
-    ) else {
+    let Some((h, pid)) = crate::fsx::lock_holder(content) else {
         return true; // unreadable or half-written: nobody can be relying on it
     };
     if h != host() {
@@ -65,7 +61,7 @@ fn is_stale(content: &str, heartbeat: Option<SystemTime>, stale_after: Duration)
     if pid == std::process::id() {
         return false;
     }
-    !Path::new(&format!("/proc/{pid}")).exists() && Path::new("/proc/self").exists()
+    crate::fsx::process_gone(pid)
 }
 
 impl Claim {
