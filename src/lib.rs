@@ -14,6 +14,7 @@ pub mod eval;
 pub mod experiment;
 pub mod features;
 pub mod fsx;
+pub mod gpu;
 pub mod interrupt;
 pub mod models;
 pub mod records;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use earshot::experiment::overrides::{Override, data_dir};
+use earshot::experiment::overrides::Override;
 
 /// `--set`, `--seed`, `--data`, `--data-dir`.
 #[derive(Debug, Args)]
@@ -41,6 +41,6 @@ impl OverrideArgs {
 
     /// The folder relative roots are looked up under.
     pub fn data_dir(&self) -> Option<PathBuf> {
-        data_dir(self.data_dir.as_deref())
+        earshot::datasets::data_dir_of(self.data_dir.as_deref())
     }
 }

@@ -13,7 +13,7 @@ mod http;
 pub mod prepare;
 mod staging;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How a dataset becomes an experiment's folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,12 +298,19 @@ fn bad_set(info: &DatasetInfo, machine: &str) -> Option<&'static BadSet> {
     BAD_SETS.iter().find(|set| set.name == machine)
 }
 
+/// Where datasets live when an experiment names them by a relative root:
+/// `flag` (`--data-dir`, `--to`), else `$EARSHOT_DATA`, else
+/// `~/.cache/earshot/data`; `None` only without a flag and without `$HOME`.
+pub fn data_dir_of(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("EARSHOT_DATA").map(Into::into))
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/earshot/data")))
+}
+
 /// The data folder: `--to`, else where experiments look for datasets
-/// ([`crate::experiment::overrides::data_dir`]: `$EARSHOT_DATA`, else
-/// `~/.cache/earshot/data`).
+/// ([`data_dir_of`]), else `.cache/earshot/data` under the current folder.
 pub fn data_dir(to: Option<PathBuf>) -> PathBuf {
-    crate::experiment::overrides::data_dir(to.as_deref())
-        .unwrap_or_else(|| PathBuf::from(".cache/earshot/data"))
+    data_dir_of(to.as_deref()).unwrap_or_else(|| PathBuf::from(".cache/earshot/data"))
 }
 
 #[cfg(test)]

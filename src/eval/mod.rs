@@ -8,7 +8,7 @@ mod gamma;
 mod metrics;
 
 pub use config::{EvalConfig, ThresholdRule};
-pub use decision::{calibration_mask, detection_metrics};
+pub use decision::{Detection, calibration_mask, detection_metrics};
 pub use gamma::Gamma;
 pub use metrics::{Confusion, partial_auc, percentile, roc_auc, roc_curve};
 

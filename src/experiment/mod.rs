@@ -2,6 +2,7 @@
 //! (unknown keys fail with their line) and written back, resolved, into each
 //! run directory. This module drives the stages; it computes nothing itself.
 
+pub mod claim;
 mod dcase_outputs;
 mod detect;
 mod ensemble;
@@ -118,7 +119,7 @@ impl Experiment {
         seed: Option<u64>,
         data_dir: Option<&Path>,
     ) -> Result<Self, ExperimentError> {
-        let text = overrides::from_trial_record(&read_text(path)?);
+        let text = crate::records::from_trial_record(&read_text(path)?);
         // Errors of the file itself keep their lines; then the overrides are checked.
         Self::parse(&text, path)?;
         let changed = overrides::apply(&text, path, overrides, seed)?;

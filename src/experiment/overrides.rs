@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use super::ExperimentError;
-use super::sweep::set_path;
 
 /// One `--set KEY=VALUE`.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +102,7 @@ pub fn explain(
 
 fn set_one(table: &mut toml::Table, o: &Override) -> Result<(), String> {
     let Some(rest) = o.key.strip_prefix("model[") else {
-        return set_path(table, &o.key, &o.value).map_err(|m| m.replace("sweep parameter", "key"));
+        return set_path(table, &o.key, &o.value, "key");
     };
     let (name, key) = rest
         .split_once("].")
@@ -124,7 +123,7 @@ fn set_one(table: &mut toml::Table, o: &Override) -> Result<(), String> {
         if own == name {
             let mut single = toml::Table::new();
             single.insert("model".into(), toml::Value::Array(vec![m.clone()]));
-            set_path(&mut single, &format!("model.{key}"), &o.value)?;
+            set_path(&mut single, &format!("model.{key}"), &o.value, "key")?;
             *m = single["model"].as_array().expect("one model")[0].clone();
             return Ok(());
         }
@@ -136,34 +135,62 @@ fn set_one(table: &mut toml::Table, o: &Override) -> Result<(), String> {
     ))
 }
 
-/// Experiment text from a trial's `config.toml` (the resolved experiment
-/// under `experiment`, with the trial's name): that one model alone, so
-/// `earshot train runs/<exp>/<trial>/config.toml` reruns exactly that trial.
-/// Other text is returned as it is.
-pub fn from_trial_record(text: &str) -> String {
-    let Ok(mut table) = toml::from_str::<toml::Table>(text) else {
-        return text.to_string();
-    };
-    let (Some(toml::Value::Table(mut experiment)), Some(trial)) = (
-        table.remove("experiment"),
-        table
-            .get("trial")
-            .and_then(|t| t.as_str())
-            .map(str::to_string),
-    ) else {
-        return text.to_string();
-    };
-    if let Some(toml::Value::Array(models)) = experiment.get_mut("model") {
-        models.retain(|m| {
-            let name = m
-                .get("name")
-                .or_else(|| m.get("kind"))
-                .and_then(|v| v.as_str());
-            name == Some(trial.as_str())
-        });
+/// Sets `value` at a dotted `path` of an experiment table; errors name the
+/// path as `noun` ("key" for `--set`, "sweep parameter" for a sweep). `model.*` applies to
+/// every `[[model]]`; `model.kind` replaces each model table by a fresh one of that kind.
+pub fn set_path(
+    table: &mut toml::Table,
+    path: &str,
+    value: &toml::Value,
+    noun: &str,
+) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let known = ["name", "seed", "data", "features", "model", "train", "eval"];
+    if !known.contains(&parts[0]) {
+        return Err(format!(
+            "{noun} `{path}`: `{}` is not a section of an experiment (allowed: {})",
+            parts[0],
+            known.join(", ")
+        ));
     }
-    experiment.remove("ensemble");
-    toml::to_string(&experiment).expect("tables serialise")
+    if parts[0] == "model" {
+        let Some(models) = table.get_mut("model").and_then(|m| m.as_array_mut()) else {
+            return Err(format!("{noun} on model.* needs at least one [[model]]"));
+        };
+        if parts.len() < 2 {
+            return Err(format!(
+                "{noun} `{path}` must name a model key, e.g. model.hidden"
+            ));
+        }
+        for m in models {
+            let Some(mt) = m.as_table_mut() else { continue };
+            if parts[1..] == ["kind"] {
+                let name = mt.get("name").cloned();
+                mt.clear();
+                if let Some(n) = name {
+                    mt.insert("name".into(), n);
+                }
+            }
+            set_in(mt, &parts[1..], value);
+        }
+        return Ok(());
+    }
+    set_in(table, &parts, value);
+    Ok(())
+}
+
+fn set_in(table: &mut toml::Table, parts: &[&str], value: &toml::Value) {
+    if parts.len() == 1 {
+        table.insert(parts[0].to_string(), value.clone());
+        return;
+    }
+    let entry = table
+        .entry(parts[0].to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if !entry.is_table() {
+        *entry = toml::Value::Table(toml::Table::new());
+    }
+    set_in(entry.as_table_mut().expect("a table"), &parts[1..], value);
 }
 
 #[cfg(test)]
@@ -229,41 +256,15 @@ mod tests {
             "{err}"
         );
     }
-
-    #[test]
-    fn a_trial_record_becomes_its_one_model_experiment() {
-        let record = format!(
-            "earshot_version = \"0.1.0\"\ntrial = \"lstm\"\nseed = 42\nwindow = [32, 20]\n[experiment]\n{}",
-            EXP.replace("[[model]]", "[[experiment.model]]")
-                .replace("[data]", "[experiment.data]")
-                .replace("[train]", "[experiment.train]")
-        );
-        let exp = parse(&from_trial_record(&record));
-        assert_eq!(exp.model.len(), 1);
-        assert_eq!(exp.model[0].name(), "lstm");
-        assert_eq!(
-            from_trial_record(EXP),
-            EXP,
-            "an experiment file passes through"
-        );
-    }
-}
-
-/// Where datasets live when an experiment names them by a relative root:
-/// `--data-dir`, else `$EARSHOT_DATA`, else `~/.cache/earshot/data`.
-pub fn data_dir(flag: Option<&Path>) -> Option<std::path::PathBuf> {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("EARSHOT_DATA").map(Into::into))
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/earshot/data")))
 }
 
 /// A dataset root as run records keep it: one under the data folder
-/// ([`data_dir`] without a flag: `$EARSHOT_DATA`, else `~/.cache/earshot/data`)
+/// ([`crate::datasets::data_dir_of`] without a flag: `$EARSHOT_DATA`, else `~/.cache/earshot/data`)
 /// relative to it (`fsdd`, as an experiment names it), so a runs folder
 /// shared with colleagues holds no home directory; any other root as it is.
 /// [`resolve_root`] finds either form again.
 pub fn portable_root(root: &Path) -> std::path::PathBuf {
-    data_dir(None)
+    crate::datasets::data_dir_of(None)
         .and_then(|base| root.strip_prefix(&base).ok().map(Path::to_path_buf))
         .filter(|rest| !rest.as_os_str().is_empty())
         .unwrap_or_else(|| root.to_path_buf())
@@ -271,7 +272,7 @@ pub fn portable_root(root: &Path) -> std::path::PathBuf {
 
 /// Resolves a relative `[data] root` so an experiment travels: as given (from
 /// the current folder), else beside the experiment file `path`, else under the
-/// data folder ([`data_dir`]). The first that exists is returned; when none
+/// data folder (`data_dir`, see [`crate::datasets::data_dir_of`]). The first that exists is returned; when none
 /// does, the error lists where it looked.
 pub fn resolve_root(
     root: &Path,
@@ -319,7 +320,7 @@ mod root_tests {
         assert_eq!(resolve("fsdd").unwrap(), data.join("fsdd"));
         // Records keep a root under the data folder relative to it (HOME-free).
         if std::env::var_os("EARSHOT_DATA").is_none()
-            && let Some(base) = data_dir(None)
+            && let Some(base) = crate::datasets::data_dir_of(None)
         {
             assert_eq!(portable_root(&base.join("fsdd")), Path::new("fsdd"));
         }

@@ -8,9 +8,9 @@ use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
+use super::claim::{self, Claim, ClaimError};
 use super::prepare::prepare;
 use super::score::{Scoring, score_trial};
-use super::sweep::claim::{self, Claim, ClaimError};
 use super::trial_dir::{self, Readied, Reuse, TrialDirError};
 use crate::data::{DataError, FileFailure, Layout, machine_ids};
 use crate::features::FeatureError;

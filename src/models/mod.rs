@@ -12,7 +12,6 @@ pub mod lstm;
 pub mod reference;
 pub mod rnn;
 pub mod size;
-pub(crate) mod switch;
 pub mod vae;
 
 use burn::prelude::*;

@@ -68,7 +68,7 @@ pub fn summaries_of(event: &Value, hparams: &[(String, HParam)]) -> Vec<(i64, Ve
 /// own model entry as `model.*`, and `data.*`, `features.*`, `train.*`,
 /// `eval.*`, `seed`, sorted by name. Lists are shown as text.
 pub fn hparams_of(config_toml: &str) -> Vec<(String, HParam)> {
-    let single = crate::experiment::overrides::from_trial_record(config_toml);
+    let single = crate::records::from_trial_record(config_toml);
     let Ok(table) = toml::from_str::<toml::Table>(&single) else {
         return Vec::new();
     };

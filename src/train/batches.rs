@@ -12,7 +12,7 @@ use burn::prelude::*;
 
 use super::evaluate::batch_tensor;
 use crate::data::WindowSet;
-use crate::models::gpu;
+use crate::gpu;
 
 pub use crate::data::RESIDENT_LIMIT_BYTES;
 

@@ -10,7 +10,7 @@ use burn::optim::{
 };
 use burn::prelude::*;
 
-use crate::models::gpu::adam_op::AdamStep;
+use super::adam_op::AdamStep;
 
 /// Adam for models on `device` (L2 `weight_decay` if any): this fused one
 /// where the CPU kernels run ([`crate::models::cpu::supported`]), burn's

@@ -1,5 +1,5 @@
 //! Adam over the whole model on wgpu in a few dispatches: parameters go to
-//! the kernel five at a time ([`crate::models::gpu::adam_op`]), where burn's
+//! the kernel five at a time ([`super::adam_op`]), where burn's
 //! Adam steps each parameter on its own (several kernels each; its fusion
 //! merges only same-shaped tensors, as far as the device's bindings allow).
 //! The arithmetic is burn's. Moments live here between steps as one `[m; v]`
@@ -17,8 +17,8 @@ use burn::optim::{
 };
 use burn::prelude::*;
 
+use super::adam_op::{AdamChunkOps, AdamStep, BINDINGS, SLOTS};
 use super::fused_adam::FusedAdam;
-use crate::models::gpu::adam_op::{AdamChunkOps, AdamStep, BINDINGS, SLOTS};
 
 /// Adam's moments of one parameter: steps taken, and `[m; v]` flattened.
 #[derive(Debug, Clone)]
@@ -39,8 +39,8 @@ impl ChunkedAdam {
     /// Whether it runs on `device`: the GPU kernels are on, and one kernel
     /// may bind all a chunk's buffers.
     pub fn supported(device: &Device) -> bool {
-        crate::models::gpu::supported(device, burn::tensor::DType::F32)
-            && crate::models::gpu::max_bindings(device).is_some_and(|b| b >= BINDINGS)
+        crate::gpu::supported(device, burn::tensor::DType::F32)
+            && crate::gpu::max_bindings(device).is_some_and(|b| b >= BINDINGS)
     }
 
     /// burn's `AdamConfig` defaults (0.9, 0.999, 1e-5) with this weight decay.

@@ -2,6 +2,7 @@
 //! stopping, gradient clipping and a learning-rate schedule; every epoch goes to
 //! `events.jsonl`. NaN or Inf in a loss ends the trial as `failed`, never a panic.
 
+pub mod adam_op;
 pub mod batches;
 pub mod checkpoint;
 mod config;

@@ -4,7 +4,6 @@
 //! by `--shard i/N`, claimed with lock files, resumed on re-run, stopped early
 //! by the median rule, and ranked in a leaderboard.
 
-pub(crate) mod claim;
 mod config;
 pub mod leaderboard;
 mod runner;
@@ -14,14 +13,18 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-pub use claim::{Claim, ClaimError, STALE_AFTER};
+pub use super::claim::{Claim, ClaimError, STALE_AFTER};
 pub use config::{
     Distribution, EarlyKind, EarlyTerminate, Goal, ParamSpec, SweepConfig, SweepMethod,
     SweepMetric, flatten_parameters,
 };
 pub use runner::{Shard, SweepOptions, SweepOutcome, run_sweep};
 
+use crate::experiment::overrides::set_path;
 use crate::experiment::{Experiment, ExperimentError};
+
+/// How errors name a swept key.
+const NOUN: &str = "sweep parameter";
 
 /// One expanded trial: its index, name and parameter values.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +109,7 @@ impl Sweep {
         let mut table: toml::Table = toml::from_str(&text).expect("parsed above");
         // Trials are parsed from this table: they get the resolved root too.
         let root = toml::Value::String(base.data.root.display().to_string());
-        set_path(&mut table, "data.root", &root).expect("data is a section");
+        set_path(&mut table, "data.root", &root, NOUN).expect("data is a section");
         let params =
             flatten_parameters(&config.parameters).map_err(|m| invalid(path, &text, "sweep", m))?;
         // Every value (or range end) must make a valid experiment on its own.
@@ -125,7 +128,7 @@ impl Sweep {
             };
             for value in probes {
                 let mut t = table.clone();
-                set_path(&mut t, key, &value).map_err(|m| invalid(path, &text, key, m))?;
+                set_path(&mut t, key, &value, NOUN).map_err(|m| invalid(path, &text, key, m))?;
                 t.remove("sweep");
                 let probe_text = toml::to_string(&t).expect("tables serialise");
                 Experiment::parse(&probe_text, path).map_err(|e| {
@@ -163,7 +166,7 @@ impl Sweep {
         let mut params = trial.params.clone();
         params.sort_by_key(|(k, _)| k != "model.kind");
         for (key, value) in &params {
-            set_path(&mut t, key, value)?;
+            set_path(&mut t, key, value, NOUN)?;
         }
         let text = toml::to_string(&t).expect("tables serialise");
         let mut exp = Experiment::parse(&text, &self.path).map_err(|e| match e {
@@ -281,56 +284,4 @@ fn expand(
             params,
         })
         .collect())
-}
-
-/// Sets `value` at a dotted `path` of an experiment table. `model.*` applies to
-/// every `[[model]]`; `model.kind` replaces each model table by a fresh one of that kind.
-pub fn set_path(table: &mut toml::Table, path: &str, value: &toml::Value) -> Result<(), String> {
-    let parts: Vec<&str> = path.split('.').collect();
-    let known = ["name", "seed", "data", "features", "model", "train", "eval"];
-    if !known.contains(&parts[0]) {
-        return Err(format!(
-            "sweep parameter `{path}`: `{}` is not a section of an experiment (allowed: {})",
-            parts[0],
-            known.join(", ")
-        ));
-    }
-    if parts[0] == "model" {
-        let Some(models) = table.get_mut("model").and_then(|m| m.as_array_mut()) else {
-            return Err("sweep parameter on model.* needs at least one [[model]]".into());
-        };
-        if parts.len() < 2 {
-            return Err(format!(
-                "sweep parameter `{path}` must name a model key, e.g. model.hidden"
-            ));
-        }
-        for m in models {
-            let Some(mt) = m.as_table_mut() else { continue };
-            if parts[1..] == ["kind"] {
-                let name = mt.get("name").cloned();
-                mt.clear();
-                if let Some(n) = name {
-                    mt.insert("name".into(), n);
-                }
-            }
-            set_in(mt, &parts[1..], value);
-        }
-        return Ok(());
-    }
-    set_in(table, &parts, value);
-    Ok(())
-}
-
-fn set_in(table: &mut toml::Table, parts: &[&str], value: &toml::Value) {
-    if parts.len() == 1 {
-        table.insert(parts[0].to_string(), value.clone());
-        return;
-    }
-    let entry = table
-        .entry(parts[0].to_string())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    if !entry.is_table() {
-        *entry = toml::Value::Table(toml::Table::new());
-    }
-    set_in(entry.as_table_mut().expect("a table"), &parts[1..], value);
 }

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::prelude::Device;
 
-use super::claim::{Claim, ClaimError};
 use super::leaderboard::{self, Row};
 use super::{EarlyTerminate, Sweep, SweepTrial};
 use crate::eval::percentile;
+use crate::experiment::claim::{self, Claim, ClaimError};
 use crate::experiment::{Progress, RunOptions, TrialPruner, run_experiment};
 use crate::features::cache::FeatureCache;
 use crate::records::{SweepMarker, TrialMetrics};
@@ -388,7 +388,7 @@ fn run_one(
     // After every epoch: renew the claim's heartbeat, then ask the stopping rule.
     let lock = claim.path().to_path_buf();
     let pruner: Arc<TrialPruner> = Arc::new(move |name: &str, epoch: usize, best: f64| {
-        super::claim::touch(&lock);
+        claim::touch(&lock);
         pruner.as_ref().and_then(|p| p(name, epoch, best))
     });
     let run_opts = RunOptions {

@@ -1,12 +1,8 @@
-//! Our WGSL kernels (`shaders/`) as burn raw kernels: template values filled
-//! per feature configuration, cached by cubecl under a key of those values.
-
-use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
-use burn::cubecl::prelude::KernelId;
-use burn::cubecl::server::KernelArguments;
-use burn::cubecl::{CubeCount, CubeDim};
+//! The feature extractor's WGSL kernels (`shaders/`): template values filled
+//! per feature configuration (the launcher is [`crate::gpu::WgslKernel`]).
 
 use super::super::{FeatureConfig, FeatureKind};
+use crate::gpu::WgslKernel;
 
 const STFT_POWER: &str = include_str!("../../../shaders/stft_power.wgsl");
 const MEL_DB: &str = include_str!("../../../shaders/mel_db.wgsl");
@@ -18,137 +14,79 @@ pub(crate) const ELEMENTWISE_THREADS: u32 = 64;
 /// Threads of the per-clip reduction.
 pub(crate) const REDUCE_THREADS: u32 = 256;
 
-/// A WGSL file and the values of its `{{ placeholders }}`.
-#[derive(Debug, Clone)]
-pub(crate) struct WgslKernel {
-    name: &'static str,
-    source: &'static str,
-    values: Vec<(&'static str, String)>,
-    threads: u32,
+/// Threads per workgroup of the STFT kernel: one butterfly each, at most 256.
+pub(crate) fn stft_threads(n_fft: usize) -> u32 {
+    (n_fft / 4).clamp(1, 256) as u32
 }
 
-impl KernelSource for WgslKernel {
-    fn source(&self) -> SourceTemplate {
-        self.values
-            .iter()
-            .fold(SourceTemplate::new(self.source), |t, (k, v)| {
-                t.register(*k, v.clone())
-            })
-    }
-
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.name, self.values.clone()))
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
+/// The STFT and power spectrum, one frame a workgroup.
+pub(crate) fn stft_power(config: &FeatureConfig) -> WgslKernel {
+    let half = config.n_fft / 2;
+    let threads = stft_threads(config.n_fft);
+    let power_expr = if config.power == 2.0 {
+        "return sq;".to_string()
+    } else if config.power == 1.0 {
+        "return sqrt(sq);".to_string()
+    } else {
+        format!("return pow(sq, {:?});", config.power / 2.0)
+    };
+    WgslKernel::new(
+        "stft_power",
+        STFT_POWER,
+        vec![
+            ("half", half.to_string()),
+            ("log2_half", half.trailing_zeros().to_string()),
+            ("bins", (half + 1).to_string()),
+            ("threads", threads.to_string()),
+            ("power_expr", power_expr),
+        ],
+        threads,
+    )
 }
 
-impl WgslKernel {
-    /// A kernel from `source` (a `shaders/` file) with its placeholder
-    /// `values`, launched with `threads` per workgroup.
-    pub(crate) fn new(
-        name: &'static str,
-        source: &'static str,
-        values: Vec<(&'static str, String)>,
-        threads: u32,
-    ) -> Self {
-        Self {
-            name,
-            source,
-            values,
-            threads,
-        }
-    }
+/// The mel filterbank and dB conversion, one value a thread.
+pub(crate) fn mel_db(config: &FeatureConfig) -> WgslKernel {
+    WgslKernel::new(
+        "mel_db",
+        MEL_DB,
+        vec![
+            ("bins", (config.n_fft / 2 + 1).to_string()),
+            ("n_mels", config.n_mels.to_string()),
+            ("threads", ELEMENTWISE_THREADS.to_string()),
+        ],
+        ELEMENTWISE_THREADS,
+    )
+}
 
-    /// Threads per workgroup of the STFT kernel: one butterfly each, at most 256.
-    pub(crate) fn stft_threads(n_fft: usize) -> u32 {
-        (n_fft / 4).clamp(1, 256) as u32
-    }
+/// Each clip's largest dB value (for `top_db`), in bounded segments.
+pub(crate) fn clip_max(config: &FeatureConfig) -> WgslKernel {
+    WgslKernel::new(
+        "clip_max",
+        CLIP_MAX,
+        vec![
+            ("n_mels", config.n_mels.to_string()),
+            ("threads", REDUCE_THREADS.to_string()),
+        ],
+        REDUCE_THREADS,
+    )
+}
 
-    pub(crate) fn stft_power(config: &FeatureConfig) -> Self {
-        let half = config.n_fft / 2;
-        let threads = Self::stft_threads(config.n_fft);
-        let power_expr = if config.power == 2.0 {
-            "return sq;".to_string()
-        } else if config.power == 1.0 {
-            "return sqrt(sq);".to_string()
-        } else {
-            format!("return pow(sq, {:?});", config.power / 2.0)
-        };
-        Self {
-            name: "stft_power",
-            source: STFT_POWER,
-            values: vec![
-                ("half", half.to_string()),
-                ("log2_half", half.trailing_zeros().to_string()),
-                ("bins", (half + 1).to_string()),
-                ("threads", threads.to_string()),
-                ("power_expr", power_expr),
-            ],
-            threads,
-        }
-    }
-
-    pub(crate) fn mel_db(config: &FeatureConfig) -> Self {
-        Self {
-            name: "mel_db",
-            source: MEL_DB,
-            values: vec![
-                ("bins", (config.n_fft / 2 + 1).to_string()),
-                ("n_mels", config.n_mels.to_string()),
-                ("threads", ELEMENTWISE_THREADS.to_string()),
-            ],
-            threads: ELEMENTWISE_THREADS,
-        }
-    }
-
-    pub(crate) fn clip_max(config: &FeatureConfig) -> Self {
-        Self {
-            name: "clip_max",
-            source: CLIP_MAX,
-            values: vec![
-                ("n_mels", config.n_mels.to_string()),
-                ("threads", REDUCE_THREADS.to_string()),
-            ],
-            threads: REDUCE_THREADS,
-        }
-    }
-
-    pub(crate) fn finish(config: &FeatureConfig) -> Self {
-        // top_db off: a floor far below any dB value.
-        let top_db = config.top_db.unwrap_or(1.0e30);
-        Self {
-            name: "finish",
-            source: FINISH,
-            values: vec![
-                ("n_mels", config.n_mels.to_string()),
-                ("coeffs", config.coeffs().to_string()),
-                ("mfcc", (config.kind == FeatureKind::Mfcc).to_string()),
-                ("top_db", format!("{top_db:?}")),
-                ("threads", ELEMENTWISE_THREADS.to_string()),
-            ],
-            threads: ELEMENTWISE_THREADS,
-        }
-    }
-
-    /// Launches on `client` with `workgroups` workgroups laid out on a 2-D grid
-    /// (a dimension holds at most 65,535); returns the grid's row width in workgroups.
-    pub(crate) fn launch(
-        self,
-        client: &burn::cubecl::client::Client,
-        workgroups: u32,
-        bindings: KernelArguments,
-    ) {
-        let (x, y) = grid(workgroups);
-        let threads = self.threads;
-        client.launch(
-            Box::new(SourceKernel::new(self, CubeDim::new_1d(threads))),
-            CubeCount::Static(x, y, 1),
-            bindings,
-        );
-    }
+/// The `top_db` floor and, for MFCC, the DCT.
+pub(crate) fn finish(config: &FeatureConfig) -> WgslKernel {
+    // top_db off: a floor far below any dB value.
+    let top_db = config.top_db.unwrap_or(1.0e30);
+    WgslKernel::new(
+        "finish",
+        FINISH,
+        vec![
+            ("n_mels", config.n_mels.to_string()),
+            ("coeffs", config.coeffs().to_string()),
+            ("mfcc", (config.kind == FeatureKind::Mfcc).to_string()),
+            ("top_db", format!("{top_db:?}")),
+            ("threads", ELEMENTWISE_THREADS.to_string()),
+        ],
+        ELEMENTWISE_THREADS,
+    )
 }
 
 /// Values one `clip_max` thread scans at most: its loop stays far below
@@ -169,21 +107,6 @@ pub(crate) fn clip_max_segments(clips: &[(usize, usize)], n_mels: usize) -> Vec<
         }
     }
     segments
-}
-
-/// Workgroups of `threads` for `values` values, one a thread, and the grid's
-/// row width in workgroups: what a kernel indexing `(wg.x + wg.y * width) *
-/// THREADS + lid` takes (rows counted in workgroups, never in threads).
-pub(crate) fn per_value(values: usize, threads: u32) -> (u32, u32) {
-    let groups = values.div_ceil(threads as usize) as u32;
-    (groups, grid(groups).0)
-}
-
-/// Rows of at most 65,535 workgroups: (width, rows).
-pub(crate) fn grid(workgroups: u32) -> (u32, u32) {
-    const MAX: u32 = 65_535;
-    let x = workgroups.clamp(1, MAX);
-    (x, workgroups.div_ceil(x).max(1))
 }
 
 #[cfg(test)]

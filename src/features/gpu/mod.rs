@@ -24,7 +24,8 @@ use burn::tensor::{DeviceKind, Tensor};
 
 use super::mel::{MelFilterbank, dct_ortho};
 use super::{FeatureBatch, FeatureConfig, FeatureError, FeatureKind, cpu::hann_window};
-use kernels::{ELEMENTWISE_THREADS, WgslKernel};
+use crate::gpu::grid;
+use kernels::ELEMENTWISE_THREADS;
 
 /// FFT lengths the kernels handle: powers of two whose half-spectrum fits
 /// WebGPU's guaranteed 16 KiB of workgroup memory.
@@ -289,9 +290,9 @@ impl GpuExtractor {
             let n = launch.frames.len() as u32;
             let power = client.empty(n as usize * bins * 4);
 
-            let (width, _) = kernels::grid(n);
+            let (width, _) = grid(n);
             let params = client.create_from_slice(bytemuck::cast_slice(&[n, width]));
-            WgslKernel::stft_power(c).launch(
+            kernels::stft_power(c).launch(
                 client,
                 n,
                 KernelArguments::new().with_buffers(vec![
@@ -304,10 +305,10 @@ impl GpuExtractor {
                 ]),
             );
             let groups = (n * c.n_mels as u32).div_ceil(ELEMENTWISE_THREADS);
-            let (width, _) = kernels::grid(groups);
+            let (width, _) = grid(groups);
             let params =
                 client.create_from_slice(bytemuck::cast_slice(&[n, width * ELEMENTWISE_THREADS]));
-            WgslKernel::mel_db(c).launch(
+            kernels::mel_db(c).launch(
                 client,
                 groups,
                 KernelArguments::new().with_buffers(vec![
@@ -334,9 +335,9 @@ impl GpuExtractor {
         let segment_table = self.upload(bytemuck::cast_slice(&segments), stats);
         // Zero: below every maximum's bits, so the first segment's always wins.
         let clip_max = self.upload(&vec![0u8; batch.clips.len() * 4], stats);
-        let (width, _) = kernels::grid(n_segments);
+        let (width, _) = grid(n_segments);
         let params = client.create_from_slice(bytemuck::cast_slice(&[n_segments, width]));
-        WgslKernel::clip_max(c).launch(
+        kernels::clip_max(c).launch(
             client,
             n_segments,
             KernelArguments::new().with_buffers(vec![
@@ -349,14 +350,14 @@ impl GpuExtractor {
 
         let values = batch.clips.len() * max_frames * c.coeffs();
         let groups = (values as u32).div_ceil(ELEMENTWISE_THREADS);
-        let (width, _) = kernels::grid(groups);
+        let (width, _) = grid(groups);
         let params = client.create_from_slice(bytemuck::cast_slice(&[
             n_clips,
             max_frames as u32,
             width * ELEMENTWISE_THREADS,
             at as u32,
         ]));
-        WgslKernel::finish(c).launch(
+        kernels::finish(c).launch(
             client,
             groups,
             KernelArguments::new().with_buffers(vec![

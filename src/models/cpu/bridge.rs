@@ -7,7 +7,7 @@ use burn::backend::{DispatchDevice, Flex};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use crate::models::switch::KernelSwitch;
+use crate::gpu::switch::KernelSwitch;
 
 static SWITCH: KernelSwitch = KernelSwitch::new("EARSHOT_CPU_KERNELS");
 

@@ -95,7 +95,7 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
 
 fn plain(x: &Tensor<4>, dilation: [usize; 2], groups: usize) -> bool {
     let (device, dtype) = (x.device(), x.dtype());
-    let kernel = supported(&device, dtype) || crate::models::gpu::supported(&device, dtype);
+    let kernel = supported(&device, dtype) || crate::gpu::supported(&device, dtype);
     kernel && dilation == [1, 1] && groups == 1
 }
 

@@ -13,8 +13,8 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
 use burn::tensor::Shape;
 
-use super::empty;
-use crate::features::gpu::kernels::{WgslKernel, per_value};
+use crate::gpu::empty;
+use crate::gpu::{WgslKernel, per_value};
 use crate::models::cpu::conv::{ConvGeometry, Direction};
 use crate::models::cpu::conv_op::{ConvSpec, geometry_of};
 

@@ -13,7 +13,8 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, backend_extension};
 use burn::tensor::Shape;
 
-use super::{conv, register_grads};
+use super::conv;
+use crate::gpu::register_grads;
 use crate::models::cpu::conv::Direction;
 use crate::models::cpu::conv_op::{ConvOps, ConvSpec, geometry_of};
 

@@ -5,7 +5,8 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
 
-use super::{empty, recurrent_kernel, sequence_params};
+use super::{recurrent_kernel, sequence_params};
+use crate::gpu::empty;
 use crate::models::cpu::SequenceDims;
 
 const FORWARD: &str = include_str!("../../../shaders/gru_forward.wgsl");

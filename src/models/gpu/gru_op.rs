@@ -13,7 +13,8 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, backend_extension};
 use burn::tensor::Shape;
 
-use super::{gru, register_grads};
+use super::gru;
+use crate::gpu::register_grads;
 use crate::models::cpu::gru_op::GruSequenceOps;
 
 type Five<T> = (T, T, T, T, T);

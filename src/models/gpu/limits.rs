@@ -1,28 +1,6 @@
-//! What the kernels may ask of the adapter they run on beyond WebGPU's
-//! limits: Mesa's software Vulkan (llvmpipe, "lavapipe") ends every loop of a
-//! shader once 65,535 iterations have run in one invocation, all its loops
-//! counted together, without an error (gallivm's loop limiter). A kernel whose
-//! threads loop over a batch, a row or a sequence would return wrong values
-//! past that, so where the count would pass it burn's operations run instead.
-//! Found when a column's loop over 70,000 rows lost its last values.
-
-use burn::prelude::*;
-
-/// Loop iterations one invocation may run on Mesa's software drivers.
-pub const SOFTWARE_LOOP_BUDGET: usize = 65_535;
-
-/// The loop iterations one invocation may run on `device`: the software
-/// drivers' budget on llvmpipe, no limit elsewhere (and off the GPU).
-pub fn loop_budget(device: &Device) -> Option<usize> {
-    let name = super::cube_properties(device, |p| p.identity.name.to_lowercase())?;
-    (name.contains("llvmpipe") || name.contains("lavapipe")).then_some(SOFTWARE_LOOP_BUDGET)
-}
-
-/// Whether a kernel whose invocation loops `iterations` times runs right on
-/// `device`.
-pub fn loops_fit(device: &Device, iterations: usize) -> bool {
-    loop_budget(device).is_none_or(|budget| iterations <= budget)
-}
+//! Loop iterations one thread of the model kernels runs, counted so that a
+//! caller can ask [`crate::gpu::loops_fit`] whether the adapter's loop budget
+//! holds them before it launches (burn's operations run where it would not).
 
 /// Loop iterations of one thread of the dense-block kernels (the larger of
 /// forward and backward, with room for the short loops the compiler keeps):
@@ -55,6 +33,7 @@ pub fn recurrent_iterations(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::SOFTWARE_LOOP_BUDGET;
 
     #[test]
     fn iteration_counts_grow_with_the_shapes_the_loops_run_over() {

@@ -20,8 +20,8 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::Shape;
 
-use super::{empty, register_grads};
-use crate::features::gpu::kernels::{WgslKernel, grid, per_value};
+use crate::gpu::{WgslKernel, grid, per_value};
+use crate::gpu::{empty, register_grads};
 
 const FORWARD: &str = include_str!("../../../shaders/mse_bias.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/mse_bias_backward.wgsl");
@@ -222,12 +222,12 @@ impl<C: CheckpointStrategy> MseBiasOps for Autodiff<Cube, C> {
 /// every value and the backward's over the rows fit its loop budget.
 fn runs_kernel(device: &Device, dtype: burn::tensor::DType, rows: usize, columns: usize) -> bool {
     let iterations = (rows * columns).div_ceil(THREADS as usize) + rows.div_ceil(32) + 64;
-    rows > 0 && super::supported(device, dtype) && super::limits::loops_fit(device, iterations)
+    rows > 0 && crate::gpu::supported(device, dtype) && crate::gpu::loops_fit(device, iterations)
 }
 
 /// The mean squared difference between `linear.forward(h)` and `target`
 /// (`[rows, columns]`): on an autodiff device where the GPU kernels run
-/// ([`super::supported`]), burn's matmul and then one operation; elsewhere
+/// ([`crate::gpu::supported`]), burn's matmul and then one operation; elsewhere
 /// burn's operations.
 pub fn linear_mse(linear: &Linear, h: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
     let device = h.device();

@@ -13,7 +13,8 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, Cube, backend_extension};
 use burn::tensor::Shape;
 
-use super::{lstm, register_grads};
+use super::lstm;
+use crate::gpu::register_grads;
 use crate::models::cpu::lstm_op::LstmSequenceOps;
 
 /// The LSTM layer's training pass on the GPU: forward keeping what the

@@ -4,13 +4,12 @@
 //! (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`; the GRU's
 //! likewise) plus a few matmuls, instead of several dispatches per time step;
 //! a dense block (matmul, bias, training batch norm, ReLU) is one kernel each
-//! way ([`norm_op`]); the loss is one kernel each way ([`loss_op`]); Adam
-//! takes five parameter tensors a dispatch ([`adam_op`]). Wired into autodiff
-//! through burn's backend-extension API ([`lstm_op`], [`gru_op`]);
-//! [`supported`] says where they run. Held to burn's own layers in
-//! `tests/gpu_kernels.rs` and `tests/gpu_adam.rs`.
+//! way ([`norm_op`]); the loss is one kernel each way ([`loss_op`]). Wired
+//! into autodiff through burn's backend-extension API ([`lstm_op`],
+//! [`gru_op`]); [`crate::gpu::supported`] says where they run. Held to burn's own layers in
+//! `tests/it/gpu_kernels.rs`; the launcher, the adapter's limits and the
+//! switch are in [`crate::gpu`].
 
-pub mod adam_op;
 pub(crate) mod conv;
 pub mod conv_op;
 mod gru;
@@ -23,67 +22,13 @@ mod norm;
 pub mod norm_op;
 pub mod vae_op;
 
-use burn::backend::autodiff::NodeId;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::CubeTensor;
-use burn::backend::{Cube, DispatchDevice};
-use burn::cubecl::ir::DeviceProperties;
 use burn::cubecl::server::Handle;
 use burn::prelude::*;
 use burn::tensor::DType;
 
 use super::cpu::SequenceDims;
-use super::switch::KernelSwitch;
-use crate::features::gpu::kernels::{WgslKernel, grid};
-
-static SWITCH: KernelSwitch = KernelSwitch::new("EARSHOT_GPU_KERNELS");
-
-/// Turns the GPU kernels on or off for this process (default: on, unless the
-/// environment sets `EARSHOT_GPU_KERNELS=off`, `0` or `false`); off, every
-/// model on wgpu runs on burn's own operations, to compare against.
-pub fn set_enabled(on: bool) {
-    SWITCH.set(on);
-}
-
-/// Whether `device` is burn's cubecl (wgpu) backend, with or without autodiff,
-/// whatever the kernels' switch says (device buffer limits apply either way).
-pub fn on_gpu(device: &Device) -> bool {
-    match device.as_dispatch() {
-        DispatchDevice::Cube(_) => true,
-        DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Cube(_)),
-        #[allow(unreachable_patterns)]
-        _ => false,
-    }
-}
-
-/// What `f` reads of the cubecl device's properties behind `device` (with
-/// or without autodiff); `None` off the cubecl backend.
-fn cube_properties<T>(device: &Device, f: impl FnOnce(&DeviceProperties) -> T) -> Option<T> {
-    let cube = match device.as_dispatch() {
-        DispatchDevice::Cube(d) => d,
-        DispatchDevice::Autodiff(inner) => match &**inner {
-            DispatchDevice::Cube(d) => d,
-            #[allow(unreachable_patterns)]
-            _ => return None,
-        },
-        #[allow(unreachable_patterns)]
-        _ => return None,
-    };
-    Some(f(cube.client().properties()))
-}
-
-/// Storage buffers one kernel may bind on `device` (cubecl's count, which
-/// keeps one for wgpu); `None` off the cubecl backend.
-pub fn max_bindings(device: &Device) -> Option<u32> {
-    cube_properties(device, |p| p.hardware.max_bindings)
-}
-
-/// Whether the GPU kernels run for tensors on `device` of type `dtype`: on
-/// burn's cubecl (wgpu) backend, in `f32`, unless turned off ([`set_enabled`]).
-pub fn supported(device: &Device, dtype: DType) -> bool {
-    SWITCH.is_on() && dtype == DType::F32 && on_gpu(device)
-}
+use crate::gpu::{WgslKernel, grid, loops_fit, supported};
 
 /// The largest hidden size the recurrent kernels take: their workgroup
 /// memory (up to 6 x hidden floats) must fit WebGPU's guaranteed 16 KiB.
@@ -101,24 +46,7 @@ pub fn recurrent_supported(
 ) -> bool {
     let threads = recurrent_threads(gates, hidden);
     let iterations = limits::recurrent_iterations(input, hidden, steps, gates, threads);
-    hidden <= MAX_RECURRENT_HIDDEN
-        && supported(device, dtype)
-        && limits::loops_fit(device, iterations)
-}
-
-/// A new contiguous f32 tensor on `like`'s device (contents undefined).
-fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
-    let shape = shape.into();
-    let handle = like
-        .client
-        .empty(shape.num_elements().max(1) * DType::F32.size());
-    CubeTensor::new_contiguous(
-        like.client.clone(),
-        like.device.clone(),
-        shape,
-        handle,
-        DType::F32,
-    )
+    hidden <= MAX_RECURRENT_HIDDEN && supported(device, dtype) && loops_fit(device, iterations)
 }
 
 /// `[batch, workgroups per grid row]` for one workgroup per sequence.
@@ -155,18 +83,4 @@ fn recurrent_kernel(
         ],
         threads,
     )
-}
-
-/// Registers each gradient for the node of its input (`parents` in the
-/// order the operation's inputs were given; untracked inputs get none).
-fn register_grads<const N: usize>(
-    grads: &mut Gradients,
-    parents: [Option<NodeId>; N],
-    results: [FloatTensor<Cube>; N],
-) {
-    for (parent, grad) in parents.into_iter().zip(results) {
-        if let Some(id) = parent {
-            grads.register::<Cube>(id, grad);
-        }
-    }
 }

@@ -4,8 +4,8 @@
 use burn::backend::wgpu::{CubeTensor, into_contiguous};
 use burn::cubecl::server::KernelArguments;
 
-use super::empty;
-use crate::features::gpu::kernels::{WgslKernel, grid};
+use crate::gpu::empty;
+use crate::gpu::{WgslKernel, grid};
 
 const FORWARD: &str = include_str!("../../../shaders/batch_norm_relu.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/batch_norm_relu_backward.wgsl");

@@ -29,8 +29,9 @@ use burn::tensor::activation::relu;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use super::limits;
 use super::norm::{self, NormSettings};
-use super::{limits, register_grads};
+use crate::gpu::{loops_fit, register_grads, supported};
 
 /// Linear, batch norm with batch statistics, ReLU.
 #[backend_extension(Cube, Fusion, Autodiff)]
@@ -270,17 +271,17 @@ impl<C: CheckpointStrategy> BatchNormReluOps for Autodiff<Cube, C> {
 }
 
 /// `relu(norm.forward(linear.forward(x)))`: for a batch norm in training on
-/// an autodiff device where the GPU kernels run ([`super::supported`]), the
+/// an autodiff device where the GPU kernels run ([`crate::gpu::supported`]), the
 /// batch has more than one row and the kernels' loops fit the adapter
-/// ([`limits::loops_fit`]), one operation (running statistics
+/// ([`loops_fit`]), one operation (running statistics
 /// updated in it, as burn's `BatchNorm` would); elsewhere burn's layers.
 pub fn linear_batch_norm_relu(linear: &Linear, norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
     let device = x.device();
     let training = device.is_autodiff() && norm.training.is_enabled();
     // A thread loops over the batch's rows and over the inputs.
     let [rows, inputs] = x.dims();
-    let loops_fit = limits::loops_fit(&device, limits::dense_block_iterations(rows, inputs));
-    if !(training && super::supported(&device, x.dtype()) && rows > 1 && loops_fit) {
+    let loops_fit = loops_fit(&device, limits::dense_block_iterations(rows, inputs));
+    if !(training && supported(&device, x.dtype()) && rows > 1 && loops_fit) {
         return relu(norm.forward(linear.forward(x)));
     }
     let [_, channels] = linear.weight.dims();

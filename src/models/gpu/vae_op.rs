@@ -20,8 +20,8 @@ use burn::cubecl::server::KernelArguments;
 use burn::prelude::*;
 use burn::tensor::Shape;
 
-use super::{empty, register_grads};
-use crate::features::gpu::kernels::{WgslKernel, per_value};
+use crate::gpu::{WgslKernel, per_value};
+use crate::gpu::{empty, register_grads};
 
 const FORWARD: &str = include_str!("../../../shaders/vae_sample.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/vae_sample_backward.wgsl");
@@ -222,8 +222,8 @@ fn runs_kernel(mean: &Tensor<2>) -> bool {
     let values = mean.dims().iter().product::<usize>();
     device.is_autodiff()
         && values > 0
-        && super::supported(&device, mean.dtype())
-        && super::limits::loops_fit(&device, values.div_ceil(THREADS as usize) + 64)
+        && crate::gpu::supported(&device, mean.dtype())
+        && crate::gpu::loops_fit(&device, values.div_ceil(THREADS as usize) + 64)
 }
 
 /// The KL divergence from the unit normal per sample, halved and divided by
