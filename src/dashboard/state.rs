@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::records::{EventLine, TrialMetrics, TrialStatus};
+use crate::records::{Event, EventRecord, TrialMetrics, TrialStatus};
 
 /// A trial's state as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,20 +200,29 @@ impl TrialView {
         };
         let complete: Vec<u8> = self.partial.drain(..=end).collect();
         for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            match EventLine::parse(line) {
+            match EventRecord::parse(line) {
                 Some(event) => self.apply(&event),
                 None => self.malformed += 1,
             }
         }
     }
 
-    fn apply(&mut self, event: &EventLine) {
-        if let Some(status) = event.status {
-            self.final_status = Some(Status::from_record(status, event.reason.as_deref()));
-            return;
-        }
-        let Some((epoch, split, loss)) = event.loss_point() else {
-            return;
+    fn apply(&mut self, record: &EventRecord) {
+        let (epoch, split, loss, lr) = match &record.event {
+            Event::Status {
+                status: Some(status),
+                reason,
+            } => {
+                self.final_status = Some(Status::from_record(*status, reason.as_deref()));
+                return;
+            }
+            Event::Loss {
+                epoch,
+                split,
+                loss,
+                lr,
+            } => (*epoch, split.as_str(), *loss, *lr),
+            _ => return,
         };
         let at = match self.epochs.iter().position(|e| e.epoch == epoch) {
             Some(i) => i,
@@ -237,7 +246,7 @@ impl TrialView {
             "valid" => point.valid = Some(loss),
             _ => {}
         }
-        if let Some(lr) = event.lr {
+        if let Some(lr) = lr {
             point.lr = Some(lr);
         }
     }

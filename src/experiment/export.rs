@@ -92,8 +92,8 @@ pub fn named_tensors<M: Module>(model: &M) -> Vec<NamedTensor> {
 /// `failed` or `unfinished`. Failed and unfinished runs are refused unless
 /// `allow_unfinished` (their weights are whatever the last checkpoint held).
 fn run_status(trial_dir: &Path, allow_unfinished: bool) -> Result<String, ExportError> {
-    use crate::records::{EventLine, TrialStatus};
-    let (word, reason) = match EventLine::final_status(trial_dir) {
+    use crate::records::{EventRecord, TrialStatus};
+    let (word, reason) = match EventRecord::final_status(trial_dir) {
         Some((TrialStatus::Failed, reason)) => ("failed", reason),
         Some((status, _)) => return Ok(status.word().to_string()),
         None => ("unfinished", None),

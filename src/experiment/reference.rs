@@ -7,6 +7,7 @@ use super::run::{ClaimedTrial, RunError, TrialMetrics, write};
 use super::score::{ClipScoreSet, Scoring, SplitScores, decide_and_report};
 use crate::features::Features;
 use crate::models::reference::{ReferenceConfig, ReferenceModel};
+use crate::records::{Event, Start};
 use crate::train::events::EventLog;
 
 /// Every unit score of a split's clips, with the clip of each. Clips that were
@@ -51,7 +52,12 @@ pub(super) fn fit_reference_trial(
     let mut events = EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(io)?;
     let [train, valid, test] = &prepared.clip_features;
     events
-        .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_clips": train.len(), "valid_clips": valid.len()}))
+        .write(Event::Start(Start {
+            schema_version: Some(crate::records::SCHEMA_VERSION),
+            train_clips: Some(train.len()),
+            valid_clips: Some(valid.len()),
+            ..Start::default()
+        }))
         .map_err(io)?;
     // Nearest neighbours fit every training file, validation ones included, and
     // score those leave-one-out; a mixture fits the training split only.
@@ -76,7 +82,10 @@ pub(super) fn fit_reference_trial(
     )?;
     if let crate::models::reference::Fitted::Gmm(g) = &model.fitted {
         events
-            .write(serde_json::json!({"event": "fitted", "iterations": g.iterations, "converged": g.converged}))
+            .write(Event::Fitted {
+                iterations: g.iterations,
+                converged: g.converged,
+            })
             .map_err(io)?;
     }
     metrics.held_out = "test/normal".into();

@@ -16,7 +16,7 @@ use crate::data::{DataError, FileFailure, Layout, machine_ids};
 use crate::features::FeatureError;
 use crate::features::cache::FeatureCache;
 pub use crate::records::TrialMetrics;
-use crate::records::TrialStatus;
+use crate::records::{Event, TestFigures, TrialStatus};
 use crate::report;
 use crate::tensorboard::BoardWriter;
 use crate::train::{self, EpochReport, Outcome, TrainError, Trial};
@@ -461,9 +461,15 @@ fn finish_trial(metrics: &TrialMetrics, claimed: &ClaimedTrial) -> Result<(), Ru
     let mut events =
         train::events::EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(io)?;
     events
-        .write(serde_json::json!({"metric": "test", "mse": metrics.mse, "rmse": metrics.rmse, "mae": metrics.mae,
-            "auc": metrics.auc, "pauc": metrics.pauc, "threshold": metrics.threshold}))
-        .and_then(|_| events.status_named(metrics.status.word(), metrics.reason.as_deref()))
+        .write(Event::Test(TestFigures {
+            mse: Some(metrics.mse).filter(|v| v.is_finite()),
+            rmse: Some(metrics.rmse).filter(|v| v.is_finite()),
+            mae: Some(metrics.mae).filter(|v| v.is_finite()),
+            auc: metrics.auc,
+            pauc: metrics.pauc,
+            threshold: metrics.threshold,
+        }))
+        .and_then(|_| events.status_of(metrics.status, metrics.reason.as_deref()))
         .map_err(io)
 }
 

@@ -5,6 +5,7 @@
 //! read: missing fields take defaults, `null` numbers read as NaN, and status
 //! or method words this release does not know read as absent.
 
+mod events;
 mod trial_config;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::eval::{ClipScore, Confusion};
+pub use events::{Event, EventRecord, Start, TestFigures};
 pub use trial_config::from_trial_record;
 
 /// The schema this release writes.
@@ -303,67 +305,6 @@ impl SweepMarker {
     }
 }
 
-/// One line of `events.jsonl`, as readers see it: every field optional,
-/// unknown fields ignored (the writer is `train::events::EventLog`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct EventLine {
-    /// Seconds since the epoch.
-    #[serde(default)]
-    pub t: Option<f64>,
-    /// The run the event belongs to.
-    #[serde(default)]
-    pub run: Option<String>,
-    /// 1-based epoch of a loss.
-    #[serde(default)]
-    pub epoch: Option<usize>,
-    /// `train` or `valid`.
-    #[serde(default)]
-    pub split: Option<String>,
-    /// The loss.
-    #[serde(default)]
-    pub loss: Option<f64>,
-    /// The learning rate.
-    #[serde(default)]
-    pub lr: Option<f64>,
-    /// A named event (`start`, `resume`, `best`, `stopped`, `fitted`).
-    #[serde(default)]
-    pub event: Option<String>,
-    /// The final status.
-    #[serde(default, deserialize_with = "known_or_none")]
-    pub status: Option<TrialStatus>,
-    /// Why it failed or stopped.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-impl EventLine {
-    /// Parses one line; `None` for a line that is not a JSON object.
-    pub fn parse(line: &[u8]) -> Option<Self> {
-        serde_json::from_slice(line).ok()
-    }
-
-    /// The last final status in a trial folder's `events.jsonl` and its
-    /// reason; `None` when the run never ended (still running, or killed).
-    pub fn final_status(trial_dir: &std::path::Path) -> Option<(TrialStatus, Option<String>)> {
-        let text = std::fs::read(trial_dir.join("events.jsonl")).ok()?;
-        let mut last = None;
-        for line in text.split(|&b| b == b'\n') {
-            match Self::parse(line) {
-                // A new run of the folder starts without a status.
-                Some(e) if e.event.as_deref() == Some("start") => last = None,
-                Some(e) if e.status.is_some() => last = e.status.map(|s| (s, e.reason)),
-                _ => {}
-            }
-        }
-        last
-    }
-
-    /// The (epoch, split, loss) of a loss line.
-    pub fn loss_point(&self) -> Option<(usize, &str, f64)> {
-        Some((self.epoch?, self.split.as_deref()?, self.loss?))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,14 +333,5 @@ mod tests {
         let back = TrialMetrics::read(&path).unwrap();
         assert_eq!(back.schema_version, SCHEMA_VERSION);
         assert_eq!(back.kind, "dense");
-        let line =
-            EventLine::parse(br#"{"epoch":3,"split":"valid","loss":0.25,"extra":1}"#).unwrap();
-        assert_eq!(line.loss_point(), Some((3, "valid", 0.25)));
-        assert!(
-            EventLine::parse(b"{\"status\":\"exploded\"}")
-                .unwrap()
-                .status
-                .is_none()
-        );
     }
 }

@@ -89,7 +89,7 @@ pub fn loss_curves(events: &Path) -> (Curve, Curve) {
     let mut train = std::collections::BTreeMap::new();
     let mut valid = std::collections::BTreeMap::new();
     for line in text.lines() {
-        let Some(event) = crate::records::EventLine::parse(line.as_bytes()) else {
+        let Some(event) = crate::records::EventRecord::parse(line.as_bytes()) else {
             continue;
         };
         let Some((epoch, split, loss)) = event.loss_point() else {

@@ -4,63 +4,66 @@
 //! session records; the trial's resolved `config.toml` its hyperparameters.
 //! Live writing and `earshot export tensorboard` share this mapping.
 
-use serde_json::Value;
+use crate::records::{Event, EventRecord, TrialStatus};
 
 use super::proto::{HParam, SummaryValue};
 
 /// The summaries one event line maps to, with their step.
-pub fn summaries_of(event: &Value, hparams: &[(String, HParam)]) -> Vec<(i64, Vec<SummaryValue>)> {
-    let number = |key: &str| event.get(key).and_then(Value::as_f64);
-    let t = number("t").unwrap_or(0.0);
+pub fn summaries_of(
+    record: &EventRecord,
+    hparams: &[(String, HParam)],
+) -> Vec<(i64, Vec<SummaryValue>)> {
+    let t = record.t.unwrap_or(0.0);
     let scalar = |tag: &str, value: f64| SummaryValue::Scalar {
         tag: tag.to_string(),
         value: value as f32,
     };
-    if let (Some(epoch), Some(split), Some(loss)) = (
-        event.get("epoch").and_then(Value::as_i64),
-        event.get("split").and_then(Value::as_str),
-        number("loss"),
-    ) {
-        let mut values = vec![scalar(&format!("loss/{split}"), loss)];
-        if split == "train"
-            && let Some(lr) = number("lr")
-        {
-            values.push(scalar("lr", lr));
+    match &record.event {
+        Event::Loss {
+            epoch,
+            split,
+            loss,
+            lr,
+        } => {
+            let mut values = vec![scalar(&format!("loss/{split}"), *loss)];
+            if split == "train"
+                && let Some(lr) = lr
+            {
+                values.push(scalar("lr", *lr));
+            }
+            vec![(*epoch as i64, values)]
         }
-        return vec![(epoch, values)];
-    }
-    if event.get("metric").and_then(Value::as_str) == Some("test") {
-        let values: Vec<SummaryValue> = ["auc", "pauc", "threshold", "mse", "rmse", "mae"]
-            .iter()
-            .filter_map(|key| number(key).map(|v| scalar(&format!("test/{key}"), v)))
-            .collect();
-        return if values.is_empty() {
-            Vec::new()
-        } else {
-            vec![(0, values)]
-        };
-    }
-    match event.get("event").and_then(Value::as_str) {
-        Some("start") | Some("fitted") => {
-            return vec![(
-                0,
-                vec![SummaryValue::SessionStart {
-                    hparams: hparams.to_vec(),
-                    start_time: t,
-                }],
-            )];
+        Event::Test(figures) => {
+            let values: Vec<SummaryValue> = figures
+                .named()
+                .into_iter()
+                .map(|(name, v)| scalar(&format!("test/{name}"), v))
+                .collect();
+            if values.is_empty() {
+                Vec::new()
+            } else {
+                vec![(0, values)]
+            }
         }
-        _ => {}
-    }
-    match event.get("status").and_then(Value::as_str) {
-        Some(status) => vec![(
+        Event::Start(_) | Event::Fitted { .. } => vec![(
+            0,
+            vec![SummaryValue::SessionStart {
+                hparams: hparams.to_vec(),
+                start_time: t,
+            }],
+        )],
+        Event::Status { status, .. } => vec![(
             0,
             vec![SummaryValue::SessionEnd {
-                status: if status == "done" { 1 } else { 2 },
+                status: if *status == Some(TrialStatus::Done) {
+                    1
+                } else {
+                    2
+                },
                 end_time: t,
             }],
         )],
-        None => Vec::new(),
+        _ => Vec::new(),
     }
 }
 
@@ -108,11 +111,14 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, HParam)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn json(text: &str) -> EventRecord {
+        EventRecord::parse(text.as_bytes()).unwrap()
+    }
 
     #[test]
     fn losses_tests_and_statuses_map_to_their_tags() {
-        let train = json!({"epoch": 3, "split": "train", "loss": 0.5, "lr": 0.001, "t": 10.0});
+        let train = json(r#"{"epoch": 3, "split": "train", "loss": 0.5, "lr": 0.001, "t": 10.0}"#);
         let got = summaries_of(&train, &[]);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, 3);
@@ -129,7 +135,7 @@ mod tests {
                 }
             ]
         );
-        let test = json!({"metric": "test", "auc": 0.9, "pauc": null, "mse": 1.5});
+        let test = json(r#"{"metric": "test", "auc": 0.9, "pauc": null, "mse": 1.5}"#);
         let tags: Vec<String> = summaries_of(&test, &[])[0]
             .1
             .iter()
@@ -139,7 +145,7 @@ mod tests {
             })
             .collect();
         assert_eq!(tags, ["test/auc", "test/mse"]);
-        let failed = json!({"status": "failed", "t": 5.0});
+        let failed = json(r#"{"status": "failed", "t": 5.0}"#);
         assert_eq!(
             summaries_of(&failed, &[])[0].1,
             vec![SummaryValue::SessionEnd {
@@ -147,7 +153,15 @@ mod tests {
                 end_time: 5.0
             }]
         );
-        assert!(summaries_of(&json!({"event": "best"}), &[]).is_empty());
+        assert!(
+            summaries_of(
+                &json(
+                    r#"{"event": "best", "epoch": 2, "valid_loss": 0.1, "stopped_early": false}"#
+                ),
+                &[]
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use crate::records::EventRecord;
 
 use proto::HParam;
 
@@ -65,7 +65,7 @@ impl BoardWriter {
     }
 
     /// Mirrors one line of `events.jsonl`.
-    pub fn mirror(&mut self, event: &Value) -> std::io::Result<()> {
+    pub fn mirror(&mut self, event: &EventRecord) -> std::io::Result<()> {
         let (bytes, _) = encode(event, &self.hparams);
         if bytes.is_empty() {
             return Ok(());
@@ -76,8 +76,8 @@ impl BoardWriter {
 }
 
 /// The framed records of one event line, and how many there are.
-fn encode(event: &Value, hparams: &[(String, HParam)]) -> (Vec<u8>, usize) {
-    let t = event.get("t").and_then(Value::as_f64).unwrap_or_else(now);
+fn encode(event: &EventRecord, hparams: &[(String, HParam)]) -> (Vec<u8>, usize) {
+    let t = event.t.unwrap_or_else(now);
     let summaries = convert::summaries_of(event, hparams);
     let mut out = Vec::new();
     for (step, values) in &summaries {
@@ -143,16 +143,12 @@ pub fn export_trial(trial_dir: &Path) -> std::io::Result<Exported> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Exported::NoEvents),
         Err(e) => return Err(e),
     };
-    let events: Vec<Value> = text
+    let events: Vec<EventRecord> = text
         .split(|&b| b == b'\n')
-        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-        .filter(Value::is_object)
+        .filter_map(EventRecord::parse)
         .collect();
     let hparams = hparams_in(trial_dir);
-    let first_t = events
-        .iter()
-        .find_map(|e| e.get("t").and_then(Value::as_f64))
-        .unwrap_or(0.0);
+    let first_t = events.iter().find_map(|e| e.t).unwrap_or(0.0);
     let mut bytes = record::frame(&proto::file_version_event(first_t));
     let mut records = 1;
     for event in &events {

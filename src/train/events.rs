@@ -6,8 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
-
+use crate::records::{Event, EventRecord, TrialStatus};
 use crate::tensorboard::BoardWriter;
 
 /// Where a partial last line of `events.jsonl` is moved (appended).
@@ -88,41 +87,55 @@ impl EventLog {
 
     /// A loss of `split` ("train" or "valid") after `epoch` (1-based).
     pub fn loss(&mut self, epoch: usize, split: &str, loss: f64, lr: f64) -> std::io::Result<()> {
-        self.write(json!({"epoch": epoch, "split": split, "loss": loss, "lr": lr}))
+        self.write(Event::Loss {
+            epoch,
+            split: split.to_string(),
+            loss,
+            lr: Some(lr),
+        })
     }
 
-    /// Any other event; `t`, `trial` and `run` are added.
-    pub fn write(&mut self, mut event: Value) -> std::io::Result<()> {
+    /// Any event, with its time, trial and run.
+    pub fn write(&mut self, event: Event) -> std::io::Result<()> {
         let t = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        if let Value::Object(map) = &mut event {
-            map.insert("t".into(), json!(t));
-            map.insert("trial".into(), json!(self.trial));
-            map.insert("run".into(), json!(self.run_id));
-        }
-        let mut line = serde_json::to_vec(&event).map_err(std::io::Error::other)?;
+        let record = EventRecord {
+            t: Some(t),
+            trial: Some(self.trial.clone()),
+            run: Some(self.run_id.clone()),
+            event,
+        };
+        let mut line = record.to_line();
         line.push(b'\n');
         // One write per line: a reader never sees half an event from us.
         self.file.write_all(&line)?;
         self.file.flush()?;
         match &mut self.board {
-            // The line as written, read back: TensorBoard then gets exactly
-            // what `earshot export tensorboard` would make of events.jsonl.
-            Some(board) => board.mirror(&serde_json::from_slice(&line).unwrap_or(event)),
+            // TensorBoard gets exactly what `earshot export tensorboard` would
+            // make of the line in events.jsonl.
+            Some(board) => board.mirror(&record),
             None => Ok(()),
         }
     }
 
-    /// The trial's final status.
+    /// The trial's final status: done, or failed with a reason.
     pub fn status(&mut self, done: bool, reason: Option<&str>) -> std::io::Result<()> {
-        self.status_named(if done { "done" } else { "failed" }, reason)
+        let status = if done {
+            TrialStatus::Done
+        } else {
+            TrialStatus::Failed
+        };
+        self.status_of(status, reason)
     }
 
-    /// The trial's final status by name ("done", "failed", "stopped").
-    pub fn status_named(&mut self, status: &str, reason: Option<&str>) -> std::io::Result<()> {
-        self.write(json!({"status": status, "reason": reason}))
+    /// The trial's final status.
+    pub fn status_of(&mut self, status: TrialStatus, reason: Option<&str>) -> std::io::Result<()> {
+        self.write(Event::Status {
+            status: Some(status),
+            reason: reason.map(str::to_string),
+        })
     }
 }
 
@@ -136,12 +149,16 @@ mod tests {
         let path = tmp.path().join("events.jsonl");
         std::fs::write(&path, "{\"epoch\":1}\n{\"epoch\":2,\"spl").unwrap();
         let mut log = EventLog::open(&path, "dense", "r1").unwrap();
-        log.write(json!({"event": "resume", "epoch": 1})).unwrap();
+        log.write(Event::Resume {
+            epoch: 1,
+            damaged_checkpoints: Vec::new(),
+        })
+        .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(lines[0], "{\"epoch\":1}");
-        let resumed: Value = serde_json::from_str(lines[1]).unwrap();
+        let resumed: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(resumed["event"], "resume");
         assert_eq!(
             std::fs::read_to_string(tmp.path().join(FRAGMENTS)).unwrap(),

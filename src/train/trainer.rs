@@ -17,6 +17,7 @@ use super::optimizer::TrainOptimizer;
 use super::{TrainConfig, TrainError};
 use crate::data::WindowSet;
 use crate::models::{Autoencoder, ModelConfig};
+use crate::records::{Event, Start};
 
 /// Everything one trial needs.
 pub struct Trial<'a> {
@@ -212,11 +213,28 @@ fn train_trial_inner(
         }
         (model, optim, state) = restore(model, optim, ckpt, trial.run_id, &checkpoints)?;
         events
-            .write(serde_json::json!({"event": "resume", "epoch": state.epochs_done, "damaged_checkpoints": found.damaged.iter().map(|d| d.0).collect::<Vec<_>>()}))
+            .write(Event::Resume {
+                epoch: state.epochs_done,
+                damaged_checkpoints: found.damaged.iter().map(|d| d.0).collect(),
+            })
             .map_err(io(&events_path))?;
     } else {
         events
-            .write(serde_json::json!({"event": "start", "schema_version": crate::records::SCHEMA_VERSION, "train_windows": train.len(), "valid_windows": valid.len(), "windows_on_device": train_batches.is_resident(), "resident_bytes": train_batches.resident_bytes() + valid_batches.resident_bytes(), "resident_upload_bytes": train_batches.resident_upload_bytes() + valid_batches.resident_upload_bytes(), "upload_bytes_per_epoch": upload_per_epoch, "micro_batches_per_step": micro_batches_per_step(trial.train, train)}))
+            .write(Event::Start(Start {
+                schema_version: Some(crate::records::SCHEMA_VERSION),
+                train_windows: Some(train.len()),
+                valid_windows: Some(valid.len()),
+                windows_on_device: Some(train_batches.is_resident()),
+                resident_bytes: Some(
+                    train_batches.resident_bytes() + valid_batches.resident_bytes(),
+                ),
+                resident_upload_bytes: Some(
+                    train_batches.resident_upload_bytes() + valid_batches.resident_upload_bytes(),
+                ),
+                upload_bytes_per_epoch: Some(upload_per_epoch),
+                micro_batches_per_step: Some(micro_batches_per_step(trial.train, train)),
+                ..Start::default()
+            }))
             .map_err(io(&events_path))?;
     }
 
@@ -302,7 +320,10 @@ fn train_trial_inner(
         });
         if let Some(reason) = trial.pruner.and_then(|p| p(epoch_number, state.best_valid)) {
             events
-                .write(serde_json::json!({"event": "stopped", "epoch": epoch_number, "reason": reason}))
+                .write(Event::Stopped {
+                    epoch: epoch_number,
+                    reason: reason.clone(),
+                })
                 .map_err(io(&events_path))?;
             outcome = Outcome::Stopped {
                 epoch: epoch_number,
@@ -313,7 +334,11 @@ fn train_trial_inner(
     }
     if let Outcome::Done { stopped_early } = outcome {
         events
-            .write(serde_json::json!({"event": "best", "epoch": state.best_epoch, "valid_loss": state.best_valid, "stopped_early": stopped_early}))
+            .write(Event::Best {
+                epoch: state.best_epoch,
+                valid_loss: state.best_valid,
+                stopped_early,
+            })
             .map_err(io(&events_path))?;
     }
     let best = load_model(
