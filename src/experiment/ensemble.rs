@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::prepare::Prepared;
-use super::run::{ClaimedTrial, RunError, TrialMetrics, write};
 use super::score::{ClipScoreSet, Scoring, SplitScores, decide_and_report};
+use super::trial::{ClaimedTrial, RunError, TrialMetrics, write};
 
 /// How members' scores are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

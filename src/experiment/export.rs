@@ -200,7 +200,7 @@ pub fn export_safetensors(
         ("earshot_version".into(), crate::VERSION.into()),
         ("trial".into(), record.trial.clone()),
         ("status".into(), status),
-        ("kind".into(), super::run::kind_of(model_config)),
+        ("kind".into(), model_config.kind().to_string()),
         (
             "model".into(),
             json(serde_json::to_value(model_config).expect("json")),
@@ -259,7 +259,7 @@ pub fn export_safetensors(
         source,
     })?;
     Ok(ExportSummary {
-        kind: super::run::kind_of(model_config),
+        kind: model_config.kind().to_string(),
         tensors: tensors.len(),
         parameters: tensors.iter().map(|t| t.data.len()).sum(),
     })

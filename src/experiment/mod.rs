@@ -2,6 +2,7 @@
 //! (unknown keys fail with their line) and written back, resolved, into each
 //! run directory. This module drives the stages; it computes nothing itself.
 
+mod autoencoder;
 pub mod claim;
 mod dcase_outputs;
 mod detect;
@@ -9,6 +10,7 @@ mod ensemble;
 mod evaluate;
 pub mod export;
 pub mod overrides;
+mod plan;
 mod prepare;
 pub mod provenance;
 mod reference;
@@ -17,6 +19,7 @@ mod score;
 mod score_ae;
 pub mod starter;
 pub mod sweep;
+mod trial;
 pub mod trial_dir;
 
 use std::path::{Path, PathBuf};
@@ -32,9 +35,9 @@ use crate::train::TrainConfig;
 pub use detect::{DetectError, Detector, FileDetection, Segment};
 pub use ensemble::{EnsembleConfig, EnsembleMethod, EnsembleModel};
 pub use evaluate::{EvalError, TrialEvaluation, evaluate_trial, trial_dirs};
-pub use run::{
+pub use run::run_experiment;
+pub use trial::{
     Progress, RunError, RunOptions, RunSummary, TrialMetrics, TrialPruner, TrialRecord,
-    run_experiment,
 };
 pub use trial_dir::Reuse;
 

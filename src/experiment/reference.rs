@@ -3,8 +3,8 @@
 //! reported exactly as the autoencoders are, in the same run-folder contract.
 
 use super::prepare::Prepared;
-use super::run::{ClaimedTrial, RunError, TrialMetrics, write};
 use super::score::{ClipScoreSet, Scoring, SplitScores, decide_and_report};
+use super::trial::{ClaimedTrial, RunError, TrialMetrics, write};
 use crate::features::Features;
 use crate::models::reference::{ReferenceConfig, ReferenceModel};
 use crate::records::{Event, Start};

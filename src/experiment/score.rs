@@ -7,8 +7,8 @@ use std::path::Path;
 use burn::prelude::Device;
 
 use super::prepare::Prepared;
-use super::run::{RunError, TrialMetrics, write};
 use super::score_ae::{fit_scorer, fitted_units, save_scorer, train_units};
+use super::trial::{RunError, TrialMetrics, write};
 use crate::data::Label;
 use crate::eval::{
     EvalConfig, Gamma, Threshold, ThresholdRule, calibration_mask, clip_scores, detection_metrics,

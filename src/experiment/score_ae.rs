@@ -5,8 +5,8 @@
 use burn::prelude::Device;
 
 use super::prepare::Prepared;
-use super::run::{RunError, write};
 use super::score::SplitScores;
+use super::trial::{RunError, write};
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
 use crate::models::ae_score::{

@@ -41,17 +41,29 @@ pub enum ModelConfig {
 }
 
 impl ModelConfig {
+    /// The kind, as `kind = "..."` names it in an experiment and as records keep it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelConfig::Dense(_) => "dense",
+            ModelConfig::Cae(_) => "cae",
+            ModelConfig::Rnn(_) => "rnn",
+            ModelConfig::Vae(_) => "vae",
+            ModelConfig::Gmm(_) => "gmm",
+            ModelConfig::Knn(_) => "knn",
+        }
+    }
+
     /// The trial's name: the configured `name`, else the kind.
     pub fn name(&self) -> String {
-        let (name, kind) = match self {
-            ModelConfig::Dense(c) => (&c.name, "dense"),
-            ModelConfig::Cae(c) => (&c.name, "cae"),
-            ModelConfig::Rnn(c) => (&c.name, "rnn"),
-            ModelConfig::Vae(c) => (&c.name, "vae"),
-            ModelConfig::Gmm(c) => (&c.name, "gmm"),
-            ModelConfig::Knn(c) => (&c.name, "knn"),
+        let name = match self {
+            ModelConfig::Dense(c) => &c.name,
+            ModelConfig::Cae(c) => &c.name,
+            ModelConfig::Rnn(c) => &c.name,
+            ModelConfig::Vae(c) => &c.name,
+            ModelConfig::Gmm(c) => &c.name,
+            ModelConfig::Knn(c) => &c.name,
         };
-        name.clone().unwrap_or_else(|| kind.to_string())
+        name.clone().unwrap_or_else(|| self.kind().to_string())
     }
 
     /// Renames the trial.
