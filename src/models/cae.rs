@@ -12,7 +12,7 @@ use super::ae_score::{
     is_default_neighbors,
 };
 
-use super::cpu::conv_op::{conv_transpose2d, conv2d};
+use super::ops::conv::{conv_transpose2d, conv2d};
 
 /// Convolutional autoencoder settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

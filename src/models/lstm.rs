@@ -11,8 +11,8 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::cpu::{self, lstm_op};
-use super::gpu;
+use super::ops::lstm::lstm_sequence;
+use super::ops::placement::recurrent_kernels_run;
 
 /// A unidirectional LSTM layer over a sequence of `[batch, features]` steps.
 #[derive(Module, Debug)]
@@ -53,8 +53,7 @@ impl FusedLstm {
     /// tensors on `device` of `dtype` (the CPU kernel: Flex backend, f32; the
     /// GPU kernels: wgpu, f32).
     pub fn has_kernel(&self, device: &Device, dtype: burn::tensor::DType, steps: usize) -> bool {
-        cpu::supported(device, dtype)
-            || gpu::recurrent_supported(device, dtype, 4, [self.input, self.hidden, steps])
+        recurrent_kernels_run(device, dtype, 4, [self.input, self.hidden, steps])
     }
 
     /// The fused gate weight `[input + hidden, 4 hidden]` and bias `[4 hidden]`.
@@ -67,11 +66,11 @@ impl FusedLstm {
     }
 
     /// Hidden states `[batch, time, hidden]` for `x` (`[batch, time, input]`)
-    /// in one operation, forward and backward ([`lstm_op`]); only where
+    /// in one operation, forward and backward ([`lstm_sequence`]); only where
     /// [`Self::has_kernel`] says so. Same values as [`Self::forward_steps`].
     pub fn forward_sequence(&self, x: Tensor<3>) -> Tensor<3> {
         let (weight, bias) = self.gate_parameters();
-        lstm_op::lstm_sequence(x, weight, bias)
+        lstm_sequence(x, weight, bias)
     }
 
     /// Hidden states of every step for inputs `steps` (each `[batch, input]`).

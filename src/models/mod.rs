@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod dense;
 pub mod gpu;
 pub mod lstm;
+pub mod ops;
 pub mod reference;
 pub mod rnn;
 pub mod size;

@@ -11,9 +11,9 @@ use super::ae_score::{
     is_default_neighbors,
 };
 
-use super::cpu::gru_op::gru;
-use super::cpu::lstm_op::bilstm;
 use super::lstm::FusedLstm;
+use super::ops::gru::gru;
+use super::ops::lstm::bilstm;
 
 /// The recurrent cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -5,7 +5,7 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::prelude::*;
-use earshot::models::cpu::conv_op::{conv_transpose2d, conv2d};
+use earshot::models::ops::conv::{conv_transpose2d, conv2d};
 
 use super::kernels::{assert_close, assert_grads_close, normal};
 

@@ -7,9 +7,9 @@ use burn::nn::{BiLstmConfig, GateController};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::Gradients;
-use earshot::models::cpu::gru_op::gru;
-use earshot::models::cpu::lstm_op::bilstm;
 use earshot::models::lstm::FusedLstm;
+use earshot::models::ops::gru::gru;
+use earshot::models::ops::lstm::bilstm;
 
 use crate::common::conv_cases::{conv_transpose2d_matches_burn, conv2d_matches_burn};
 use crate::common::kernels::{assert_close, assert_grads_close};

@@ -40,7 +40,7 @@ fn a_layer_past_one_grid_row_of_workgroups_matches_burn_forward() {
         burn::tensor::Distribution::Default,
         &device,
     );
-    let ours = earshot::models::cpu::conv_op::conv2d(&layer, x.clone());
+    let ours = earshot::models::ops::conv::conv2d(&layer, x.clone());
     let theirs = layer.forward(x);
     let diff = (ours - theirs.clone()).abs().max().into_scalar::<f32>();
     let scale = theirs.abs().max().into_scalar::<f32>();

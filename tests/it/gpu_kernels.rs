@@ -8,10 +8,10 @@ use burn::nn::{BiLstmConfig, GateController};
 use burn::prelude::*;
 use burn::tensor::{DType, DeviceKind};
 use earshot::gpu;
-use earshot::models::cpu::gru_op::gru;
-use earshot::models::cpu::lstm_op::{bilstm, lstm_sequence};
-use earshot::models::gpu as model_kernels;
 use earshot::models::lstm::FusedLstm;
+use earshot::models::ops::gru::gru;
+use earshot::models::ops::lstm::{bilstm, lstm_sequence};
+use earshot::models::ops::placement as model_kernels;
 
 use crate::common::kernels::{assert_close, assert_grads_close, normal};
 
@@ -179,7 +179,7 @@ fn kernels_run_on_wgpu_only_and_within_workgroup_memory() {
     assert!(gpu::supported(&wgpu.clone().autodiff(), DType::F32));
     assert!(!gpu::supported(&Device::flex(), DType::F32));
     let hidden = model_kernels::MAX_RECURRENT_HIDDEN;
-    assert!(model_kernels::recurrent_supported(
+    assert!(model_kernels::recurrent_gpu_kernels_run(
         &wgpu,
         DType::F32,
         4,
@@ -187,14 +187,14 @@ fn kernels_run_on_wgpu_only_and_within_workgroup_memory() {
     ));
     // Past the kernels' workgroup memory, or past the loop iterations
     // lavapipe allows a shader (where CI runs), the layer is composed by burn.
-    assert!(!model_kernels::recurrent_supported(
+    assert!(!model_kernels::recurrent_gpu_kernels_run(
         &wgpu,
         DType::F32,
         4,
         [4, hidden + 1, 2]
     ));
     assert_eq!(gpu::loop_budget(&wgpu), Some(gpu::SOFTWARE_LOOP_BUDGET));
-    assert!(!model_kernels::recurrent_supported(
+    assert!(!model_kernels::recurrent_gpu_kernels_run(
         &wgpu,
         DType::F32,
         4,

@@ -21,22 +21,10 @@
 use rayon::prelude::*;
 
 use super::{Strided, chunk_slots, matmul, sum_in_order};
+pub use crate::models::ops::conv::{ConvGeometry, Direction};
 
 /// Samples per parallel chunk (fixed, for results independent of threads).
 pub const CHUNK: usize = 8;
-
-/// The two sides of one convolution and its window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeometry {
-    pub batch: usize,
-    /// Channels, height, width of the big image.
-    pub big: [usize; 3],
-    /// Channels, height, width of the small grid.
-    pub small: [usize; 3],
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub padding: [usize; 2],
-}
 
 impl ConvGeometry {
     fn big_len(&self) -> usize {
@@ -52,13 +40,6 @@ impl ConvGeometry {
     fn patch(&self) -> usize {
         self.big[0] * self.kernel[0] * self.kernel[1]
     }
-    /// The window size of a convolution `big -> small` (floor division, as burn).
-    pub fn small_size(big: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-        (big + 2 * padding)
-            .checked_sub(kernel)
-            .map(|n| n / stride + 1)
-    }
-
     fn check_window(&self, weight: &[f32]) {
         assert_eq!(weight.len(), self.small[0] * self.patch(), "weight shape");
         for axis in 0..2 {
@@ -189,15 +170,6 @@ fn swap_outer(
             dst[to..to + positions].copy_from_slice(&src[from..from + positions]);
         }
     }
-}
-
-/// Which side a call computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// A convolution: big image in, small grid out.
-    Conv,
-    /// A transposed convolution: small grid in, big image out.
-    Transposed,
 }
 
 impl ConvGeometry {

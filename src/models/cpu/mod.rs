@@ -23,14 +23,7 @@ pub use bridge::{enabled_by_environment, set_enabled, supported};
 /// splits a batch of 64 four ways.
 pub const SEQUENCE_CHUNK: usize = 16;
 
-/// The sizes of one call of a recurrent kernel (LSTM, GRU).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SequenceDims {
-    pub batch: usize,
-    pub time: usize,
-    pub input: usize,
-    pub hidden: usize,
-}
+pub use crate::models::ops::SequenceDims;
 
 /// Each parallel chunk's slice (`chunk_len` values) of a buffer written chunk
 /// by chunk, or, when the buffer is not `wanted`, `None` for each of `chunks`.

@@ -15,8 +15,7 @@ use burn::tensor::Shape;
 
 use crate::gpu::empty;
 use crate::gpu::{WgslKernel, per_value};
-use crate::models::cpu::conv::{ConvGeometry, Direction};
-use crate::models::cpu::conv_op::{ConvSpec, geometry_of};
+use crate::models::ops::conv::{ConvGeometry, ConvSpec, Direction, geometry_of};
 
 const IM2COL: &str = include_str!("../../../shaders/im2col.wgsl");
 const COL2IM: &str = include_str!("../../../shaders/col2im.wgsl");

@@ -1,22 +1,16 @@
-//! The GPU convolutions ([`super::conv`]) as burn operations: the forward
-//! pass of [`ConvOps`] on burn's cubecl backend, and under autodiff one graph
-//! node whose backward pass is [`ConvBackwardOps`] (opaque custom operations
-//! through burn's fusion).
+//! The GPU convolutions ([`super::conv`]) as burn's cubecl backend's
+//! [`ConvOps`] and [`ConvKernels`] (the operation and its autodiff node are in
+//! [`crate::models::ops::conv`]); the backward pass is [`ConvBackwardOps`], an
+//! opaque custom operation through burn's fusion.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
-use burn::backend::{Autodiff, Cube, backend_extension};
+use burn::backend::{Cube, backend_extension};
 use burn::tensor::Shape;
 
 use super::conv;
-use crate::gpu::register_grads;
-use crate::models::cpu::conv::Direction;
-use crate::models::cpu::conv_op::{ConvOps, ConvSpec, geometry_of};
+use crate::models::ops::conv::{ConvKernels, ConvOps, ConvSpec, Direction, geometry_of};
 
 /// The backward pass of [`ConvOps::conv2d_layer`] on the GPU.
 #[backend_extension(Cube, Fusion)]
@@ -29,16 +23,6 @@ pub trait ConvBackwardOps: burn::backend::Backend {
         grad_out: FloatTensor<Self>,
         spec: ConvSpec,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-}
-
-/// The output shape of [`ConvOps::conv2d_layer`] (for fusion).
-pub fn output_shape(x: &Shape, weight: &Shape, spec: &ConvSpec) -> Shape {
-    let (g, direction) = geometry_of(x, weight, *spec);
-    let side = match direction {
-        Direction::Conv => g.small,
-        Direction::Transposed => g.big,
-    };
-    Shape::from([g.batch, side[0], side[1], side[2]])
 }
 
 fn backward_specs(
@@ -80,50 +64,27 @@ impl ConvOps for CubeBackend {
 
 /// What the backward pass needs of one forward pass.
 #[derive(Debug, Clone)]
-struct Saved {
+pub struct Saved {
     x: FloatTensor<Cube>,
     weight: FloatTensor<Cube>,
     spec: ConvSpec,
 }
 
-#[derive(Debug)]
-struct ConvKernelBackward;
+impl ConvKernels for Cube {
+    type Saved = Saved;
 
-impl Backward<Cube, 3> for ConvKernelBackward {
-    type State = Saved;
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad_out = grads.consume::<Cube>(&ops.node);
-        let s = ops.state;
-        let (gx, gw, gb) = Cube::conv2d_layer_backward(s.x, s.weight, grad_out, s.spec);
-        register_grads(
-            grads,
-            ops.parents.map(|p| p.map(|node| node.id)),
-            [gx, gw, gb],
-        );
-    }
-}
-
-impl<C: CheckpointStrategy> ConvOps for Autodiff<Cube, C> {
-    fn conv2d_layer(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
+    fn forward_saving(
+        x: FloatTensor<Cube>,
+        weight: FloatTensor<Cube>,
+        bias: FloatTensor<Cube>,
         spec: ConvSpec,
-    ) -> FloatTensor<Self> {
-        let (x, x_node) = x.into_parts();
-        let (weight, weight_node) = weight.into_parts();
-        let (bias, bias_node) = bias.into_parts();
-        match ConvKernelBackward
-            .prepare::<C>([x_node, weight_node, bias_node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let out = Cube::conv2d_layer(x.clone(), weight.clone(), bias, spec);
-                prep.finish(Saved { x, weight, spec }, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Cube::conv2d_layer(x, weight, bias, spec)),
-        }
+    ) -> (FloatTensor<Cube>, Saved) {
+        let out = Cube::conv2d_layer(x.clone(), weight.clone(), bias, spec);
+        (out, Saved { x, weight, spec })
+    }
+
+    fn backward(s: Saved, grad_out: FloatTensor<Cube>, _want_x: bool) -> [FloatTensor<Cube>; 3] {
+        let (gx, gw, gb) = Cube::conv2d_layer_backward(s.x, s.weight, grad_out, s.spec);
+        [gx, gw, gb]
     }
 }

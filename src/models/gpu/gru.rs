@@ -7,7 +7,7 @@ use burn::cubecl::server::KernelArguments;
 
 use super::{recurrent_kernel, sequence_params};
 use crate::gpu::empty;
-use crate::models::cpu::SequenceDims;
+use crate::models::ops::SequenceDims;
 
 const FORWARD: &str = include_str!("../../../shaders/gru_forward.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/gru_backward.wgsl");
@@ -30,7 +30,7 @@ fn dims(x: &CubeTensor, w_hidden: &CubeTensor) -> SequenceDims {
 }
 
 /// Hidden states and the trace (z, r, n, q_n per step) of a GRU layer over
-/// `x [batch, time, input]`; weights as in [`crate::models::cpu::gru`].
+/// `x [batch, time, input]`; weights as in [`crate::models::ops::gru::GruSequenceOps`].
 pub fn forward(
     x: CubeTensor,
     w_input: CubeTensor,

@@ -1,21 +1,16 @@
-//! The GPU GRU kernels ([`super::gru`]) as burn operations: the forward pass
-//! of [`GruSequenceOps`] on burn's cubecl backend, and under autodiff one
-//! graph node whose backward pass is the backward kernel (opaque custom
-//! operations through burn's fusion: [`GruTrainOps`]).
+//! The GPU GRU kernels ([`super::gru`]) as burn's cubecl backend's
+//! [`GruSequenceOps`] and [`GruKernels`] (the operation and its autodiff node
+//! are in [`crate::models::ops::gru`]); opaque custom operations through
+//! burn's fusion ([`GruTrainOps`]).
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
-use burn::backend::{Autodiff, Cube, backend_extension};
+use burn::backend::{Cube, backend_extension};
 use burn::tensor::Shape;
 
 use super::gru;
-use crate::gpu::register_grads;
-use crate::models::cpu::gru_op::GruSequenceOps;
+use crate::models::ops::gru::{GruKernels, GruSequenceOps, hidden_shape};
 
 type Five<T> = (T, T, T, T, T);
 
@@ -52,11 +47,6 @@ pub trait GruTrainOps: burn::backend::Backend {
         FloatTensor<Self>,
         FloatTensor<Self>,
     );
-}
-
-/// The output shape of [`GruSequenceOps::gru_sequence`] (for fusion).
-pub fn hidden_shape(x: &Shape, w_hidden: &Shape) -> Shape {
-    Shape::from([x[0], x[1], w_hidden[0]])
 }
 
 fn forward_specs(
@@ -130,7 +120,7 @@ impl GruSequenceOps for CubeBackend {
 
 /// What the backward pass needs of one forward pass.
 #[derive(Debug, Clone)]
-struct Saved {
+pub struct Saved {
     x: FloatTensor<Cube>,
     w_input: FloatTensor<Cube>,
     w_hidden: FloatTensor<Cube>,
@@ -138,63 +128,32 @@ struct Saved {
     trace: FloatTensor<Cube>,
 }
 
-#[derive(Debug)]
-struct GruKernelBackward;
+impl GruKernels for Cube {
+    type Saved = Saved;
 
-impl Backward<Cube, 5> for GruKernelBackward {
-    type State = Saved;
+    fn forward_saving(
+        [x, w_input, b_input, w_hidden, b_hidden]: [FloatTensor<Cube>; 5],
+    ) -> (FloatTensor<Cube>, Saved) {
+        let (hidden, trace) = Cube::gru_sequence_train(
+            x.clone(),
+            w_input.clone(),
+            b_input,
+            w_hidden.clone(),
+            b_hidden,
+        );
+        let saved = Saved {
+            x,
+            w_input,
+            w_hidden,
+            hidden: hidden.clone(),
+            trace,
+        };
+        (hidden, saved)
+    }
 
-    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad_hidden = grads.consume::<Cube>(&ops.node);
-        let s = ops.state;
+    fn backward(s: Saved, grad_hidden: FloatTensor<Cube>, _want_x: bool) -> [FloatTensor<Cube>; 5] {
         let (a, b, c, d, e) =
             Cube::gru_sequence_backward(s.x, s.w_input, s.w_hidden, s.hidden, s.trace, grad_hidden);
-        register_grads(
-            grads,
-            ops.parents.map(|p| p.map(|node| node.id)),
-            [a, b, c, d, e],
-        );
-    }
-}
-
-impl<C: CheckpointStrategy> GruSequenceOps for Autodiff<Cube, C> {
-    fn gru_sequence(
-        x: FloatTensor<Self>,
-        w_input: FloatTensor<Self>,
-        b_input: FloatTensor<Self>,
-        w_hidden: FloatTensor<Self>,
-        b_hidden: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        let (x, n0) = x.into_parts();
-        let (w_input, n1) = w_input.into_parts();
-        let (b_input, n2) = b_input.into_parts();
-        let (w_hidden, n3) = w_hidden.into_parts();
-        let (b_hidden, n4) = b_hidden.into_parts();
-        match GruKernelBackward
-            .prepare::<C>([n0, n1, n2, n3, n4])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (hidden, trace) = Cube::gru_sequence_train(
-                    x.clone(),
-                    w_input.clone(),
-                    b_input,
-                    w_hidden.clone(),
-                    b_hidden,
-                );
-                let saved = Saved {
-                    x,
-                    w_input,
-                    w_hidden,
-                    hidden: hidden.clone(),
-                    trace,
-                };
-                prep.finish(saved, hidden)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(Cube::gru_sequence(x, w_input, b_input, w_hidden, b_hidden))
-            }
-        }
+        [a, b, c, d, e]
     }
 }

@@ -20,8 +20,9 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::Shape;
 
+use crate::gpu::empty;
 use crate::gpu::{WgslKernel, grid, per_value};
-use crate::gpu::{empty, register_grads};
+use crate::models::ops::register_grads;
 
 const FORWARD: &str = include_str!("../../../shaders/mse_bias.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/mse_bias_backward.wgsl");
@@ -192,7 +193,7 @@ impl Backward<Cube, 3> for MseBiasBackward {
         if let Some(id) = target {
             grads.register::<Cube>(id, Cube::float_neg(grad_z.clone()));
         }
-        register_grads(grads, [z, bias], [grad_z, grad_bias]);
+        register_grads::<Cube, 2>(grads, [z, bias], [grad_z, grad_bias]);
     }
 }
 

@@ -8,7 +8,7 @@ use burn::tensor::Slice;
 
 use super::{recurrent_kernel, sequence_params};
 use crate::gpu::empty;
-use crate::models::cpu::SequenceDims;
+use crate::models::ops::SequenceDims;
 
 const FORWARD: &str = include_str!("../../../shaders/lstm_forward.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/lstm_backward.wgsl");

@@ -1,21 +1,16 @@
-//! The GPU LSTM kernels ([`super::lstm`]) as burn operations: the forward
-//! pass of [`LstmSequenceOps`] on burn's cubecl backend, and under autodiff
-//! one graph node whose backward pass is the backward kernel. Through burn's
-//! fusion the kernels are opaque custom operations ([`LstmTrainOps`]).
+//! The GPU LSTM kernels ([`super::lstm`]) as burn's cubecl backend's
+//! [`LstmSequenceOps`] and [`LstmKernels`] (the operation and its autodiff node
+//! are in [`crate::models::ops::lstm`]). Through burn's fusion the kernels are
+//! opaque custom operations ([`LstmTrainOps`]).
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
-use burn::backend::{Autodiff, Cube, backend_extension};
+use burn::backend::{Cube, backend_extension};
 use burn::tensor::Shape;
 
 use super::lstm;
-use crate::gpu::register_grads;
-use crate::models::cpu::lstm_op::LstmSequenceOps;
+use crate::models::ops::lstm::{LstmKernels, LstmSequenceOps, hidden_shape, with_width};
 
 /// The LSTM layer's training pass on the GPU: forward keeping what the
 /// backward pass needs, and the backward pass.
@@ -42,16 +37,6 @@ pub trait LstmTrainOps: burn::backend::Backend {
         cells: FloatTensor<Self>,
         grad_hidden: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-}
-
-/// `[batch, time, width]` of `x` with another width.
-fn with_width(x: &Shape, width: usize) -> Shape {
-    Shape::from([x[0], x[1], width])
-}
-
-/// The output shape of [`LstmSequenceOps::lstm_sequence`] (for fusion).
-pub fn hidden_shape(x: &Shape, weight: &Shape) -> Shape {
-    with_width(x, weight[1] / 4)
 }
 
 fn forward_specs(
@@ -105,7 +90,7 @@ impl LstmSequenceOps for CubeBackend {
 
 /// What the backward pass needs of one forward pass.
 #[derive(Debug, Clone)]
-struct Saved {
+pub struct Saved {
     x: FloatTensor<Cube>,
     weight: FloatTensor<Cube>,
     hidden: FloatTensor<Cube>,
@@ -113,52 +98,28 @@ struct Saved {
     cells: FloatTensor<Cube>,
 }
 
-#[derive(Debug)]
-struct LstmKernelBackward;
+impl LstmKernels for Cube {
+    type Saved = Saved;
 
-impl Backward<Cube, 3> for LstmKernelBackward {
-    type State = Saved;
+    fn forward_saving(
+        x: FloatTensor<Cube>,
+        weight: FloatTensor<Cube>,
+        bias: FloatTensor<Cube>,
+    ) -> (FloatTensor<Cube>, Saved) {
+        let (hidden, gates, cells) = Cube::lstm_sequence_train(x.clone(), weight.clone(), bias);
+        let saved = Saved {
+            x,
+            weight,
+            hidden: hidden.clone(),
+            gates,
+            cells,
+        };
+        (hidden, saved)
+    }
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad_hidden = grads.consume::<Cube>(&ops.node);
-        let s = ops.state;
+    fn backward(s: Saved, grad_hidden: FloatTensor<Cube>, _want_x: bool) -> [FloatTensor<Cube>; 3] {
         let (gx, gw, gb) =
             Cube::lstm_sequence_backward(s.x, s.weight, s.hidden, s.gates, s.cells, grad_hidden);
-        register_grads(
-            grads,
-            ops.parents.map(|p| p.map(|node| node.id)),
-            [gx, gw, gb],
-        );
-    }
-}
-
-impl<C: CheckpointStrategy> LstmSequenceOps for Autodiff<Cube, C> {
-    fn lstm_sequence(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        let (x, x_node) = x.into_parts();
-        let (weight, weight_node) = weight.into_parts();
-        let (bias, bias_node) = bias.into_parts();
-        match LstmKernelBackward
-            .prepare::<C>([x_node, weight_node, bias_node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (hidden, gates, cells) =
-                    Cube::lstm_sequence_train(x.clone(), weight.clone(), bias);
-                let saved = Saved {
-                    x,
-                    weight,
-                    hidden: hidden.clone(),
-                    gates,
-                    cells,
-                };
-                prep.finish(saved, hidden)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Cube::lstm_sequence(x, weight, bias)),
-        }
+        [gx, gw, gb]
     }
 }

@@ -6,7 +6,7 @@
 //! a dense block (matmul, bias, training batch norm, ReLU) is one kernel each
 //! way ([`norm_op`]); the loss is one kernel each way ([`loss_op`]). Wired
 //! into autodiff through burn's backend-extension API ([`lstm_op`],
-//! [`gru_op`]); [`crate::gpu::supported`] says where they run. Held to burn's own layers in
+//! [`gru_op`]); [`crate::models::ops::placement`] says where they run. Held to burn's own layers in
 //! `tests/it/gpu_kernels.rs`; the launcher, the adapter's limits and the
 //! switch are in [`crate::gpu`].
 
@@ -24,42 +24,16 @@ pub mod vae_op;
 
 use burn::backend::wgpu::CubeTensor;
 use burn::cubecl::server::Handle;
-use burn::prelude::*;
-use burn::tensor::DType;
 
-use super::cpu::SequenceDims;
-use crate::gpu::{WgslKernel, grid, loops_fit, supported};
-
-/// The largest hidden size the recurrent kernels take: their workgroup
-/// memory (up to 6 x hidden floats) must fit WebGPU's guaranteed 16 KiB.
-pub const MAX_RECURRENT_HIDDEN: usize = 640;
-
-/// Whether a recurrent layer (LSTM: 4 gates a unit, GRU: 3) of `input`
-/// features and `hidden` units over `steps` steps runs as the GPU kernels
-/// here: within their workgroup memory, and within the loop iterations the
-/// adapter allows (their threads loop over the steps).
-pub fn recurrent_supported(
-    device: &Device,
-    dtype: DType,
-    gates: usize,
-    [input, hidden, steps]: [usize; 3],
-) -> bool {
-    let threads = recurrent_threads(gates, hidden);
-    let iterations = limits::recurrent_iterations(input, hidden, steps, gates, threads);
-    hidden <= MAX_RECURRENT_HIDDEN && supported(device, dtype) && loops_fit(device, iterations)
-}
+use crate::gpu::{WgslKernel, grid};
+use crate::models::ops::SequenceDims;
+use crate::models::ops::placement::recurrent_threads;
 
 /// `[batch, workgroups per grid row]` for one workgroup per sequence.
 fn sequence_params(like: &CubeTensor, batch: usize) -> Handle {
     let (width, _) = grid(batch as u32);
     like.client
         .create_from_slice(bytemuck::cast_slice(&[batch as u32, width]))
-}
-
-/// Threads of a recurrent kernel's workgroup: one per gate column, a power
-/// of two from 64 to 256.
-fn recurrent_threads(gates: usize, hidden: usize) -> usize {
-    (gates * hidden).next_power_of_two().clamp(64, 256)
 }
 
 /// A persistent recurrent kernel for a layer of `d` whose units have `gates`

@@ -31,7 +31,8 @@ use std::sync::{LazyLock, Mutex};
 
 use super::limits;
 use super::norm::{self, NormSettings};
-use crate::gpu::{loops_fit, register_grads, supported};
+use crate::gpu::{loops_fit, supported};
+use crate::models::ops::register_grads;
 
 /// Linear, batch norm with batch statistics, ReLU.
 #[backend_extension(Cube, Fusion, Autodiff)]
@@ -201,7 +202,7 @@ impl Backward<Cube, 5> for BatchNormReluBackward {
             let gx = Cube::float_matmul(gz, Cube::float_transpose(s.weight));
             grads.register::<Cube>(id, gx);
         }
-        register_grads(grads, [w, b, g, beta], [gw, gbias, ggamma, gbeta]);
+        register_grads::<Cube, 4>(grads, [w, b, g, beta], [gw, gbias, ggamma, gbeta]);
     }
 }
 

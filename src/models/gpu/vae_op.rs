@@ -20,8 +20,9 @@ use burn::cubecl::server::KernelArguments;
 use burn::prelude::*;
 use burn::tensor::Shape;
 
+use crate::gpu::empty;
 use crate::gpu::{WgslKernel, per_value};
-use crate::gpu::{empty, register_grads};
+use crate::models::ops::register_grads;
 
 const FORWARD: &str = include_str!("../../../shaders/vae_sample.wgsl");
 const BACKWARD: &str = include_str!("../../../shaders/vae_sample_backward.wgsl");
@@ -177,7 +178,7 @@ impl Backward<Cube, 3> for SampleBackward {
         let [mean, raw, _noise] = ops.parents.map(|p| p.map(|node| node.id));
         let (grad_mean, grad_raw) =
             Cube::sample_with_kl_backward(s.mean, s.raw, s.noise, grad_z, s.scale);
-        register_grads(grads, [mean, raw], [grad_mean, grad_raw]);
+        register_grads::<Cube, 2>(grads, [mean, raw], [grad_mean, grad_raw]);
     }
 }
 
