@@ -5,6 +5,7 @@
 //! function of the state, tested with ratatui's `TestBackend`.
 
 pub mod app;
+mod chart;
 pub mod draw;
 mod panels;
 pub mod state;

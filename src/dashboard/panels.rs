@@ -11,7 +11,7 @@ use ratatui::widgets::{
 };
 
 use super::app::App;
-use super::draw::{PALETTE, loss_chart, series, status_style};
+use super::chart::{PALETTE, loss_chart, series, status_style};
 use super::state::TrialView;
 
 /// Score histograms of normal vs anomaly clips around the threshold.

@@ -8,68 +8,11 @@
 //! named as such (the archive is fine). The staging folder is removed on any
 //! error, on Ctrl-C/SIGTERM, and, after a kill -9, by the next run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+pub use super::staging::ExtractError;
 use super::staging::{Census, EntryKind, archive_size, refuse_declared, staged};
 use crate::interrupt;
-
-/// Why an archive could not be unpacked.
-#[derive(Debug, thiserror::Error)]
-pub enum ExtractError {
-    /// Not a readable archive.
-    #[error("{path}: not an archive this can read ({reason}); remove it and download again")]
-    Archive {
-        /// The archive.
-        path: PathBuf,
-        /// What the reader said.
-        reason: String,
-    },
-    /// An entry would be written outside the target, or is not a plain file or folder.
-    #[error("{path}: entry {entry:?} {why}; refused, nothing written")]
-    Escapes {
-        /// The archive.
-        path: PathBuf,
-        /// The entry's name.
-        entry: String,
-        /// What is wrong with it.
-        why: &'static str,
-    },
-    /// The archive unpacks to more than the limits allow.
-    #[error(
-        "{path}: unpacks to more than {limit} bytes ({why}); refused as a likely archive bomb and nothing kept. \
-         If it is genuine, pass --max-unpacked with a larger size (e.g. --max-unpacked 200G)"
-    )]
-    TooLarge {
-        /// The archive.
-        path: PathBuf,
-        /// The bound.
-        limit: u64,
-        /// Which bound.
-        why: String,
-    },
-    /// The disk filled while unpacking.
-    #[error(
-        "{target}: the disk is full while unpacking {archive}; the archive is fine and kept, what was unpacked was removed: \
-         free some space (or prepare into another disk with --to DIR) and run the command again"
-    )]
-    DiskFull {
-        /// The archive.
-        archive: PathBuf,
-        /// Where it was unpacking to.
-        target: PathBuf,
-    },
-    /// Stopped by Ctrl-C or SIGTERM.
-    #[error(transparent)]
-    Interrupted(#[from] interrupt::Interrupted),
-    /// A file could not be written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
 
 /// How much an archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +210,7 @@ mod tests {
     use super::super::staging::Writer;
     use super::*;
     use std::io::Write;
+    use std::path::PathBuf;
 
     fn small_zip(path: &Path) {
         let file = std::fs::File::create(path).unwrap();

@@ -9,7 +9,80 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::download::{DownloadError, OnBytes, io};
+use std::path::PathBuf;
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The server answered with an error status.
+    #[error("{url}: HTTP {status}{hint}")]
+    Status {
+        /// The address asked.
+        url: String,
+        /// Its status.
+        status: u16,
+        /// What to do.
+        hint: String,
+    },
+    /// The connection failed.
+    #[error("{url}: {reason}")]
+    Transfer {
+        /// The address asked.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The archive is not the pinned one.
+    #[error(
+        "{path}: {algorithm} {got}, expected {expected}; the download was removed (run the command again, or check --url)"
+    )]
+    Checksum {
+        /// The removed file.
+        path: PathBuf,
+        /// SHA-256 or MD5.
+        algorithm: &'static str,
+        /// Its digest.
+        got: String,
+        /// The pinned digest.
+        expected: String,
+    },
+    /// A pinned digest that is neither a SHA-256 nor an MD5.
+    #[error("{digest:?} is not a digest: give a SHA-256 (64 hex digits) or an MD5 (32 hex digits)")]
+    BadDigest {
+        /// What was given.
+        digest: String,
+    },
+    /// The disk filled while writing.
+    #[error(
+        "{path}: the disk is full; what was downloaded so far is kept and resumes: free some space (or fetch into another disk with --to DIR) and run the command again"
+    )]
+    DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// A file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
+    move |source| {
+        let path = path.to_path_buf();
+        if source.raw_os_error() == Some(libc::ENOSPC) {
+            DownloadError::DiskFull { path }
+        } else {
+            DownloadError::Io { path, source }
+        }
+    }
+}
+
+/// Progress of a transfer: (bytes so far, total when the server says).
+pub type OnBytes<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 
 /// How long a transfer may wait, and how slow it may be, before it is cut
 /// (what was received is kept in `<file>.part` and resumes).

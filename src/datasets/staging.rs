@@ -8,8 +8,65 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::extract::ExtractError;
 use crate::interrupt;
+
+/// Why an archive could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// Not a readable archive.
+    #[error("{path}: not an archive this can read ({reason}); remove it and download again")]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// What the reader said.
+        reason: String,
+    },
+    /// An entry would be written outside the target, or is not a plain file or folder.
+    #[error("{path}: entry {entry:?} {why}; refused, nothing written")]
+    Escapes {
+        /// The archive.
+        path: PathBuf,
+        /// The entry's name.
+        entry: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The archive unpacks to more than the limits allow.
+    #[error(
+        "{path}: unpacks to more than {limit} bytes ({why}); refused as a likely archive bomb and nothing kept. \
+         If it is genuine, pass --max-unpacked with a larger size (e.g. --max-unpacked 200G)"
+    )]
+    TooLarge {
+        /// The archive.
+        path: PathBuf,
+        /// The bound.
+        limit: u64,
+        /// Which bound.
+        why: String,
+    },
+    /// The disk filled while unpacking.
+    #[error(
+        "{target}: the disk is full while unpacking {archive}; the archive is fine and kept, what was unpacked was removed: \
+         free some space (or prepare into another disk with --to DIR) and run the command again"
+    )]
+    DiskFull {
+        /// The archive.
+        archive: PathBuf,
+        /// Where it was unpacking to.
+        target: PathBuf,
+    },
+    /// Stopped by Ctrl-C or SIGTERM.
+    #[error(transparent)]
+    Interrupted(#[from] interrupt::Interrupted),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
 
 /// What an entry is, as far as unpacking cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! best model scored on the test clips.
 
 use super::claim;
-use super::plan::TrialContext;
+use super::context::TrialContext;
 use super::score::{ClipScoreSet, Scoring, score_trial};
 use super::trial::{ClaimedTrial, Progress, RunError, RunOptions, TrialMetrics};
 use super::trial_dir::Reuse;

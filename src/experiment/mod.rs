@@ -4,6 +4,7 @@
 
 mod autoencoder;
 pub mod claim;
+mod context;
 mod dcase_outputs;
 mod detect;
 mod ensemble;

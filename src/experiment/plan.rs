@@ -2,11 +2,11 @@
 //! of trial, so a new kind is one variant here and one file beside it.
 
 use super::Experiment;
+use super::context::TrialContext;
 use super::ensemble::EnsembleConfig;
-use super::prepare::Prepared;
 use super::score::ClipScoreSet;
 use super::score::Scoring;
-use super::trial::{ClaimedTrial, Progress, RunError, RunOptions, TrialMetrics};
+use super::trial::{RunError, TrialMetrics};
 use crate::models::ModelConfig;
 use crate::models::ae_score::ScoreMethod;
 use crate::models::reference::ReferenceConfig;
@@ -19,15 +19,6 @@ pub(super) enum TrialPlan<'a> {
     Reference(&'a ModelConfig, ReferenceConfig<'a>),
     /// An ensemble of trials scored before it in the same experiment.
     Ensemble(&'a EnsembleConfig),
-}
-
-/// What a trial runs with.
-pub(super) struct TrialContext<'a> {
-    pub(super) exp: &'a Experiment,
-    pub(super) opts: &'a RunOptions,
-    pub(super) prepared: &'a Prepared,
-    pub(super) claimed: &'a ClaimedTrial,
-    pub(super) progress: &'a mut dyn FnMut(Progress),
 }
 
 impl<'a> TrialPlan<'a> {

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use super::Experiment;
 use super::claim::{Claim, ClaimError};
-use super::plan::{TrialContext, TrialPlan};
+use super::context::TrialContext;
+use super::plan::TrialPlan;
 use super::prepare::{Prepared, prepare};
 use super::trial::{
     ClaimedTrial, Progress, RunError, RunOptions, RunSummary, TrialRecord, finish_trial, write,

@@ -7,6 +7,7 @@ use std::path::Path;
 use burn::prelude::Device;
 
 use super::prepare::Prepared;
+pub(super) use super::score_ae::SplitScores;
 use super::score_ae::{fit_scorer, fitted_units, save_scorer, train_units};
 use super::trial::{RunError, TrialMetrics, write};
 use crate::data::Label;
@@ -192,16 +193,6 @@ fn fail_trial(metrics: &mut TrialMetrics, dir: &Path, reason: &str) -> Result<()
     metrics.status = crate::records::TrialStatus::Failed;
     metrics.reason = Some(format!("scoring: {reason}"));
     Ok(())
-}
-
-/// Scores of a split's units (windows, frames or clips) and the clip of each.
-pub(super) struct SplitScores {
-    /// One score per unit, higher is more anomalous.
-    pub(super) scores: Vec<f32>,
-    /// The clip of each unit.
-    pub(super) clip: Vec<usize>,
-    /// Clips in the split.
-    pub(super) clips: usize,
 }
 
 /// From unit scores to decisions, for every kind of detector: clip scores by

@@ -5,7 +5,6 @@
 use burn::prelude::Device;
 
 use super::prepare::Prepared;
-use super::score::SplitScores;
 use super::trial::{RunError, write};
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
@@ -125,4 +124,14 @@ pub(super) fn train_units(
         return per_clip_units(model, fitted, train, clips_of(train), device, true);
     }
     fitted_units(model, fitted, train, clips_of(train), device)
+}
+
+/// Scores of a split's units (windows, frames or clips) and the clip of each.
+pub(super) struct SplitScores {
+    /// One score per unit, higher is more anomalous.
+    pub(super) scores: Vec<f32>,
+    /// The clip of each unit.
+    pub(super) clip: Vec<usize>,
+    /// Clips in the split.
+    pub(super) clips: usize,
 }

@@ -10,7 +10,6 @@
 
 use burn::prelude::*;
 
-use super::evaluate::batch_tensor;
 use crate::data::WindowSet;
 use crate::gpu;
 
@@ -196,6 +195,12 @@ pub fn micro_batches(batch: &[usize], per_part: usize) -> Vec<&[usize]> {
         start += len;
     }
     out
+}
+
+/// Host data of windows `indices` as a `[batch, frames, coeffs]` tensor.
+pub(super) fn batch_tensor(set: &WindowSet, indices: &[usize], device: &Device) -> Tensor<3> {
+    let data = TensorData::new(set.gather(indices), [indices.len(), set.frames, set.coeffs]);
+    Tensor::from_data(data, device)
 }
 
 #[cfg(test)]

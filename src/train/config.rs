@@ -1,6 +1,11 @@
 //! `TrainConfig`: the optimiser, the schedule and the loop's stopping rules.
 
+use std::path::Path;
+
+use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
+
+use crate::models::ModelConfig;
 
 /// Which optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -157,3 +162,29 @@ impl TrainConfig {
         }
     }
 }
+
+/// Everything one trial needs.
+pub struct Trial<'a> {
+    /// Trial name (folder and events).
+    pub name: &'a str,
+    /// The model to build.
+    pub model: &'a ModelConfig,
+    /// The loop's settings.
+    pub train: &'a TrainConfig,
+    /// Seeds initialisation, shuffles and VAE noise.
+    pub seed: u64,
+    /// The trial's run directory.
+    pub dir: &'a Path,
+    /// Where to compute (without autodiff; the loop adds it).
+    pub device: Device,
+    /// Continue from the newest checkpoint of this run.
+    pub resume: bool,
+    /// This run's id (events and checkpoints carry it).
+    pub run_id: &'a str,
+    /// Asked after every epoch with (epoch, best validation loss so far): a
+    /// reason to stop the trial now (a sweep's median rule), or `None`.
+    pub pruner: Option<&'a Pruner>,
+}
+
+/// An early-termination rule: (epoch, best validation loss so far) to a reason to stop.
+pub type Pruner = dyn Fn(usize, f64) -> Option<String> + Send + Sync;

@@ -11,8 +11,8 @@ use rand_distr::{Distribution, Normal};
 
 use super::TrainConfig;
 use super::batches::{Batches, micro_batches};
+use super::config::Trial;
 use super::optimizer::TrainOptimizer;
-use super::trainer::Trial;
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
 

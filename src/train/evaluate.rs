@@ -20,12 +20,6 @@ pub(super) fn eval_batch(set: &WindowSet) -> usize {
     (EVAL_BATCH_BYTES / window).clamp(1, EVAL_BATCH)
 }
 
-/// Host data of windows `indices` as a `[batch, frames, coeffs]` tensor.
-pub(super) fn batch_tensor(set: &WindowSet, indices: &[usize], device: &Device) -> Tensor<3> {
-    let data = TensorData::new(set.gather(indices), [indices.len(), set.frames, set.coeffs]);
-    Tensor::from_data(data, device)
-}
-
 /// Per-window errors over a window set.
 #[derive(Debug, Clone, Default)]
 pub struct WindowErrors {

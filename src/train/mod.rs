@@ -16,10 +16,10 @@ pub mod outputs;
 mod trainer;
 
 pub use batches::TrialData;
-pub use config::{OptimizerKind, Schedule, TrainConfig};
+pub use config::{OptimizerKind, Pruner, Schedule, TrainConfig, Trial};
 pub use evaluate::{WindowErrors, evaluate, mean};
 pub use optimizer::TrainOptimizer;
-pub use trainer::{EpochReport, Outcome, Pruner, Trial, TrialResult, load_model, train_trial};
+pub use trainer::{EpochReport, Outcome, TrialResult, load_model, train_trial};
 
 use std::path::PathBuf;
 

@@ -4,7 +4,8 @@
 
 use burn::prelude::*;
 
-use super::evaluate::{batch_tensor, eval_batch};
+use super::batches::batch_tensor;
+use super::evaluate::eval_batch;
 use crate::data::WindowSet;
 use crate::models::Autoencoder;
 

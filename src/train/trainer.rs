@@ -8,42 +8,17 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
+use super::TrainError;
 use super::batches::TrialData;
 use super::checkpoint::{self, Checkpoint, LoopState};
+use super::config::Trial;
 use super::epoch::{micro_batches_per_step, train_epoch};
 use super::evaluate::{evaluate_batches, mean};
 use super::events::EventLog;
 use super::optimizer::TrainOptimizer;
-use super::{TrainConfig, TrainError};
 use crate::data::WindowSet;
 use crate::models::{Autoencoder, ModelConfig};
 use crate::records::{Event, Start};
-
-/// Everything one trial needs.
-pub struct Trial<'a> {
-    /// Trial name (folder and events).
-    pub name: &'a str,
-    /// The model to build.
-    pub model: &'a ModelConfig,
-    /// The loop's settings.
-    pub train: &'a TrainConfig,
-    /// Seeds initialisation, shuffles and VAE noise.
-    pub seed: u64,
-    /// The trial's run directory.
-    pub dir: &'a Path,
-    /// Where to compute (without autodiff; the loop adds it).
-    pub device: Device,
-    /// Continue from the newest checkpoint of this run.
-    pub resume: bool,
-    /// This run's id (events and checkpoints carry it).
-    pub run_id: &'a str,
-    /// Asked after every epoch with (epoch, best validation loss so far): a
-    /// reason to stop the trial now (a sweep's median rule), or `None`.
-    pub pruner: Option<&'a Pruner>,
-}
-
-/// An early-termination rule: (epoch, best validation loss so far) to a reason to stop.
-pub type Pruner = dyn Fn(usize, f64) -> Option<String> + Send + Sync;
 
 /// One epoch's numbers, for progress output.
 #[derive(Debug, Clone, Copy)]
