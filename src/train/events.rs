@@ -113,9 +113,10 @@ impl EventLog {
         self.file.write_all(&line)?;
         self.file.flush()?;
         match &mut self.board {
-            // TensorBoard gets exactly what `earshot export tensorboard` would
-            // make of the line in events.jsonl.
-            Some(board) => board.mirror(&record),
+            // The line as written, read back (serde_json's parse of a float is
+            // not always the exact value it printed): TensorBoard then gets
+            // exactly what `earshot export tensorboard` makes of events.jsonl.
+            Some(board) => board.mirror(&EventRecord::parse(&line).unwrap_or(record)),
             None => Ok(()),
         }
     }
