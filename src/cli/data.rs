@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use earshot::datasets::bad::{prepare_bad, prepare_bad_test};
 use earshot::datasets::download::{Algorithm, Fetched, Limits, download_with};
 use earshot::datasets::extract::{ExtractError, UnpackLimits};
-use earshot::datasets::prepare::{Outcome, PrepareError, check_fsdd, prepare_dcase, prepare_fsdd};
+use earshot::datasets::prepare::{Outcome, PrepareError, check_fsdd};
 use earshot::datasets::{CATALOG, DatasetInfo, Kind, data_dir, find};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -111,20 +110,11 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DataCommand::List => {
             for d in CATALOG {
-                let how = match d.kind {
-                    Kind::Manual(_) => "not fetched (`earshot data fetch` says how)",
-                    Kind::Fsdd => "fetch, prepare; recordings checked against datasets/fsdd.sha256",
-                    _ if d.digests.is_empty() => "fetch, prepare; no published digest pinned",
-                    _ => "fetch, prepare; archives checked against the publisher's MD5s",
-                };
+                let how = d.kind.how_fetched(!d.digests.is_empty());
                 println!("{:<16} {}", d.name, d.title);
                 println!("{:<16} licence: {}; {how}", "", d.licence);
                 if !d.machines.is_empty() {
-                    let what = if d.kind == Kind::Bad {
-                        "sets"
-                    } else {
-                        "machines"
-                    };
+                    let what = d.kind.part_noun();
                     println!("{:<16} {what} (--machine): {}", "", d.machines.join(", "));
                 }
             }
@@ -272,14 +262,15 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
             Some(from) => from.clone(),
             None => fetch_one(info, machine, &args.fetch)?,
         };
-        let labels = match (info.kind, &args.labels) {
-            (Kind::Bad, Some(labels)) => Some(labels.clone()),
-            (Kind::Bad, None) if args.from.is_some() => bail!(
-                "bad with --from also needs the set's labels CSV: add --labels FILE ({})",
+        let labels = match (info.kind.needs_labels(), &args.labels) {
+            (true, Some(labels)) => Some(labels.clone()),
+            (true, None) if args.from.is_some() => bail!(
+                "{} with --from also needs the set's labels CSV: add --labels FILE ({})",
+                info.name,
                 info.labels_for(machine).map(|l| l.1).unwrap_or_default()
             ),
-            (Kind::Bad, None) => fetch_labels(info, machine, &args.fetch)?,
-            _ => None,
+            (true, None) => fetch_labels(info, machine, &args.fetch)?,
+            (false, _) => None,
         };
         // Unpacking an archive of several GB takes minutes: say what is going on.
         let spinner = ProgressBar::new_spinner();
@@ -297,15 +288,14 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
             max_bytes: args.max_unpacked,
             ..UnpackLimits::default()
         };
-        let outcome = match info.kind {
-            Kind::Fsdd => prepare_fsdd(&source, &data, limits),
-            Kind::BadTest => prepare_bad_test(&source, &data, limits),
-            Kind::Bad => {
-                let labels = labels.as_deref().context("the set's labels CSV")?;
-                prepare_bad(machine, &source, labels, &data, limits)
-            }
-            _ => prepare_dcase(info.name, machine, &source, &data, limits),
-        };
+        let outcome = info.kind.prepare(
+            info.name,
+            machine,
+            &source,
+            labels.as_deref(),
+            &data,
+            limits,
+        );
         spinner.finish_and_clear();
         if let Err(PrepareError::Extract(ExtractError::Interrupted(e))) = &outcome {
             // 128 + SIGINT, the status a shell gives an interrupted command.
@@ -316,29 +306,8 @@ fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
         let (Outcome::Built(prepared, _) | Outcome::AlreadyThere(prepared)) = &outcome;
         let prepared = prepared.clone();
         match outcome {
-            Outcome::Built(dir, [clips, birds, missing]) if info.kind == Kind::Bad => println!(
-                "{}: {clips} clips of {machine} added ({birds} with birds){}",
-                dir.display(),
-                if missing > 0 {
-                    format!(", {missing} labels rows without a clip in the archive left out")
-                } else {
-                    String::new()
-                }
-            ),
-            Outcome::Built(dir, [clips, _, _]) if info.kind == Kind::BadTest => println!(
-                "{}: {clips} unlabelled clips; score them with `earshot detect --model RUN {}`",
-                dir.display(),
-                dir.display()
-            ),
-            Outcome::Built(dir, [train, test, anomaly]) => {
-                if info.kind == Kind::Fsdd {
-                    println!(
-                        "{}: {train} train/normal, {test} test/normal, {anomaly} test/anomaly",
-                        dir.display()
-                    );
-                } else {
-                    println!("{}: {train} train, {test} test files", dir.display());
-                }
+            Outcome::Built(dir, counts) => {
+                println!("{}", info.kind.built_message(&dir, counts, machine))
             }
             Outcome::AlreadyThere(dir) => {
                 println!("{}: prepared before, left as it is", dir.display())

@@ -10,27 +10,13 @@ pub mod bad;
 pub mod download;
 pub mod extract;
 mod http;
+mod kind;
 pub mod prepare;
 mod staging;
 
 use std::path::{Path, PathBuf};
 
-/// How a dataset becomes an experiment's folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The Free Spoken Digit Dataset, split for speaker novelty.
-    Fsdd,
-    /// A DCASE task-2 development set, one archive per machine type.
-    Dcase,
-    /// The Bird Audio Detection training sets: per set a WAV archive and a
-    /// labels CSV ([`BAD_SETS`]), merged into one `bad` folder.
-    Bad,
-    /// The Bird Audio Detection challenge's test clips, unlabelled: a folder
-    /// of `<itemid>.wav` for `earshot detect`.
-    BadTest,
-    /// Not fetched by earshot: the text says how to get it.
-    Manual(&'static str),
-}
+pub use kind::Kind;
 
 /// One entry of the catalog.
 #[derive(Debug, Clone, Copy)]
