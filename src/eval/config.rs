@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::records::ThresholdMethod;
+
 use super::ClipScore;
 
 /// How the decision threshold is chosen.
@@ -119,6 +121,19 @@ impl EvalConfig {
                 "eval.threshold.fpr is {fpr}, must be in (0, 1), e.g. 0.05"
             )),
             _ => Ok(()),
+        }
+    }
+}
+
+/// The word `metrics.json` keeps for a rule.
+impl From<ThresholdRule> for ThresholdMethod {
+    fn from(rule: ThresholdRule) -> Self {
+        use ThresholdRule as R;
+        match rule {
+            R::Percentile { .. } => ThresholdMethod::Percentile,
+            R::Gamma { .. } => ThresholdMethod::Gamma,
+            R::MaxF1 { .. } => ThresholdMethod::MaxF1,
+            R::TargetFpr { .. } => ThresholdMethod::TargetFpr,
         }
     }
 }

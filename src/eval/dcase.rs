@@ -13,57 +13,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::metrics::{partial_auc, roc_auc};
 use crate::data::{DcaseName, Domain, Label};
+pub use crate::records::{DcaseMetrics, SectionMetrics};
 
 /// The challenge's pAUC range.
 const MAX_FPR: f64 = 0.1;
-
-/// One section's figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SectionMetrics {
-    /// `section_XX`.
-    pub section: String,
-    /// Test files scored in it.
-    pub files: usize,
-    /// AUC of the source domain.
-    pub auc_source: Option<f64>,
-    /// AUC of the target domain.
-    pub auc_target: Option<f64>,
-    /// pAUC of the whole section (2022 on).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pauc: Option<f64>,
-    /// pAUC of the source domain (2021).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pauc_source: Option<f64>,
-    /// pAUC of the target domain (2021).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pauc_target: Option<f64>,
-}
-
-/// `metrics.json`'s `dcase` block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DcaseMetrics {
-    /// The challenge year whose definitions apply.
-    pub year: u16,
-    /// The machine type (the dataset root's folder name).
-    pub machine: String,
-    /// Per section, sorted.
-    pub sections: Vec<SectionMetrics>,
-    /// Harmonic mean of every defined AUC and pAUC, as the year defines it.
-    pub official_score: Option<f64>,
-    /// Harmonic mean of the source AUCs.
-    pub hmean_auc_source: Option<f64>,
-    /// Harmonic mean of the target AUCs.
-    pub hmean_auc_target: Option<f64>,
-    /// Harmonic mean of the pAUCs.
-    pub hmean_pauc: Option<f64>,
-    /// Figures left out because their files hold one class only.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub undefined: Vec<String>,
-}
 
 /// Harmonic mean of `values`, each floored at machine epsilon (scipy's hmean
 /// of numpy.maximum(values, eps), as the evaluators take it).

@@ -1,8 +1,6 @@
 //! Detector metrics, computed as scikit-learn does (`roc_auc_score`, including
 //! its McClish-standardised partial AUC, and `numpy.percentile`'s interpolation).
 
-use serde::{Deserialize, Serialize};
-
 /// ROC points (fpr, tpr) for scores where higher means more anomalous;
 /// ties form one step, as in `sklearn.metrics.roc_curve`.
 fn roc_points(scores: &[f64], anomalous: &[bool]) -> Option<Vec<(f64, f64)>> {
@@ -76,62 +74,4 @@ pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
     let rank = q.clamp(0.0, 100.0) / 100.0 * (sorted.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
-}
-
-/// Counts of a thresholded detector (score > threshold flags an anomaly).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confusion {
-    /// Anomalies flagged.
-    pub true_positive: usize,
-    /// Normals flagged.
-    pub false_positive: usize,
-    /// Normals passed.
-    pub true_negative: usize,
-    /// Anomalies missed.
-    pub false_negative: usize,
-}
-
-impl Confusion {
-    /// Counts at `threshold`.
-    pub fn at(scores: &[f64], anomalous: &[bool], threshold: f64) -> Self {
-        let mut c = Confusion {
-            true_positive: 0,
-            false_positive: 0,
-            true_negative: 0,
-            false_negative: 0,
-        };
-        for (&s, &a) in scores.iter().zip(anomalous) {
-            match (s > threshold, a) {
-                (true, true) => c.true_positive += 1,
-                (true, false) => c.false_positive += 1,
-                (false, false) => c.true_negative += 1,
-                (false, true) => c.false_negative += 1,
-            }
-        }
-        c
-    }
-
-    /// TP / (TP + FP); 0 when nothing is flagged (scikit-learn's zero_division=0).
-    pub fn precision(&self) -> f64 {
-        ratio(self.true_positive, self.true_positive + self.false_positive)
-    }
-
-    /// TP / (TP + FN).
-    pub fn recall(&self) -> f64 {
-        ratio(self.true_positive, self.true_positive + self.false_negative)
-    }
-
-    /// Harmonic mean of precision and recall.
-    pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
-    }
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }

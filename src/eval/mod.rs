@@ -7,10 +7,11 @@ mod decision;
 mod gamma;
 mod metrics;
 
+pub use crate::records::{ClipScore, Confusion};
 pub use config::{EvalConfig, ThresholdRule};
-pub use decision::{Detection, calibration_mask, detection_metrics};
+pub use decision::{calibration_mask, detection_metrics};
 pub use gamma::Gamma;
-pub use metrics::{Confusion, partial_auc, percentile, roc_auc, roc_curve};
+pub use metrics::{partial_auc, percentile, roc_auc, roc_curve};
 
 use serde::{Deserialize, Serialize};
 
@@ -93,22 +94,6 @@ impl Pooling {
             ClipScore::Percentile => percentile(&e, self.percentile).unwrap_or(f64::NAN),
         }
     }
-}
-
-/// How window errors become one score per clip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ClipScore {
-    /// Mean of the clip's window errors.
-    #[default]
-    Mean,
-    /// The worst window.
-    Max,
-    /// Mean of the clip's `top_k` worst windows (all of them when it has fewer).
-    TopkMean,
-    /// The `percentile`-th percentile of the clip's window scores (robust to a
-    /// few outliers, sharper than the mean for short events).
-    Percentile,
 }
 
 /// Reduces per-window errors to per-clip scores; `clip_of[w]` is window `w`'s clip.

@@ -171,7 +171,7 @@ pub fn evaluate_trial(
         .threshold()
         .map(|t| calibration_mask(t.rule, &labelled, record.seed))
         .unwrap_or_default();
-    metrics.set_detection(detection_metrics(&labelled, threshold, &calibration));
+    detection_metrics(&mut metrics, &labelled, threshold, &calibration);
     let mse = (normal_windows > 0).then(|| sq_sum / normal_windows as f64);
     metrics.mse = mse.unwrap_or(f64::NAN);
     metrics.rmse = mse.map_or(f64::NAN, f64::sqrt);

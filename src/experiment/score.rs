@@ -269,7 +269,7 @@ pub(super) fn decide_and_report(
     if !labelled.is_empty() {
         write(&dir.join("scores.csv"), csv.as_bytes())?;
     }
-    metrics.set_detection(detection_metrics(&labelled, threshold, &calibration));
+    detection_metrics(metrics, &labelled, threshold, &calibration);
     report::write_report(
         dir,
         &report::ReportInput {

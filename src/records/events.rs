@@ -22,6 +22,7 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
     #[serde(flatten)]
+    /// What happened.
     pub event: Event,
 }
 
@@ -33,6 +34,7 @@ pub enum Event {
     Start(Start),
     /// A run continues from its last checkpoint after `epoch` epochs.
     Resume {
+        /// Epochs done before this run.
         epoch: usize,
         /// Epochs whose checkpoints failed their checksums and were skipped.
         #[serde(default)]
@@ -40,29 +42,48 @@ pub enum Event {
     },
     /// The mean loss of `split` (`train` or `valid`) after `epoch` (1-based).
     Loss {
+        /// 1-based epoch.
         epoch: usize,
+        /// `train` or `valid`.
         split: String,
+        /// The mean loss.
         loss: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// The learning rate (train losses).
         lr: Option<f64>,
     },
     /// Training was stopped (by a sweep's rule) after `epoch`.
-    Stopped { epoch: usize, reason: String },
+    Stopped {
+        /// The last epoch trained.
+        epoch: usize,
+        /// The rule's reason.
+        reason: String,
+    },
     /// Training ended; the model kept is the one of `epoch`.
     Best {
+        /// The epoch whose model is kept.
         epoch: usize,
+        /// Its validation loss.
         valid_loss: f64,
+        /// Whether patience ended training before the last epoch.
         stopped_early: bool,
     },
     /// A reference detector was fitted (EM iterations, whether it converged).
-    Fitted { iterations: usize, converged: bool },
+    Fitted {
+        /// EM iterations run.
+        iterations: usize,
+        /// Whether the fit converged within them.
+        converged: bool,
+    },
     /// The trial's test figures.
     Test(TestFigures),
     /// The trial's final status; an unknown word reads as `None`.
     Status {
         #[serde(default, deserialize_with = "known_or_none")]
+        /// How it ended.
         status: Option<TrialStatus>,
         #[serde(default)]
+        /// Why it failed or stopped.
         reason: Option<String>,
     },
     /// An event of a later version, kept as a line but not understood.
@@ -75,35 +96,51 @@ pub enum Event {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Start {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The run-record schema.
     pub schema_version: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Training windows.
     pub train_windows: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Validation windows.
     pub valid_windows: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the training windows stay on the device.
     pub windows_on_device: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Bytes kept on the device.
     pub resident_bytes: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Bytes uploaded once for them.
     pub resident_upload_bytes: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Bytes uploaded each epoch.
     pub upload_bytes_per_epoch: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Micro-batches a step is split into.
     pub micro_batches_per_step: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Training clips (reference detectors).
     pub train_clips: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Validation clips (reference detectors).
     pub valid_clips: Option<usize>,
 }
 
 /// A trial's test figures as its event log records them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TestFigures {
+    /// Mean squared reconstruction error of the test normals.
     pub mse: Option<f64>,
+    /// Its square root.
     pub rmse: Option<f64>,
+    /// Mean absolute reconstruction error.
     pub mae: Option<f64>,
+    /// ROC AUC.
     pub auc: Option<f64>,
+    /// Partial AUC up to a false-positive rate of 0.1.
     pub pauc: Option<f64>,
+    /// The decision threshold.
     pub threshold: Option<f64>,
 }
 

@@ -5,6 +5,7 @@
 //! read: missing fields take defaults, `null` numbers read as NaN, and status
 //! or method words this release does not know read as absent.
 
+mod detection;
 mod events;
 mod trial_config;
 
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::eval::{ClipScore, Confusion};
+pub use detection::{ClipScore, Confusion, DcaseMetrics, SectionMetrics};
 pub use events::{Event, EventRecord, Start, TestFigures};
 pub use trial_config::from_trial_record;
 
@@ -65,18 +66,6 @@ pub enum ThresholdMethod {
     MaxF1,
     /// A target false-positive rate on validation normal clips.
     TargetFpr,
-}
-
-impl From<crate::eval::ThresholdRule> for ThresholdMethod {
-    fn from(rule: crate::eval::ThresholdRule) -> Self {
-        use crate::eval::ThresholdRule as R;
-        match rule {
-            R::Percentile { .. } => ThresholdMethod::Percentile,
-            R::Gamma { .. } => ThresholdMethod::Gamma,
-            R::MaxF1 { .. } => ThresholdMethod::MaxF1,
-            R::TargetFpr { .. } => ThresholdMethod::TargetFpr,
-        }
-    }
 }
 
 /// `null` (how JSON writes NaN and infinities) or a missing number reads as NaN.
@@ -197,23 +186,10 @@ pub struct TrialMetrics {
     /// DCASE 2021-2025 datasets: per-section and per-domain figures and the
     /// year's official score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dcase: Option<crate::eval::dcase::DcaseMetrics>,
+    pub dcase: Option<DcaseMetrics>,
 }
 
 impl TrialMetrics {
-    /// Takes the detection figures of [`crate::eval::detection_metrics`].
-    pub fn set_detection(&mut self, d: crate::eval::Detection) {
-        self.auc = d.auc;
-        self.pauc = d.pauc;
-        self.threshold = d.threshold;
-        self.note = d.note;
-        self.precision = d.precision;
-        self.recall = d.recall;
-        self.f1 = d.f1;
-        self.confusion = d.confusion;
-        self.decision_clips = d.decision_clips;
-    }
-
     /// A record of trial `trial` with no numbers yet.
     pub fn new(trial: &str, run_id: Option<String>, kind: &str) -> Self {
         serde_json::from_value(serde_json::json!({

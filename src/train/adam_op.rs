@@ -30,11 +30,17 @@ type Slots<T> = (T, T, T, T, T);
 /// the L2 weight decay (0: none).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamStep {
+    /// Decay of the first moment.
     pub beta_1: f32,
+    /// Decay of the second moment.
     pub beta_2: f32,
+    /// The step's bias-correction factor.
     pub factor: f32,
+    /// Added to the second moment's root.
     pub epsilon: f32,
+    /// The learning rate.
     pub learning_rate: f32,
+    /// L2 weight decay.
     pub weight_decay: f32,
 }
 

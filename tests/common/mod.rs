@@ -93,3 +93,24 @@ pub fn sine_wav(step: f32) -> Vec<u8> {
     w.finalize().unwrap();
     cursor.into_inner()
 }
+
+/// The one check of every test that needs a wgpu adapter: `true` (skip) when
+/// `missing` says none was found on a developer's machine without a Vulkan
+/// driver; under CI, which installs lavapipe, a missing adapter fails the
+/// test. `what` is what said so (stderr, an error).
+pub fn skip_without_wgpu(missing: bool, what: &str) -> bool {
+    if !missing {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "no wgpu adapter under CI: {what}"
+    );
+    eprintln!("skipped: no wgpu adapter here (install mesa-vulkan-drivers to run it): {what}");
+    true
+}
+
+/// [`skip_without_wgpu`] for an `earshot` command's stderr.
+pub fn skip_without_wgpu_adapter(stderr: &str) -> bool {
+    skip_without_wgpu(stderr.contains("no wgpu adapter found"), stderr)
+}

@@ -54,13 +54,7 @@ fn devices_lists_the_adapters_wgpu_finds() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    if adapters.is_empty() {
-        // CI installs lavapipe; elsewhere a machine may have no Vulkan driver at all.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no adapter under CI: {all}"
-        );
-        eprintln!("skipped: no wgpu adapter on this machine");
+    if crate::common::skip_without_wgpu(adapters.is_empty(), &all) {
         return;
     }
     for a in &adapters {

@@ -12,8 +12,8 @@ const SR: u32 = 22_050;
 fn gpu(config: &FeatureConfig) -> Option<GpuExtractor> {
     match GpuExtractor::new(config) {
         Ok(g) => Some(g),
-        Err(FeatureError::Device(msg)) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: {msg}");
+        Err(FeatureError::Device(msg)) => {
+            assert!(crate::common::skip_without_wgpu(true, &msg));
             None
         }
         Err(e) => panic!("GPU extractor: {e}"),

@@ -6,6 +6,7 @@
 mod common;
 
 mod ae_scoring;
+mod architecture;
 mod audio_ingest;
 mod cli_completions;
 mod cli_eval;

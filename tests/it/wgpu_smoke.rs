@@ -52,8 +52,7 @@ fn a_small_training_run_passes_on_wgpu() {
         "[[model]]\nkind = \"cae\"\n[train]\nepochs = 2\nbatch_size = 16\n",
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("no wgpu adapter found") && std::env::var("CI").is_err() {
-        eprintln!("skipped: no wgpu adapter here (install mesa-vulkan-drivers to run it)");
+    if crate::common::skip_without_wgpu_adapter(&stderr) {
         return;
     }
     assert!(
@@ -166,8 +165,7 @@ fn a_sweep_spreads_its_parallel_trials_over_the_listed_adapters() {
     };
     let out = sweep("99");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("no wgpu adapter found") && std::env::var("CI").is_err() {
-        eprintln!("skipped: no wgpu adapter here (install mesa-vulkan-drivers to run it)");
+    if crate::common::skip_without_wgpu_adapter(&stderr) {
         return;
     }
     assert!(

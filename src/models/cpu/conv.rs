@@ -196,7 +196,9 @@ impl ConvGeometry {
 /// which its backward pass needs again.
 #[derive(Debug, Clone)]
 pub struct ConvForward {
+    /// The output, laid out as the call's output tensor.
     pub out: Vec<f32>,
+    /// Each chunk's im2col of the big image (a convolution's; empty when not training).
     pub cols: Vec<Vec<f32>>,
 }
 
@@ -266,7 +268,9 @@ pub fn forward(
 /// when it was not asked for.
 #[derive(Debug, Clone)]
 pub struct ConvGrads {
+    /// By the input (empty when not asked for).
     pub x: Vec<f32>,
+    /// By the weight, in burn's layout.
     pub weight: Vec<f32>,
     /// One per output channel.
     pub bias: Vec<f32>,

@@ -40,10 +40,15 @@ pub struct GruTrace {
 /// Gradients of a loss with respect to `x` (empty when not asked for) and the weights.
 #[derive(Debug, Clone)]
 pub struct GruGrads {
+    /// By the input (empty when not asked for).
     pub x: Vec<f32>,
+    /// By the input weight `[input, 3 hidden]`.
     pub w_input: Vec<f32>,
+    /// By the input bias.
     pub b_input: Vec<f32>,
+    /// By the hidden weight `[hidden, 3 hidden]`.
     pub w_hidden: Vec<f32>,
+    /// By the hidden bias.
     pub b_hidden: Vec<f32>,
 }
 

@@ -42,8 +42,11 @@ pub struct LstmTrace {
 /// Gradients of a loss with respect to the inputs of [`forward`].
 #[derive(Debug, Clone)]
 pub struct LstmGrads {
+    /// By the input (empty when not asked for).
     pub x: Vec<f32>,
+    /// By the gate weight `[input + hidden, 4 hidden]`.
     pub weight: Vec<f32>,
+    /// By the gate bias.
     pub bias: Vec<f32>,
 }
 

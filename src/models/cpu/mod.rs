@@ -58,10 +58,15 @@ fn sum_in_order(partials: &[Vec<f32>], sizes: &[usize]) -> Vec<Vec<f32>> {
 /// Where a matrix lies in a slice: element `(r, c)` at `offset + r * row_stride + c * col_stride`.
 #[derive(Debug, Clone, Copy)]
 pub struct Strided {
+    /// Rows of the view.
     pub rows: usize,
+    /// Columns of the view.
     pub cols: usize,
+    /// Index of its first value.
     pub offset: usize,
+    /// Step between rows.
     pub row_stride: usize,
+    /// Step between columns.
     pub col_stride: usize,
 }
 

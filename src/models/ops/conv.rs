@@ -20,9 +20,13 @@ use super::register_grads;
 /// end of a transposed convolution's output (burn's `padding_out`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvSpec {
+    /// A transposed convolution.
     pub transposed: bool,
+    /// Stride along height and width.
     pub stride: [usize; 2],
+    /// Padding along height and width (both sides).
     pub padding: [usize; 2],
+    /// Rows and columns added at the end of a transposed convolution's output.
     pub padding_out: [usize; 2],
 }
 
@@ -138,13 +142,17 @@ fn run_dispatch(
 /// The two sides of one convolution and its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvGeometry {
+    /// Samples.
     pub batch: usize,
     /// Channels, height, width of the big image.
     pub big: [usize; 3],
     /// Channels, height, width of the small grid.
     pub small: [usize; 3],
+    /// Kernel height and width.
     pub kernel: [usize; 2],
+    /// Stride along height and width.
     pub stride: [usize; 2],
+    /// Padding along height and width.
     pub padding: [usize; 2],
 }
 

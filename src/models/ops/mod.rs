@@ -20,9 +20,13 @@ use burn::backend::tensor::FloatTensor;
 /// The sizes of one call of a recurrent kernel (LSTM, GRU).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SequenceDims {
+    /// Sequences.
     pub batch: usize,
+    /// Time steps.
     pub time: usize,
+    /// Input features per step.
     pub input: usize,
+    /// Hidden units.
     pub hidden: usize,
 }
 

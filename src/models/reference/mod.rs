@@ -176,6 +176,7 @@ pub struct Standardizer {
 }
 
 impl Standardizer {
+    /// Fits the scaler to `x` (rows of `d` values).
     pub fn fit(x: &[f64], d: usize) -> Self {
         let n = (x.len() / d) as f64;
         let mut mean = vec![0.0; d];
@@ -201,6 +202,7 @@ impl Standardizer {
         Self { mean, scale }
     }
 
+    /// Scales rows of `x` in place.
     pub fn apply(&self, x: &mut [f64]) {
         let d = self.mean.len();
         for row in x.chunks_mut(d) {
