@@ -45,11 +45,8 @@ pub(super) fn fit_reference_trial(
     scoring: &Scoring,
 ) -> Result<(TrialMetrics, Option<ClipScoreSet>), RunError> {
     let events_path = claimed.dir.join("events.jsonl");
-    let io = |source| RunError::Io {
-        path: events_path.clone(),
-        source,
-    };
-    let mut events = EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(io)?;
+    let io = RunError::io(events_path.clone());
+    let mut events = EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(&io)?;
     let [train, valid, test] = &prepared.clip_features;
     events
         .write(Event::Start(Start {
@@ -58,7 +55,7 @@ pub(super) fn fit_reference_trial(
             valid_clips: Some(valid.len()),
             ..Start::default()
         }))
-        .map_err(io)?;
+        .map_err(&io)?;
     // Nearest neighbours fit every training file, validation ones included, and
     // score those leave-one-out; a mixture fits the training split only.
     let loo = matches!(reference, ReferenceConfig::Knn(_));
@@ -70,7 +67,7 @@ pub(super) fn fit_reference_trial(
     let model = match reference.fit(&fit_clips, scoring.seed) {
         Ok(m) => m,
         Err(reason) => {
-            events.status(false, Some(&reason)).map_err(io)?;
+            events.status(false, Some(&reason)).map_err(&io)?;
             metrics.status = crate::records::TrialStatus::Failed;
             metrics.reason = Some(reason);
             return Ok((metrics, None));
@@ -86,7 +83,7 @@ pub(super) fn fit_reference_trial(
                 iterations: g.iterations,
                 converged: g.converged,
             })
-            .map_err(io)?;
+            .map_err(&io)?;
     }
     metrics.held_out = "test/normal".into();
     let train_rows: usize = train.iter().map(|f| model.rows_of(f.frames)).sum();

@@ -106,10 +106,7 @@ fn write_trial_record(
     claimed: &ClaimedTrial,
 ) -> Result<(), RunError> {
     let model_dir = claimed.dir.join("model");
-    std::fs::create_dir_all(&model_dir).map_err(|source| RunError::Io {
-        path: model_dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&model_dir).map_err(RunError::io(model_dir.clone()))?;
     let record = TrialRecord {
         earshot_version: crate::VERSION.to_string(),
         trial: claimed.name.clone(),
@@ -136,12 +133,9 @@ fn write_trial_record(
     )?;
     // After config.toml, which holds the hyperparameters TensorBoard shows; a
     // resumed trial goes on in its live file.
-    let io = |source| RunError::Io {
-        path: claimed.dir.clone(),
-        source,
-    };
-    if exp.train.tensorboard && BoardWriter::open_live(&claimed.dir).map_err(io)?.is_none() {
-        BoardWriter::start(&claimed.dir).map_err(io)?;
+    let io = RunError::io(claimed.dir.clone());
+    if exp.train.tensorboard && BoardWriter::open_live(&claimed.dir).map_err(&io)?.is_none() {
+        BoardWriter::start(&claimed.dir).map_err(&io)?;
     }
     Ok(())
 }

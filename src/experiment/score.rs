@@ -186,10 +186,7 @@ fn fail_trial(metrics: &mut TrialMetrics, dir: &Path, reason: &str) -> Result<()
     let run_id = metrics.run_id.clone().unwrap_or_default();
     train::events::EventLog::open(&events_path, &metrics.trial, &run_id)
         .and_then(|mut e| e.status(false, Some(reason)))
-        .map_err(|source| RunError::Io {
-            path: events_path.clone(),
-            source,
-        })?;
+        .map_err(RunError::io(events_path.clone()))?;
     metrics.status = crate::records::TrialStatus::Failed;
     metrics.reason = Some(format!("scoring: {reason}"));
     Ok(())
@@ -262,10 +259,7 @@ pub(super) fn decide_and_report(
         .filter_map(|((path, _), score)| score.map(|s| (path.clone(), s)))
         .collect();
     metrics.dcase = super::dcase_outputs::dcase_outputs(scoring.data, dir, &scored, threshold)
-        .map_err(|source| RunError::Io {
-            path: dir.join("dcase"),
-            source,
-        })?;
+        .map_err(RunError::io(dir.join("dcase")))?;
     if !labelled.is_empty() {
         write(&dir.join("scores.csv"), csv.as_bytes())?;
     }

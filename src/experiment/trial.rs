@@ -152,6 +152,17 @@ pub enum RunError {
     },
 }
 
+impl RunError {
+    /// The error of an I/O failure at `path`, for `map_err` (reusable).
+    pub(super) fn io(path: impl Into<PathBuf>) -> impl Fn(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| RunError::Io {
+            path: path.clone(),
+            source,
+        }
+    }
+}
+
 /// The outcome of a run.
 pub struct RunSummary {
     /// Per trial, in experiment order.
@@ -163,10 +174,7 @@ pub struct RunSummary {
 }
 
 pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    crate::fsx::write_atomic(path, bytes).map_err(|source| RunError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::fsx::write_atomic(path, bytes).map_err(RunError::io(path.to_path_buf()))
 }
 
 /// A trial folder made ready for this run and claimed by this process; the
@@ -225,19 +233,14 @@ impl TrialMetrics {
 /// metrics.json, then the test metrics and the final status in events.jsonl.
 pub(super) fn finish_trial(metrics: &TrialMetrics, claimed: &ClaimedTrial) -> Result<(), RunError> {
     let path = claimed.dir.join("metrics.json");
-    metrics
-        .write(&path)
-        .map_err(|source| RunError::Io { path, source })?;
+    metrics.write(&path).map_err(RunError::io(path))?;
     if metrics.status == TrialStatus::Failed {
         return Ok(()); // training already wrote the failure event
     }
     let events_path = claimed.dir.join("events.jsonl");
-    let io = |source| RunError::Io {
-        path: events_path.clone(),
-        source,
-    };
+    let io = RunError::io(events_path.clone());
     let mut events =
-        train::events::EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(io)?;
+        train::events::EventLog::open(&events_path, &claimed.name, &claimed.run_id).map_err(&io)?;
     events
         .write(Event::Test(TestFigures {
             mse: Some(metrics.mse).filter(|v| v.is_finite()),
@@ -248,5 +251,5 @@ pub(super) fn finish_trial(metrics: &TrialMetrics, claimed: &ClaimedTrial) -> Re
             threshold: metrics.threshold,
         }))
         .and_then(|_| events.status_of(metrics.status, metrics.reason.as_deref()))
-        .map_err(io)
+        .map_err(&io)
 }
