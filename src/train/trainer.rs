@@ -9,7 +9,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
 use super::TrainError;
-use super::batches::TrialData;
+use super::batches::{Batches, TrialData};
 use super::checkpoint::{self, Checkpoint, LoopState};
 use super::config::Trial;
 use super::epoch::{micro_batches_per_step, train_epoch};
@@ -158,60 +158,22 @@ fn train_trial_inner(
     // On a GPU both sets' frames live there (built there, or uploaded once);
     // each batch is cut and gathered there.
     let (train_batches, valid_batches) = data.batches(&trial.device);
-    let upload_per_epoch =
-        train_batches.upload_bytes_per_pass() + valid_batches.upload_bytes_per_pass();
     let found = if trial.resume {
         checkpoint::latest(&checkpoints, Some(trial.run_id)).map_err(io(&checkpoints))?
     } else {
         checkpoint::Resumable::default()
     };
-    if let (None, Some((epoch, _))) = (&found.checkpoint, found.damaged.last()) {
-        let list: Vec<String> = found
-            .damaged
-            .iter()
-            .map(|(e, why)| format!("epoch {e}: {why}"))
-            .collect();
-        return Err(TrainError::Record {
-            path: checkpoints.join(format!("epoch-{epoch:05}")),
-            reason: format!(
-                "no intact checkpoint to resume from ({}); start the trial over with --overwrite",
-                list.join("; ")
-            ),
-        });
-    }
-    if let Some(ckpt) = found.checkpoint {
-        for (epoch, why) in &found.damaged {
-            eprintln!(
-                "warning: {}: the checkpoint of epoch {epoch} is damaged ({why}); resuming from epoch {} instead",
-                trial.name, ckpt.state.epochs_done
-            );
-        }
-        (model, optim, state) = restore(model, optim, ckpt, trial.run_id, &checkpoints)?;
-        events
-            .write(Event::Resume {
+    let first_event = match resumable(found, trial.name, &checkpoints)? {
+        Some((ckpt, damaged)) => {
+            (model, optim, state) = restore(model, optim, ckpt, trial.run_id, &checkpoints)?;
+            Event::Resume {
                 epoch: state.epochs_done,
-                damaged_checkpoints: found.damaged.iter().map(|d| d.0).collect(),
-            })
-            .map_err(io(&events_path))?;
-    } else {
-        events
-            .write(Event::Start(Start {
-                schema_version: Some(crate::records::SCHEMA_VERSION),
-                train_windows: Some(train.len()),
-                valid_windows: Some(valid.len()),
-                windows_on_device: Some(train_batches.is_resident()),
-                resident_bytes: Some(
-                    train_batches.resident_bytes() + valid_batches.resident_bytes(),
-                ),
-                resident_upload_bytes: Some(
-                    train_batches.resident_upload_bytes() + valid_batches.resident_upload_bytes(),
-                ),
-                upload_bytes_per_epoch: Some(upload_per_epoch),
-                micro_batches_per_step: Some(micro_batches_per_step(trial.train, train)),
-                ..Start::default()
-            }))
-            .map_err(io(&events_path))?;
-    }
+                damaged_checkpoints: damaged,
+            }
+        }
+        None => Event::Start(start_of(trial, data, &train_batches, &valid_batches)),
+    };
+    events.write(first_event).map_err(io(&events_path))?;
 
     let cfg = trial.train;
     let mut since_best = state.epochs_done.saturating_sub(state.best_epoch);
@@ -331,6 +293,55 @@ fn train_trial_inner(
         best_epoch: state.best_epoch,
         epochs_done: state.epochs_done,
     })
+}
+
+/// The checkpoint to resume from and the epochs of the damaged ones it
+/// skipped; `None` to start afresh; an error when every checkpoint of the run
+/// is damaged.
+fn resumable(
+    found: checkpoint::Resumable,
+    name: &str,
+    checkpoints: &Path,
+) -> Result<Option<(Checkpoint, Vec<usize>)>, TrainError> {
+    let Some(ckpt) = found.checkpoint else {
+        let Some((epoch, _)) = found.damaged.last() else {
+            return Ok(None);
+        };
+        let list: Vec<String> = found
+            .damaged
+            .iter()
+            .map(|(e, why)| format!("epoch {e}: {why}"))
+            .collect();
+        return Err(TrainError::Record {
+            path: checkpoints.join(format!("epoch-{epoch:05}")),
+            reason: format!(
+                "no intact checkpoint to resume from ({}); start the trial over with --overwrite",
+                list.join("; ")
+            ),
+        });
+    };
+    for (epoch, why) in &found.damaged {
+        eprintln!(
+            "warning: {name}: the checkpoint of epoch {epoch} is damaged ({why}); resuming from epoch {} instead",
+            ckpt.state.epochs_done
+        );
+    }
+    Ok(Some((ckpt, found.damaged.iter().map(|d| d.0).collect())))
+}
+
+/// What a fresh run starts on: its windows and what stays on the device.
+fn start_of(trial: &Trial, data: TrialData<'_>, train: &Batches, valid: &Batches) -> Start {
+    Start {
+        schema_version: Some(crate::records::SCHEMA_VERSION),
+        train_windows: Some(data.train.len()),
+        valid_windows: Some(data.valid.len()),
+        windows_on_device: Some(train.is_resident()),
+        resident_bytes: Some(train.resident_bytes() + valid.resident_bytes()),
+        resident_upload_bytes: Some(train.resident_upload_bytes() + valid.resident_upload_bytes()),
+        upload_bytes_per_epoch: Some(train.upload_bytes_per_pass() + valid.upload_bytes_per_pass()),
+        micro_batches_per_step: Some(micro_batches_per_step(trial.train, data.train)),
+        ..Start::default()
+    }
 }
 
 /// Ends a trial as failed in `epoch`: the status line in its events, and the outcome.
