@@ -85,6 +85,15 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
     results.insert("device".into(), device_name.clone().into());
     results.insert("batch".into(), args.batch.into());
     results.insert("threads".into(), rayon::current_num_threads().into());
+    if args.dispatches {
+        // One child runs every model first and fills cubecl's autotune cache,
+        // shared by the processes: on a cold cache the two counting runs of a
+        // model would also launch autotune's candidate kernels, as many as the
+        // race between them lets each do (the VAE counted 64 instead of 49 on a
+        // fresh machine). One process for all models: each costs seconds of
+        // pipeline compilation on lavapipe.
+        dispatches(&args, &args.only, args.samples)?;
+    }
     for (name, config, frames, coeffs) in peers() {
         if !args.only.split(',').any(|o| o.trim() == name) {
             continue;
@@ -174,7 +183,7 @@ fn wait_for_kernel_log() {
     }
 }
 
-/// Kernel launches in one run of `model` over `samples`, from cubecl's
+/// Kernel launches in one run of `model` (an `--only` list) over `samples`, from cubecl's
 /// profiling log (level "minimal": one `Executing <kernel>` line a launch)
 /// written by a child process in a scratch folder.
 fn dispatches(args: &TrainBenchArgs, model: &str, samples: usize) -> anyhow::Result<usize> {
@@ -208,12 +217,7 @@ fn dispatches(args: &TrainBenchArgs, model: &str, samples: usize) -> anyhow::Res
 
 /// Dispatches per training step of `model` (see [`dispatches`]).
 fn dispatches_per_step(args: &TrainBenchArgs, model: &str) -> anyhow::Result<f64> {
-    // A first run fills cubecl's autotune cache, shared by the processes: on a
-    // cold cache both counting runs would also launch autotune's candidate
-    // kernels, as many as the race between them lets each do (the VAE counted
-    // 64 instead of 49 on a fresh machine).
-    dispatches(args, model, args.samples)?;
-    // The two counting runs are independent processes: run side by side.
+    // The autotune cache is warm (see `run`). The two counting runs are independent processes: run side by side.
     let (once, twice) = std::thread::scope(|s| {
         let twice = s.spawn(|| dispatches(args, model, 2 * args.samples));
         let once = dispatches(args, model, args.samples);
