@@ -23,6 +23,12 @@ pub fn set_enabled(on: bool) {
     SWITCH.set(on);
 }
 
+/// Runs `f` with the GPU kernels on or off on this thread only (a test
+/// comparing them with burn's operations beside other tests).
+pub fn with_kernels<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    SWITCH.scoped(on, f)
+}
+
 /// Whether the GPU kernels run for tensors on `device` of type `dtype`: on
 /// burn's cubecl (wgpu) backend, in `f32`, unless turned off ([`set_enabled`]).
 pub fn supported(device: &Device, dtype: DType) -> bool {

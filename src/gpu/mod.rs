@@ -12,6 +12,7 @@ mod tensor;
 
 pub use device::{
     SOFTWARE_LOOP_BUDGET, loop_budget, loops_fit, max_bindings, on_gpu, set_enabled, supported,
+    with_kernels,
 };
 pub use launch::{WgslKernel, grid, per_value};
 pub use tensor::empty;

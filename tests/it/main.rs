@@ -1,6 +1,7 @@
 //! The integration tests, one binary: each file is a module, so burn, wgpu
-//! and the WGSL kernels link and compile once. Tests that change process-wide
-//! state (kernel switches, device environment) live in tests/standalone/.
+//! and the WGSL kernels link and compile once. Kernel comparisons switch
+//! kernels for their own thread (`with_kernels`); the one test that sets the
+//! process's environment (`BURN_DEVICE`) lives in tests/standalone/.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -17,6 +18,7 @@ mod cli_references;
 mod cli_sweep;
 mod cli_train;
 mod cpu_kernels;
+mod cpu_kernels_training;
 mod dashboard;
 mod data_bad;
 mod data_fetch;
@@ -35,6 +37,7 @@ mod gpu_dispatches;
 mod gpu_features;
 mod gpu_kernels;
 mod gpu_training_parity;
+mod gpu_vae_kernels;
 mod hostile;
 mod models_overfit;
 mod npy_cache;

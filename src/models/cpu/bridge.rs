@@ -5,6 +5,7 @@ use burn::prelude::*;
 
 pub use crate::models::ops::placement::{
     cpu_kernels_run as supported, enabled_by_environment, set_enabled,
+    with_cpu_kernels as with_kernels,
 };
 
 /// `tensor` laid out contiguously (no copy when it already is).

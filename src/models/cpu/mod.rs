@@ -16,7 +16,7 @@ pub mod lstm_op;
 #[cfg(test)]
 mod test_util;
 
-pub use bridge::{enabled_by_environment, set_enabled, supported};
+pub use bridge::{enabled_by_environment, set_enabled, supported, with_kernels};
 
 /// Sequences per parallel chunk of the recurrent kernels: fixed, for results
 /// independent of the thread count; 16 keeps the matmuls efficient and still

@@ -18,6 +18,12 @@ pub fn set_enabled(on: bool) {
     SWITCH.set(on);
 }
 
+/// Runs `f` with the CPU kernels on or off on this thread only (a test
+/// comparing them with burn's operations beside other tests).
+pub fn with_cpu_kernels<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    SWITCH.scoped(on, f)
+}
+
 /// What `EARSHOT_CPU_KERNELS` asks for: on unless it is `off`, `0` or `false`.
 pub fn enabled_by_environment() -> bool {
     SWITCH.by_environment()

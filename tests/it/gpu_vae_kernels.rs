@@ -26,15 +26,16 @@ fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>) {
 /// z, the term, and the gradients by the mean and the raw log-variance of
 /// `sum(z * weights) + term`, with the kernels or with burn's operations.
 fn run(kernels: bool, inputs: &[Tensor<2>; 4]) -> (Tensor<2>, Tensor<1>, [Tensor<2>; 2]) {
-    gpu::set_enabled(kernels);
+    gpu::with_kernels(kernels, || run_once(inputs))
+}
+
+fn run_once(inputs: &[Tensor<2>; 4]) -> (Tensor<2>, Tensor<1>, [Tensor<2>; 2]) {
     let [mean, raw, noise, weights] = inputs.clone();
     let (mean, raw) = (mean.require_grad(), raw.require_grad());
     let (z, term) = sample_with_kl(mean.clone(), raw.clone(), noise, 640, 0.7);
     let grads = ((z.clone() * weights).sum() + term.clone()).backward();
     let grad = |t: &Tensor<2>| t.grad(&grads).expect("a gradient");
-    let out = (z.detach(), term.detach(), [grad(&mean), grad(&raw)]);
-    gpu::set_enabled(true);
-    out
+    (z.detach(), term.detach(), [grad(&mean), grad(&raw)])
 }
 
 #[test]

@@ -1,12 +1,12 @@
 //! Training through the CPU kernels and the fused Adam gives what training
 //! through burn's own operations and Adam gives: the same seed, the same initial model (parameters
 //! initialise lazily in order of first use, and the kernels keep that order),
-//! the same losses step after step. One test in this binary, because it turns
-//! the kernels off and on for the whole process.
+//! the same losses step after step. The kernels are switched for this test's
+//! thread only, so it runs beside the others.
 
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
-use earshot::models::cpu::set_enabled;
+use earshot::models::cpu::with_kernels;
 use earshot::models::{
     CaeConfig, Cell, DenseConfig, ModelConfig, RnnConfig, VaeConfig, VaeEncoder,
 };
@@ -80,10 +80,8 @@ fn kernels_train_as_burn_does() {
     ];
     for config in &configs {
         for adam in [false, true] {
-            set_enabled(false);
-            let burn = losses(config, adam);
-            set_enabled(true);
-            let ours = losses(config, adam);
+            let burn = with_kernels(false, || losses(config, adam));
+            let ours = with_kernels(true, || losses(config, adam));
             for (step, (a, b)) in ours.iter().zip(&burn).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-5 * b.abs(),
