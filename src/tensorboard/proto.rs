@@ -2,7 +2,7 @@
 //! `Event` (wall time, step, file version or summary), `Summary.Value` (a
 //! scalar, or the HParams plugin's session records). Fields are written in
 //! field-number order, as protobuf's own serialisers do, so the bytes equal
-//! theirs (held to files written by tensorboard in `tests/tensorboard.rs`).
+//! theirs (held to files written by tensorboard in `tests/it/tensorboard.rs`).
 
 /// A protobuf message under construction.
 #[derive(Default)]

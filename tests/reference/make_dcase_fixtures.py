@@ -3,7 +3,7 @@ the challenge evaluators do (dcase2021_task2_evaluator: per section and
 domain, AUC and pAUC on that domain's files; dcase2022-2025: per section,
 AUC per domain on that domain's normals plus every anomaly of the section,
 pAUC on the whole section; official score: scipy's harmonic mean of all of
-them, each floored at machine epsilon), for tests/dcase_metrics.rs.
+them, each floored at machine epsilon), for tests/it/dcase_metrics.rs.
 
     python3 tests/reference/make_dcase_fixtures.py   # writes tests/reference/dcase/fixtures.json
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""librosa.feature.delta on earshot's MFCC fixtures, for tests/feature_deltas.rs.
+"""librosa.feature.delta on earshot's MFCC fixtures, for tests/it/feature_deltas.rs.
 
 Run once from the repository root (needs `pip install librosa==0.11.*`):
     python3 tests/reference/make_delta_fixtures.py

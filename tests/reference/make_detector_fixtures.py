@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the scikit-learn numbers that tests/reference_detectors.rs holds
+"""Generates the scikit-learn numbers that tests/it/reference_detectors.rs holds
 earshot's reference detectors to (GaussianMixture, NearestNeighbors, StandardScaler).
 
 Run once from the repository root (needs `pip install scikit-learn==1.9.*`):

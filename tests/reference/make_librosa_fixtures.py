@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the librosa reference numbers that tests/feature_parity.rs holds earshot to.
+"""Generates the librosa reference numbers that tests/it/feature_parity.rs holds earshot to.
 
 Run once from the repository root (needs `pip install librosa==0.11.* soundfile`):
     python3 tests/reference/make_librosa_fixtures.py

@@ -2,7 +2,7 @@
 """Reference numbers for earshot's detector metrics, from scikit-learn and numpy.
 
 Run once from the repository root: python3 tests/reference/make_sklearn_fixtures.py
-Writes tests/reference/sklearn/metrics.json, read by tests/eval_metrics.rs.
+Writes tests/reference/sklearn/metrics.json, read by tests/it/eval_metrics.rs.
 """
 import json, os
 import numpy as np

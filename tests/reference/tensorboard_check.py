@@ -5,7 +5,7 @@
         prints its scalars and HParams session; exits 1 when a run has none.
     python3 tests/reference/tensorboard_check.py fixtures OUT_DIR
         Writes event files with tensorboard's own EventFileWriter and hparams
-        summaries (fixed wall times), which tests/tensorboard.rs holds
+        summaries (fixed wall times), which tests/it/tensorboard.rs holds
         earshot's bytes to.
 
 Needs `pip install tensorboard` (no TensorFlow, no torch).
